@@ -1,0 +1,78 @@
+"""The hash chain: canonical bytes of a recorded event and the hash that links it to the last.
+
+hash = sha256(prev_hash || canonical bytes), where prev_hash of position 1 is 64 zeros.
+The canonical bytes are compact JSON with sorted keys of every recorded field except the
+hashes. Numbers are normalised so that the bytes survive a round trip through JSONB: an
+integral float is written as an int (JSONB prints 1e16 as 10000000000000000).
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic compact JSON of `value`, as stored in JSONB and hashed."""
+    return json.dumps(
+        normalise_numbers(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def normalise_numbers(value: Any) -> Any:
+    """`value` with every integral float turned into an int, recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: normalise_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [normalise_numbers(item) for item in value]
+    return value
+
+
+def timestamp_text(moment: datetime) -> str:
+    """A timestamp as UTC ISO 8601 with microseconds and `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(
+    prev_hash: str,
+    *,
+    position: int,
+    event_id: UUID,
+    stream_id: str,
+    stream_version: int,
+    type: str,
+    schema_version: int,
+    source: str,
+    message_id: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    correlation_id: str | None,
+    data: Any,
+) -> str:
+    """Hex sha256 of the previous hash followed by the event's canonical bytes."""
+    canonical = canonical_json(
+        {
+            "position": position,
+            "event_id": str(event_id),
+            "stream_id": stream_id,
+            "stream_version": stream_version,
+            "type": type,
+            "schema_version": schema_version,
+            "source": source,
+            "message_id": message_id,
+            "occurred_at": timestamp_text(occurred_at),
+            "recorded_at": timestamp_text(recorded_at),
+            "correlation_id": correlation_id,
+            "data": data,
+        }
+    )
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode()).hexdigest()

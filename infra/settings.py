@@ -1,0 +1,31 @@
+"""The one place that reads the environment: every setting of Zielsteuerung."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings from `ZS_*` environment variables (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="ZS_", env_file=".env", extra="ignore")
+
+    database_url: str | None = None
+    """PostgreSQL URL; unset means the embedded PostgreSQL under `data_dir`."""
+    broker_url: str | None = None
+    """Broker URL (`redis://`, `nats://`, ...); unset means the embedded Redis under `data_dir`."""
+    data_dir: Path = Path(".zs")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    database_role: str = "zs_app"
+    """Role the services switch to after connecting (SELECT/INSERT only on the event log)."""
+    log_format: str = "auto"
+    """`json`, `console`, or `auto` (console on a terminal, JSON otherwise)."""
+    log_level: str = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process."""
+    return Settings()

@@ -1,0 +1,67 @@
+"""Shared fixtures: a real PostgreSQL (the one named by ZS_DATABASE_URL, else an embedded one
+started for the test session) and a fresh, migrated database per test."""
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from events.store import EventStore, create_pool
+from infra.database import create_database, drop_database
+from infra.embedded import embedded_postgres_server
+from infra.migrate import migrate
+from infra.settings import Settings
+
+SERVICE_ROLE = "zs_app"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server the tests may create databases on."""
+    configured = Settings().database_url
+    if configured:
+        yield configured
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="zs-test-") as data_dir,
+        embedded_postgres_server(Path(data_dir), delete=True) as url,
+    ):
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def template_database(server_url: str) -> AsyncIterator[str]:
+    """A migrated database that each test's database is copied from."""
+    name = f"zs_template_{uuid.uuid4().hex[:12]}"
+    url = await create_database(server_url, name)
+    await migrate(url)
+    yield name
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
+    """URL of a fresh migrated database of this test's own."""
+    name = f"zs_test_{uuid.uuid4().hex[:12]}"
+    url = await create_database(server_url, name, template=template_database)
+    yield url
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    """An event store connected as the services' role."""
+    pool = await create_pool(database_url, role=SERVICE_ROLE)
+    yield EventStore(pool)
+    await pool.close()
+
+
+@pytest.fixture
+async def owner_connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the database owner (a superuser on the test servers)."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
