@@ -1,9 +1,10 @@
 """The hash chain: canonical bytes of a recorded event and the hash that links it to the last.
 
 hash = sha256(prev_hash || canonical bytes), where prev_hash of position 1 is 64 zeros.
-The canonical bytes are compact JSON with sorted keys of every recorded field except the
-hashes. Numbers are normalised so that the bytes survive a round trip through JSONB: an
-integral float is written as an int (JSONB prints 1e16 as 10000000000000000).
+The canonical bytes are compact JSON of every recorded field except the hashes (see
+`chain_hash`); JSON objects have sorted keys. Numbers are normalised so that the bytes
+survive a round trip through JSONB: an integral float is written as an int (JSONB prints
+1e16 as 10000000000000000).
 """
 
 import hashlib
@@ -56,23 +57,18 @@ def chain_hash(
     occurred_at: datetime,
     recorded_at: datetime,
     correlation_id: str | None,
-    data: Any,
+    data_json: str,
 ) -> str:
-    """Hex sha256 of the previous hash followed by the event's canonical bytes."""
-    canonical = canonical_json(
-        {
-            "position": position,
-            "event_id": str(event_id),
-            "stream_id": stream_id,
-            "stream_version": stream_version,
-            "type": type,
-            "schema_version": schema_version,
-            "source": source,
-            "message_id": message_id,
-            "occurred_at": timestamp_text(occurred_at),
-            "recorded_at": timestamp_text(recorded_at),
-            "correlation_id": correlation_id,
-            "data": data,
-        }
-    )
+    """Hex sha256 of the previous hash followed by the event's canonical bytes.
+
+    The canonical bytes are a JSON array of the recorded fields in this fixed order, with
+    `data_json` (the event data as `canonical_json` gives it) as the last element.
+    """
+    header = canonical_json(
+        [
+            position, str(event_id), stream_id, stream_version, type, schema_version, source,
+            message_id, timestamp_text(occurred_at), timestamp_text(recorded_at), correlation_id,
+        ]
+    )  # fmt: skip
+    canonical = f"{header[:-1]},{data_json}]"
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode()).hexdigest()

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from events.chain import GENESIS_HASH, canonical_json, chain_hash
@@ -39,14 +40,18 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, message_id)
   ON e.source = k.source AND e.message_id = k.message_id
 """
 SELECT_STREAM_VERSIONS = """
-SELECT stream_id, max(stream_version) FROM store.events
-WHERE stream_id = ANY($1::text[]) GROUP BY stream_id
+SELECT s.stream_id, v.version
+FROM unnest($1::text[]) AS s(stream_id)
+CROSS JOIN LATERAL (
+    SELECT max(stream_version) AS version FROM store.events WHERE stream_id = s.stream_id
+) AS v
+WHERE v.version IS NOT NULL
 """
 NOTIFY_HEAD = "SELECT pg_notify($1, $2::text)"
-SELECT_STREAM = f"{SELECT_EVENTS} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
-SELECT_PAGE = (
-    f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3"
+SELECT_STREAM = (
+    f"{SELECT_EVENTS} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
 )
+SELECT_PAGE = f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3"
 SELECT_LAST_POSITION = "SELECT coalesce(max(position), 0) FROM store.events"
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"
 
@@ -106,9 +111,14 @@ class Appended(BaseModel):
     duplicate: bool
 
 
+class CanonicalJson(str):
+    """JSON text already in canonical form: stored as it is, not serialised again."""
+
+
 def encode_jsonb(value: Any) -> bytes:
     """JSONB binary wire format: version 1, then canonical JSON text."""
-    return b"\x01" + canonical_json(value).encode()
+    text = value if isinstance(value, CanonicalJson) else canonical_json(value)
+    return b"\x01" + text.encode()
 
 
 def decode_jsonb(raw: bytes) -> Any:
@@ -179,7 +189,7 @@ class EventStore:
 
     async def _append_locked(
         self,
-        connection: asyncpg.Connection,
+        connection: PoolConnectionProxy[asyncpg.Record],
         events: Sequence[NewEvent],
         expected_versions: Mapping[str, int],
     ) -> list[Appended]:
@@ -201,12 +211,12 @@ class EventStore:
         # is paid per transaction, not per event, which is why appends come in batches.
         await connection.execute(LOCK_APPENDS, APPEND_LOCK_KEY)
         head = await connection.fetchrow(SELECT_HEAD)
+        assert head is not None  # the query always answers one row
         known = await self._recorded_keys(connection, events)
-        versions = dict(
-            await connection.fetch(
-                SELECT_STREAM_VERSIONS, sorted({event.stream_id for event in events})
-            )
+        rows = await connection.fetch(
+            SELECT_STREAM_VERSIONS, sorted({event.stream_id for event in events})
         )
+        versions: dict[str, int] = {row["stream_id"]: row["version"] for row in rows}
         fresh_streams = {
             event.stream_id for event in events if (event.source, event.message_id) not in known
         }
@@ -219,7 +229,8 @@ class EventStore:
         position = head["position"] or 0
         prev_hash = head["hash"] or GENESIS_HASH
         recorded_at = max(head["now"], head["recorded_at"] or head["now"])
-        rows, outcomes = [], []
+        records: list[tuple[object, ...]] = []
+        outcomes: list[Appended] = []
         for event in events:
             key = (event.source, event.message_id)
             if key in known:
@@ -228,18 +239,26 @@ class EventStore:
             position += 1
             version = versions.get(event.stream_id, 0) + 1
             versions[event.stream_id] = version
-            fields = event.model_dump()
+            data_json = canonical_json(event.data)
             digest = chain_hash(
                 prev_hash,
                 position=position,
+                event_id=event.event_id,
+                stream_id=event.stream_id,
                 stream_version=version,
+                type=event.type,
+                schema_version=event.schema_version,
+                source=event.source,
+                message_id=event.message_id,
+                occurred_at=event.occurred_at,
                 recorded_at=recorded_at,
-                **fields,
+                correlation_id=event.correlation_id,
+                data_json=data_json,
             )
-            rows.append(
+            records.append(
                 (position, event.event_id, event.stream_id, version, event.type,
                  event.schema_version, event.source, event.message_id, event.occurred_at,
-                 recorded_at, event.correlation_id, event.data, prev_hash, digest)
+                 recorded_at, event.correlation_id, CanonicalJson(data_json), prev_hash, digest)
             )  # fmt: skip
             prev_hash = digest
             appended = Appended(
@@ -248,16 +267,16 @@ class EventStore:
             )  # fmt: skip
             known[key] = appended
             outcomes.append(appended)
-        if rows:
+        if records:
             await connection.copy_records_to_table(
-                "events", schema_name="store", records=rows, columns=EVENT_COLUMNS
+                "events", schema_name="store", records=records, columns=EVENT_COLUMNS
             )
             await connection.execute(NOTIFY_HEAD, NOTIFY_CHANNEL, str(position))
         return outcomes
 
     @staticmethod
     async def _recorded_keys(
-        connection: asyncpg.Connection, events: Sequence[NewEvent]
+        connection: PoolConnectionProxy[asyncpg.Record], events: Sequence[NewEvent]
     ) -> dict[tuple[str, str], Appended]:
         """The events of this batch whose (source, message_id) is already recorded."""
         rows = await connection.fetch(

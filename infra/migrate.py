@@ -62,7 +62,8 @@ async def migrate(database_url: str) -> list[Migration]:
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         await connection.execute(BOOTSTRAP)
-        applied = dict(await connection.fetch(SELECT_APPLIED))
+        rows = await connection.fetch(SELECT_APPLIED)
+        applied: dict[int, str] = {row["version"]: row["checksum"] for row in rows}
         newly_applied = []
         for migration in discover():
             if migration.version in applied:

@@ -1,5 +1,6 @@
 """The event store against a real PostgreSQL: append, read, versions, idempotency, immutability."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -138,7 +139,7 @@ async def test_recorded_at_never_decreases_along_positions(store: EventStore) ->
 
     events = [e async for page in store.read_all() for e in page]
 
-    assert all(a.recorded_at <= b.recorded_at for a, b in zip(events, events[1:], strict=False))
+    assert all(a.recorded_at <= b.recorded_at for a, b in itertools.pairwise(events))
 
 
 async def test_chain_links_every_event_to_its_predecessor(store: EventStore) -> None:

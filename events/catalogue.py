@@ -1,0 +1,335 @@
+"""The event catalogue: v1 domain event models (CONTRACT.md §1), their registry and upcasters.
+
+Invariants: models are frozen and reject unknown fields; every rule checkable on one message
+alone is checked here and surfaces as `InvalidEvent`; numbers are exact `Decimal`s that
+serialise to JSON numbers; old schema versions are upcast step by step to the latest.
+"""
+
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from copy import deepcopy
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from events.envelope import (
+    Count,
+    Envelope,
+    Id,
+    InvalidEvent,
+    IsoDate,
+    Money,
+    NonNegativeMoney,
+    Number,
+    Period,
+    RejectionCode,
+    Slug,
+    Text,
+    Texts,
+    Year,
+    split_period,
+)
+from events.indicators import Aggregation, check_figure, check_target_value
+
+
+class DomainEvent(BaseModel):
+    """Base of all event data models: frozen, strict about fields, named by type and version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    @property
+    @abstractmethod
+    def stream_id(self) -> str:
+        """The stream this event belongs to, e.g. `agreement-<agreement_id>`."""
+
+
+class JobcenterRegistered(DomainEvent):
+    """A jobcenter became known, identified by its district key."""
+
+    event_type: ClassVar[str] = "JobcenterRegistered"
+    jobcenter_id: Id
+    name: Text
+    land: Annotated[str, Field(pattern=r"^DE-[A-Z]{2}$")]
+    kind: Literal["gE", "zkT"]
+
+    @property
+    def stream_id(self) -> str:
+        """`jobcenter-<jobcenter_id>`."""
+        return f"jobcenter-{self.jobcenter_id}"
+
+
+class AgreementEvent(DomainEvent):
+    """Base of the events that belong to one target agreement's stream."""
+
+    agreement_id: Id
+
+    @property
+    def stream_id(self) -> str:
+        """`agreement-<agreement_id>`."""
+        return f"agreement-{self.agreement_id}"
+
+
+class AgreementConcluded(AgreementEvent):
+    """A yearly target agreement was concluded between a jobcenter and its counterpart."""
+
+    event_type: ClassVar[str] = "AgreementConcluded"
+    jobcenter_id: Id
+    year: Year
+    parties: Annotated[Texts, Field(min_length=1)]
+    signed_on: IsoDate | None = None
+    title: Text | None = None
+
+
+class TargetSet(AgreementEvent):
+    """A quantitative target was agreed."""
+
+    event_type: ClassVar[str] = "TargetSet"
+    target_id: Id
+    indicator: Slug
+    breakdown: Slug
+    comparator: Literal["at_least", "at_most"]
+    value: Number
+    unit: Literal["count", "percent", "eur"]
+    aggregation: Aggregation
+    budget_line: Id | None = None
+    label: Text | None = None
+
+    @model_validator(mode="after")
+    def _value_fits_aggregation(self) -> Self:
+        """Only a target on a change against the year before may be negative."""
+        check_target_value(self.indicator, self.aggregation, self.value)
+        return self
+
+
+class TargetAmended(AgreementEvent):
+    """A target's value was changed, in force from `effective_from`."""
+
+    event_type: ClassVar[str] = "TargetAmended"
+    target_id: Id
+    value: Number
+    effective_from: IsoDate
+    reason: Text
+
+
+class TargetWithdrawn(AgreementEvent):
+    """A target was dropped from the agreement."""
+
+    event_type: ClassVar[str] = "TargetWithdrawn"
+    target_id: Id
+    reason: Text
+
+
+class QualitativeGoalSet(AgreementEvent):
+    """A qualitative goal was agreed, with what the Land does to support it."""
+
+    event_type: ClassVar[str] = "QualitativeGoalSet"
+    goal_id: Id
+    section: Text
+    text: Text
+    state_support: Texts = ()
+
+
+class BudgetAllocated(AgreementEvent):
+    """A budget line was allocated an amount, with the measures it funds."""
+
+    event_type: ClassVar[str] = "BudgetAllocated"
+    budget_line: Id
+    amount_eur: NonNegativeMoney
+    measures: Texts = ()
+
+
+class BudgetDeviationRecorded(AgreementEvent):
+    """An in-year change of a budget line (signed amount) was recorded."""
+
+    event_type: ClassVar[str] = "BudgetDeviationRecorded"
+    budget_line: Id
+    period: Period
+    amount_eur: Money
+    reason: Text
+
+    @property
+    def year_month(self) -> tuple[int, int]:
+        """(year, month) of `period`."""
+        return split_period(self.period)
+
+
+class DialogHeld(AgreementEvent):
+    """A target dialogue on progress took place."""
+
+    event_type: ClassVar[str] = "DialogHeld"
+    held_on: IsoDate
+    summary: Text
+
+
+class AgreementClosed(AgreementEvent):
+    """The agreement's year was closed."""
+
+    event_type: ClassVar[str] = "AgreementClosed"
+    closed_on: IsoDate
+
+
+class FigureEvent(DomainEvent):
+    """Base of monthly figure publications: one vintage of one (jobcenter, series, month)."""
+
+    jobcenter_id: Id
+    indicator: Slug
+    period: Period
+    breakdown: Slug
+    value: Number
+    numerator: Count | None = None
+    denominator: Count | None = None
+    status: Literal["preliminary", "final"]
+
+    @property
+    def stream_id(self) -> str:
+        """`figures-<jobcenter_id>`."""
+        return f"figures-{self.jobcenter_id}"
+
+    @property
+    def year_month(self) -> tuple[int, int]:
+        """(year, month) of `period`."""
+        return split_period(self.period)
+
+    @model_validator(mode="after")
+    def _fits_indicator(self) -> Self:
+        """Apply the sign and share rules of a known indicator."""
+        check_figure(self.indicator, self.value, self.numerator, self.denominator)
+        return self
+
+
+class MonthlyFigureReported(FigureEvent):
+    """The BA statistics published a monthly figure."""
+
+    event_type: ClassVar[str] = "MonthlyFigureReported"
+
+
+class MonthlyFigureCorrected(FigureEvent):
+    """A published monthly figure was corrected retroactively."""
+
+    event_type: ClassVar[str] = "MonthlyFigureCorrected"
+    reason: Text
+
+
+EventT = TypeVar("EventT", bound=DomainEvent)
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Catalogue:
+    """Registry of (event type, schema version) -> model, with upcasters between versions."""
+
+    def __init__(self, *models: type[DomainEvent]) -> None:
+        self._models: dict[tuple[str, int], type[DomainEvent]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        for model_cls in models:
+            self.register(model_cls)
+
+    def copy(self) -> "Catalogue":
+        """An independent catalogue with the same entries, safe to extend."""
+        clone = Catalogue()
+        clone._models = dict(self._models)
+        clone._upcasters = dict(self._upcasters)
+        return clone
+
+    def register(self, model_cls: type[EventT]) -> type[EventT]:
+        """Add a model under its `event_type` and `schema_version`; usable as a decorator."""
+        key = (model_cls.event_type, model_cls.schema_version)
+        if key in self._models:
+            raise ValueError(f"{key[0]} v{key[1]} is already registered")
+        self._models[key] = model_cls
+        return model_cls
+
+    def register_upcaster(self, event_type: str, from_version: int, fn: Upcaster) -> None:
+        """Add `fn`, which turns data of `from_version` into data of `from_version + 1`."""
+        key = (event_type, from_version)
+        if key in self._upcasters:
+            raise ValueError(f"an upcaster from {event_type} v{from_version} already exists")
+        self._upcasters[key] = fn
+
+    def event_types(self) -> list[str]:
+        """All registered event types, sorted."""
+        return sorted({event_type for event_type, _ in self._models})
+
+    def latest_version(self, event_type: str) -> int:
+        """The newest registered schema version of `event_type`."""
+        versions = [version for name, version in self._models if name == event_type]
+        if not versions:
+            raise InvalidEvent(RejectionCode.UNKNOWN_TYPE, f"type: {event_type!r} is not known")
+        return max(versions)
+
+    def model(self, event_type: str) -> type[DomainEvent]:
+        """The model of the latest version of `event_type`."""
+        return self._models[(event_type, self.latest_version(event_type))]
+
+    def decode(self, event_type: str, schema_version: int, data: Mapping[str, Any]) -> DomainEvent:
+        """Validate `data` of the given type and version, upcast to the latest model."""
+        latest = self.latest_version(event_type)
+        self._check_version(event_type, schema_version, latest)
+        upcast = deepcopy(dict(data))
+        for version in range(schema_version, latest):
+            if (event_type, version) in self._models:
+                _validate(self._models[(event_type, version)], upcast)
+            upcast = self._upcasters[(event_type, version)](upcast)
+        return _validate(self._models[(event_type, latest)], upcast)
+
+    def _check_version(self, event_type: str, schema_version: int, latest: int) -> None:
+        """Reject a version that is unknown or cannot be upcast to `latest`."""
+        reachable = all((event_type, v) in self._upcasters for v in range(schema_version, latest))
+        if not 1 <= schema_version <= latest or not reachable:
+            raise InvalidEvent(
+                RejectionCode.UNKNOWN_SCHEMA_VERSION,
+                f"schema_version: {event_type} has no usable version {schema_version}"
+                f" (latest is {latest})",
+            )
+
+
+def _validate(model_cls: type[EventT], data: Mapping[str, Any]) -> EventT:
+    """Validate event data, turning pydantic errors into `InvalidEvent`."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as error:
+        raise InvalidEvent.from_validation_error(
+            error, "data", RejectionCode.INVALID_DATA
+        ) from None
+
+
+V1_EVENTS: tuple[type[DomainEvent], ...] = (
+    JobcenterRegistered,
+    AgreementConcluded,
+    TargetSet,
+    TargetAmended,
+    TargetWithdrawn,
+    QualitativeGoalSet,
+    BudgetAllocated,
+    BudgetDeviationRecorded,
+    DialogHeld,
+    AgreementClosed,
+    MonthlyFigureReported,
+    MonthlyFigureCorrected,
+)
+CATALOGUE = Catalogue(*V1_EVENTS)
+
+
+def parse_envelope(
+    raw: Mapping[str, Any], catalogue: Catalogue = CATALOGUE
+) -> tuple[Envelope, DomainEvent]:
+    """Validate an envelope and decode its data; raises `InvalidEvent` on any problem."""
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidEvent.from_validation_error(
+            error, "", RejectionCode.INVALID_ENVELOPE
+        ) from None
+    return envelope, catalogue.decode(envelope.type, envelope.schema_version, envelope.data)
+
+
+def json_schemas(catalogue: Catalogue = CATALOGUE) -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema of the envelope and of the latest version of every type."""
+    schemas = {"Envelope.schema.json": Envelope.model_json_schema()}
+    for event_type in catalogue.event_types():
+        model_cls = catalogue.model(event_type)
+        name = f"{event_type}.v{model_cls.schema_version}.schema.json"
+        schemas[name] = model_cls.model_json_schema()
+    return schemas

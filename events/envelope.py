@@ -1,0 +1,183 @@
+"""The wire format (CONTRACT.md §1): rejection codes, the field types of event data, the envelope.
+
+Invariants: every check that refuses a message raises `InvalidEvent` with a `RejectionCode`;
+numbers are exact `Decimal`s that serialise to JSON numbers and survive that round trip.
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+FIRST_PERIOD = (2005, 1)  # SGB II began in January 2005.
+
+
+class RejectionCode(StrEnum):
+    """Every machine-readable reason a message can be rejected for."""
+
+    INVALID_ENVELOPE = "invalid_envelope"
+    UNKNOWN_TYPE = "unknown_type"
+    UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
+    INVALID_DATA = "invalid_data"
+    NEGATIVE_VALUE = "negative_value"
+    NUMERATOR_ABOVE_DENOMINATOR = "numerator_above_denominator"
+    PERIOD_OUT_OF_RANGE = "period_out_of_range"
+    PERIOD_IN_FUTURE = "period_in_future"
+    UNKNOWN_JOBCENTER = "unknown_jobcenter"
+    UNKNOWN_AGREEMENT = "unknown_agreement"
+    UNKNOWN_TARGET = "unknown_target"
+    AGREEMENT_CLOSED = "agreement_closed"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch"
+    TOO_LARGE = "too_large"
+    NOT_JSON = "not_json"
+    NOT_UTF8 = "not_utf8"
+
+
+# Pydantic error types raised by our own validators that carry their own rejection code.
+_DOMAIN_ERROR_CODES = {
+    RejectionCode.NEGATIVE_VALUE,
+    RejectionCode.NUMERATOR_ABOVE_DENOMINATOR,
+    RejectionCode.PERIOD_OUT_OF_RANGE,
+}
+_MESSAGES = {"missing": "is required", "extra_forbidden": "is not a known field"}
+
+
+class InvalidEvent(Exception):
+    """A message that must be rejected: `code` for machines, `reason` for people."""
+
+    def __init__(self, code: RejectionCode, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+    @classmethod
+    def from_validation_error(
+        cls, error: ValidationError, prefix: str, default: RejectionCode
+    ) -> "InvalidEvent":
+        """Turn a pydantic error into a rejection; paths start with `prefix` (e.g. "data")."""
+        details = error.errors(include_url=False)
+        first = str(details[0]["type"])
+        code = RejectionCode(first) if first in _DOMAIN_ERROR_CODES else default
+        reason = "; ".join(f"{_path(prefix, d)}: {_message(d)}" for d in details)
+        return cls(code, reason)
+
+
+def _path(prefix: str, detail: ErrorDetails) -> str:
+    """The dotted field path of one error, e.g. `data.parties.0`; a `field` in ctx is appended."""
+    field = (detail.get("ctx") or {}).get("field")
+    parts = [*([prefix] if prefix else []), *detail["loc"], *([field] if field else [])]
+    return ".".join(str(part) for part in parts)
+
+
+def _message(detail: ErrorDetails) -> str:
+    """The human message of one pydantic error detail."""
+    return _MESSAGES.get(str(detail["type"]), str(detail["msg"]))
+
+
+def _non_blank(value: str) -> str:
+    """Reject a text that is empty or only whitespace."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return value
+
+
+def _identifier(value: str) -> str:
+    """Reject a blank id or one with surrounding whitespace."""
+    if not value.strip() or value != value.strip():
+        raise PydanticCustomError("identifier", "must be non-blank without surrounding spaces")
+    return value
+
+
+def _iso_text(value: object) -> object:
+    """Reject a number where an ISO 8601 date or time is expected (no Unix timestamps)."""
+    if isinstance(value, int | float):
+        raise PydanticCustomError("iso_type", "must be an ISO 8601 text, not a number")
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Normalise an aware datetime to UTC."""
+    return value.astimezone(UTC)
+
+
+def split_period(period: str) -> tuple[int, int]:
+    """(year, month) of a `"YYYY-MM"` period."""
+    return int(period[:4]), int(period[5:7])
+
+
+def _check_period(period: str) -> str:
+    """Reject a month that does not exist or lies before SGB II began."""
+    year, month = split_period(period)
+    if not 1 <= month <= 12:
+        raise PydanticCustomError("period_month", "{period} is not a month", {"period": period})
+    if (year, month) < FIRST_PERIOD:
+        raise PydanticCustomError(
+            "period_out_of_range", "{period} is before 2005-01", {"period": period}
+        )
+    return period
+
+
+def _json_number(value: Decimal) -> int | float:
+    """The JSON number for a decimal: an int when integral, else a float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _survives_json(value: Decimal) -> Decimal:
+    """Reject a number a JSON number cannot carry exactly (more than ~15 significant digits)."""
+    if Decimal(repr(_json_number(value))) != value:
+        raise PydanticCustomError("number_precision", "has more digits than a JSON number keeps")
+    return value
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    """Reject a negative number."""
+    if value < 0:
+        raise PydanticCustomError("negative_value", "must not be negative")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_identifier)]
+Slug = Annotated[str, Field(max_length=128, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+Text = Annotated[str, AfterValidator(_non_blank)]
+Texts = tuple[Text, ...]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$"), AfterValidator(_check_period)]
+Year = Annotated[int, Field(strict=True, ge=2005, le=2100)]
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_to_utc)]
+Number = Annotated[
+    Decimal, AfterValidator(_survives_json), PlainSerializer(_json_number, when_used="json")
+]
+Count = Annotated[Number, AfterValidator(_non_negative)]
+Money = Annotated[Number, Field(decimal_places=2)]
+NonNegativeMoney = Annotated[Money, AfterValidator(_non_negative)]
+
+
+class Envelope(BaseModel):
+    """The wrapper of every ingested message; `source` + `message_id` is the idempotency key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_id: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_non_blank)]
+    source: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_non_blank)]
+    type: Annotated[str, Field(min_length=1, max_length=128)]
+    schema_version: Annotated[int, Field(ge=1, strict=True)]
+    occurred_at: UtcDatetime
+    correlation_id: str | None = None
+    data: dict[str, Any]
+
+    @property
+    def idempotency_key(self) -> tuple[str, str]:
+        """The (source, message_id) pair that identifies a message across redeliveries."""
+        return (self.source, self.message_id)

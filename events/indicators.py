@@ -1,0 +1,110 @@
+"""Known indicator slugs (DOMAIN.md): default aggregation and the sign/share rules of values.
+
+Invariant: a slug not in the table is allowed everywhere; no sign or share rule applies to it.
+The rule checks raise pydantic errors whose type is the rejection code (`negative_value`, ...).
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, get_args
+
+from pydantic_core import PydanticCustomError
+
+Aggregation = Literal[
+    "sum", "mean", "quota", "ratio", "mean_rate", "last", "change_of_sum", "change_of_mean"
+]
+AGGREGATIONS: tuple[Aggregation, ...] = get_args(Aggregation)
+CHANGE_AGGREGATIONS: frozenset[Aggregation] = frozenset({"change_of_sum", "change_of_mean"})
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A known indicator: its default yearly aggregation and its value rules."""
+
+    slug: str
+    aggregation: Aggregation
+    share: bool = False
+
+    @property
+    def non_negative(self) -> bool:
+        """Whether a monthly value below zero is impossible (everything but changes)."""
+        return self.aggregation not in CHANGE_AGGREGATIONS
+
+
+def _table(*indicators: Indicator) -> dict[str, Indicator]:
+    """Index indicators by slug."""
+    return {indicator.slug: indicator for indicator in indicators}
+
+
+INDICATORS: dict[str, Indicator] = _table(
+    # Base series: counts, stocks and EUR amounts.
+    Indicator("integrations", "sum"),
+    Indicator("ltb_stock", "mean"),
+    Indicator("elb_stock", "mean"),
+    Indicator("llu_eur", "sum"),
+    Indicator("u25_training_integrations", "sum"),
+    # Shares: the numerator is a part of the denominator.
+    Indicator("continuous_employment", "ratio", share=True),
+    Indicator("k2e3", "ratio", share=True),
+    Indicator("k1e3", "mean_rate", share=True),
+    Indicator("k1e4", "mean_rate", share=True),
+    Indicator("k3e3", "mean_rate", share=True),
+    Indicator("k3e4", "mean_rate", share=True),
+    Indicator("k3e2", "last", share=True),
+    # Quotas: a 12-month sum over a mean stock may exceed 100 %.
+    Indicator("k2", "quota"),
+    Indicator("k2e1", "quota"),
+    Indicator("k2e2", "quota"),
+    Indicator("k2e4", "quota"),
+    Indicator("k3e1", "quota"),
+    # Changes against the year before: may be negative.
+    Indicator("k1", "change_of_sum"),
+    Indicator("k1e1", "change_of_sum"),
+    Indicator("k1e2", "change_of_mean"),
+    Indicator("k3", "change_of_mean"),
+)
+
+
+def known_indicator(slug: str) -> Indicator | None:
+    """The known indicator for `slug`, or None when the slug is not in the table."""
+    return INDICATORS.get(slug)
+
+
+def check_target_value(indicator: str, aggregation: Aggregation, value: Decimal) -> None:
+    """Only a target on a change against the year before may be negative."""
+    if value < 0 and aggregation not in CHANGE_AGGREGATIONS:
+        raise _negative_error("value", indicator)
+
+
+def check_figure(
+    indicator: str, value: Decimal, numerator: Decimal | None, denominator: Decimal | None
+) -> None:
+    """Apply a known indicator's sign rule to `value` and its share rule to the parts."""
+    known = known_indicator(indicator)
+    if known and known.non_negative and value < 0:
+        raise _negative_error("value", indicator)
+    if known and known.share and _above(numerator, denominator):
+        raise PydanticCustomError(
+            "numerator_above_denominator",
+            "{numerator} is above the denominator {denominator} of share '{indicator}'",
+            {
+                "field": "numerator",
+                "numerator": str(numerator),
+                "denominator": str(denominator),
+                "indicator": indicator,
+            },
+        )
+
+
+def _above(numerator: Decimal | None, denominator: Decimal | None) -> bool:
+    """Whether both parts are given and the part exceeds the whole."""
+    return numerator is not None and denominator is not None and numerator > denominator
+
+
+def _negative_error(field: str, indicator: str) -> PydanticCustomError:
+    """The error for a negative value where the series cannot be negative."""
+    return PydanticCustomError(
+        "negative_value",
+        "must not be negative for indicator '{indicator}'",
+        {"field": field, "indicator": indicator},
+    )
