@@ -3,6 +3,8 @@
 Driver errors never leave this module: callers see `StoreError` and its subclasses.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
