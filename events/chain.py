@@ -39,8 +39,8 @@ def normalise_numbers(value: Any) -> Any:
 
 
 def timestamp_text(moment: datetime) -> str:
-    """A timestamp as UTC ISO 8601 with microseconds and `Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A timestamp as UTC ISO 8601 with microseconds (`...T08:00:00.000000+00:00`)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def chain_hash(
@@ -64,11 +64,13 @@ def chain_hash(
     The canonical bytes are a JSON array of the recorded fields in this fixed order, with
     `data_json` (the event data as `canonical_json` gives it) as the last element.
     """
-    header = canonical_json(
+    header = json.dumps(  # ints and strings only: no number normalisation needed
         [
             position, str(event_id), stream_id, stream_version, type, schema_version, source,
             message_id, timestamp_text(occurred_at), timestamp_text(recorded_at), correlation_id,
-        ]
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )  # fmt: skip
     canonical = f"{header[:-1]},{data_json}]"
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode()).hexdigest()

@@ -35,6 +35,7 @@ async def serve(settings: Settings, urls: Servers, console: Console) -> None:
             console.print(f"  API       http://{settings.http_host}:{settings.http_port}")
             console.print(f"  broker    {redact(urls.broker_url)}")
             console.print(f"  database  {redact(urls.database_url)}")
+            console.file.flush()  # a supervisor reading a pipe sees the URLs at once
             log.info("ready", position=await store.last_position())
         await serving
         if not server.started:
@@ -43,7 +44,7 @@ async def serve(settings: Settings, urls: Servers, console: Console) -> None:
 
 def run_up(settings: Settings, load_demo: bool) -> None:
     """Start the embedded servers as needed and serve until Ctrl-C; then stop them cleanly."""
-    console = Console()
+    console = Console(soft_wrap=True)  # URLs stay on one line, whatever the width
     if load_demo:
         log.info("demo data is not available yet: it arrives with the attainment issue")
     with contextlib.suppress(KeyboardInterrupt), servers(settings) as urls:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from events.chain import GENESIS_HASH, chain_hash
+from events.chain import GENESIS_HASH, canonical_json, chain_hash
 from events.store import EVENT_COLUMNS, EventStore, NewEvent, create_pool, encode_jsonb
 from infra.database import create_database, drop_database
 from infra.embedded import embedded_postgres_server
@@ -127,7 +127,8 @@ class CopyWriter:
             position=self.position,
             stream_version=version,
             recorded_at=recorded_at,
-            **event.model_dump(),
+            data_json=canonical_json(event.data),
+            **event.model_dump(exclude={"data"}),
         )
         return (
             self.position, event.event_id, event.stream_id, version, event.type,

@@ -71,6 +71,9 @@ class EventsourcingWriter:
             user=params.user,
             password=params.password,
             pool_size=1,
+            # the library's insert function, one call per batch; its default pipelined path
+            # hung (client and server both waiting) against the embedded PostgreSQL 18
+            enable_db_functions=True,
         )
         self.recorder = PostgresApplicationRecorder(self.datastore)
         self.recorder.create_table()

@@ -41,11 +41,11 @@ async def read_everything(database_url: str) -> tuple[int, int, float]:
     try:
         store = EventStore(pool)
         await store.last_position()  # connection and codecs warmed up before the baseline
-        baseline = resident_mib()
+        baseline = peak = resident_mib()
         count, last = 0, 0
         async for page in store.read_all():
             count, last = count + len(page), page[-1].position
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            peak = max(peak, resident_mib())  # sampled while the page is held
         return count, last, peak - baseline
     finally:
         await pool.close()

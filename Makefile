@@ -1,0 +1,34 @@
+# Two commands set everything up on a machine with Python 3.11+ and make:
+#   make run    the whole backend on the embedded PostgreSQL and Redis
+#   make test   the default test suite (starts every server it needs itself)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench lock clean
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/zs up
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy events projections services infra
+
+bench: $(INSTALLED)
+	$(BIN)/python -m tests.benchmarks.bench_append
+
+lock: $(INSTALLED)  ## re-pin every dependency after changing pyproject.toml
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^zielsteuerung' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .zs

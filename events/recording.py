@@ -1,0 +1,19 @@
+"""From an accepted envelope to the event the store appends."""
+
+from events.catalogue import DomainEvent
+from events.envelope import Envelope
+from events.store import NewEvent
+
+
+def new_event(envelope: Envelope, event: DomainEvent) -> NewEvent:
+    """The store's event for a validated envelope: its stream and its normalised data."""
+    return NewEvent(
+        stream_id=event.stream_id,
+        type=envelope.type,
+        schema_version=envelope.schema_version,
+        source=envelope.source,
+        message_id=envelope.message_id,
+        occurred_at=envelope.occurred_at,
+        correlation_id=envelope.correlation_id,
+        data=event.model_dump(mode="json"),
+    )

@@ -1,0 +1,45 @@
+"""GET /health against a real database."""
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from events.store import EventStore
+from services.api import create_app
+from tests.factories import figure_event
+
+
+@pytest.fixture
+async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in process."""
+    transport = httpx.ASGITransport(app=create_app(store))
+    async with httpx.AsyncClient(transport=transport, base_url="http://zs") as client:
+        yield client
+
+
+async def test_health_reports_position_and_checkpoints(
+    client: httpx.AsyncClient, store: EventStore, owner_connection: asyncpg.Connection
+) -> None:
+    await store.append([figure_event() for _ in range(3)])
+    await owner_connection.execute(
+        "INSERT INTO service.checkpoints (projection, position) VALUES ('figures', 2)"
+    )
+
+    response = await client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "position": 3, "projections": {"figures": 2}}
+    assert response.headers["X-Position"] == "3"
+
+
+async def test_health_answers_503_with_a_json_error_when_the_store_is_down(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    await store.pool.close()
+
+    response = await client.get("/health")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "store_unavailable"

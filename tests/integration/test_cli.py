@@ -1,0 +1,61 @@
+"""The `zs` command as a user runs it: audit verify and schema export."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from events.catalogue import CATALOGUE
+from events.store import EventStore
+from tests.factories import figure_event
+
+ZS = str(Path(sys.executable).parent / "zs")
+
+
+def run_zs(
+    *args: str, database_url: str | None = None, cwd: Path | None = None
+) -> "subprocess.CompletedProcess[str]":
+    """Run `zs` with the given database and no other ZS_ settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    if database_url:
+        env["ZS_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [ZS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_audit_verify_passes_on_a_sound_chain(store: EventStore, database_url: str) -> None:
+    await store.append([figure_event() for _ in range(12)])
+
+    result = run_zs("audit", "verify", database_url=database_url)
+
+    assert result.returncode == 0, result.stderr
+    assert "chain intact: 12 events verified" in result.stdout
+
+
+async def test_audit_verify_names_the_first_tampered_position(
+    store: EventStore, database_url: str, owner_connection: asyncpg.Connection
+) -> None:
+    await store.append([figure_event() for _ in range(12)])
+    await owner_connection.execute("SET session_replication_role = replica")
+    await owner_connection.execute(
+        "UPDATE store.events SET occurred_at = occurred_at + interval '1 day' WHERE position = 7"
+    )
+    await owner_connection.execute("UPDATE store.events SET data = '{}'::jsonb WHERE position = 9")
+
+    result = run_zs("audit", "verify", database_url=database_url)
+
+    assert result.returncode == 1
+    assert "chain broken at position 7" in result.stderr
+
+
+def test_schema_export_writes_one_schema_per_event_type(tmp_path: Path) -> None:
+    result = run_zs("schema", "export", str(tmp_path / "schemas"))
+
+    assert result.returncode == 0, result.stderr
+    written = sorted(path.name for path in (tmp_path / "schemas").iterdir())
+    assert len(written) == len(CATALOGUE.event_types()) + 1
+    assert "MonthlyFigureReported.v1.schema.json" in written
+    assert "Envelope.schema.json" in written

@@ -1,0 +1,81 @@
+"""`zs up` on a fresh machine: embedded PostgreSQL and Redis, health answers, data survives."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from events.store import EventStore, create_pool
+from infra.embedded import free_port
+from tests.factories import figure_event
+
+ZS = str(Path(sys.executable).parent / "zs")
+READY_TIMEOUT_S = 60
+
+
+def start_up(workdir: Path, port: int) -> "subprocess.Popen[str]":
+    """`zs up` with no database or broker configured, in `workdir`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    env |= {"ZS_HTTP_PORT": str(port), "ZS_DATA_DIR": str(workdir / ".zs")}
+    return subprocess.Popen(
+        [ZS, "up", "--no-demo"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def wait_until_ready(process: "subprocess.Popen[str]") -> dict[str, str]:
+    """Read the announcement lines; return them keyed by their first word."""
+    assert process.stdout is not None
+    announced: dict[str, str] = {}
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while "database" not in announced and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        words = line.split()
+        if len(words) == 2:
+            announced[words[0]] = words[1]
+    return announced
+
+
+def stop(process: "subprocess.Popen[str]") -> int:
+    """Ctrl-C, then the exit code."""
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=30)
+
+
+@pytest.mark.slow
+async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Path) -> None:
+    port = free_port()
+    process = start_up(tmp_path, port)
+    try:
+        announced = wait_until_ready(process)
+        assert announced["API"] == f"http://127.0.0.1:{port}"
+        assert announced["broker"].startswith("redis://127.0.0.1:")
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"{announced['API']}/health")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "position": 0, "projections": {}}
+        pool = await create_pool(announced["database"], role="zs_app")
+        await EventStore(pool).append([figure_event(), figure_event()])
+        await pool.close()
+    finally:
+        assert stop(process) == 0
+
+    with pytest.raises((OSError, asyncpg.PostgresError)):
+        await asyncpg.connect(announced["database"], timeout=2)
+
+    process = start_up(tmp_path, port)
+    try:
+        announced = wait_until_ready(process)
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"{announced['API']}/health")
+        assert (health.json()["position"], health.headers["X-Position"]) == (2, "2")
+    finally:
+        assert stop(process) == 0
