@@ -39,10 +39,14 @@ class RejectionCode(StrEnum):
     UNKNOWN_AGREEMENT = "unknown_agreement"
     UNKNOWN_TARGET = "unknown_target"
     AGREEMENT_CLOSED = "agreement_closed"
-    DUPLICATE_IN_BATCH = "duplicate_in_batch"
+    AGREEMENT_EXISTS = "agreement_exists"
+    TARGET_EXISTS = "target_exists"
+    UNKNOWN_BUDGET_LINE = "unknown_budget_line"
     TOO_LARGE = "too_large"
     NOT_JSON = "not_json"
     NOT_UTF8 = "not_utf8"
+    POISON = "poison"
+    """Failed `MAX_DELIVERIES` times (e.g. the store kept failing on it)."""
 
 
 # Pydantic error types raised by our own validators that carry their own rejection code.

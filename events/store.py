@@ -54,6 +54,10 @@ SELECT_STREAM = (
     f"{SELECT_EVENTS} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
 )
 SELECT_PAGE = f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3"
+SELECT_PAGE_OF_TYPES = (
+    f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 AND type = ANY($4::text[])"
+    " ORDER BY position LIMIT $3"
+)
 SELECT_LAST_POSITION = "SELECT coalesce(max(position), 0) FROM store.events"
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"
 
@@ -214,7 +218,7 @@ class EventStore:
         await connection.execute(LOCK_APPENDS, APPEND_LOCK_KEY)
         head = await connection.fetchrow(SELECT_HEAD)
         assert head is not None  # the query always answers one row
-        known = await self._recorded_keys(connection, events)
+        known = await self._recorded_keys(connection, [(e.source, e.message_id) for e in events])
         rows = await connection.fetch(
             SELECT_STREAM_VERSIONS, sorted({event.stream_id for event in events})
         )
@@ -276,15 +280,22 @@ class EventStore:
             await connection.execute(NOTIFY_HEAD, NOTIFY_CHANNEL, str(position))
         return outcomes
 
+    async def find_recorded(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Appended]:
+        """Which of these (source, message_id) keys are recorded already, and where."""
+        if not keys:
+            return {}
+        async with self.pool.acquire() as connection:
+            return await self._recorded_keys(connection, keys)
+
     @staticmethod
     async def _recorded_keys(
-        connection: PoolConnectionProxy[asyncpg.Record], events: Sequence[NewEvent]
+        connection: PoolConnectionProxy[asyncpg.Record], keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], Appended]:
-        """The events of this batch whose (source, message_id) is already recorded."""
+        """Which (source, message_id) keys are recorded already."""
         rows = await connection.fetch(
-            SELECT_RECORDED_KEYS,
-            [event.source for event in events],
-            [event.message_id for event in events],
+            SELECT_RECORDED_KEYS, [source for source, _ in keys], [mid for _, mid in keys]
         )
         return {
             (row["source"], row["message_id"]): Appended(
@@ -307,15 +318,18 @@ class EventStore:
         *,
         until: int | None = None,
         page_size: int = READ_PAGE_SIZE,
+        types: Sequence[str] | None = None,
     ) -> AsyncIterator[list[RecordedEvent]]:
-        """Pages of the events after position `after` up to `until` (default: the head).
+        """Pages of the events after position `after` up to `until` (default: the head),
+        only of the given `types` when named.
 
         Memory stays bounded by one page; each page is a separate query, so a slow consumer
         holds no connection between pages.
         """
         until = await self.last_position() if until is None else until
+        query, extra = (SELECT_PAGE, ()) if types is None else (SELECT_PAGE_OF_TYPES, (types,))
         while after < until:
-            rows = await self._fetch(SELECT_PAGE, after, until, page_size)
+            rows = await self._fetch(query, after, until, page_size, *extra)
             if not rows:
                 return
             page = [record_from_row(row) for row in rows]

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from typing import Any
 
 import structlog
 import uvicorn
@@ -10,6 +11,7 @@ from rich.console import Console
 from infra.database import redact
 from infra.settings import Settings
 from services.api import create_app
+from services.ingest import Ingestor
 from services.runtime import Servers, open_store, servers
 
 log = structlog.get_logger()
@@ -19,8 +21,12 @@ STARTUP_POLL_S = 0.05
 async def serve(settings: Settings, urls: Servers, console: Console) -> None:
     """Migrate, start the HTTP API, announce the URLs once ready, run until stopped."""
     async with open_store(urls.database_url, settings) as store:
+
+        async def publish_rejection(payload: dict[str, Any]) -> None:
+            log.info("zs.rejected is not wired yet", delivery_id=payload["delivery_id"])
+
         config = uvicorn.Config(
-            create_app(store),
+            create_app(store, Ingestor(store, publish_rejection)),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,

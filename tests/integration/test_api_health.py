@@ -8,13 +8,15 @@ import pytest
 
 from events.store import EventStore
 from services.api import create_app
+from services.ingest import Ingestor
 from tests.factories import figure_event
+from tests.integration.test_api_ingest import ignore
 
 
 @pytest.fixture
 async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in process."""
-    transport = httpx.ASGITransport(app=create_app(store))
+    transport = httpx.ASGITransport(app=create_app(store, Ingestor(store, ignore)))
     async with httpx.AsyncClient(transport=transport, base_url="http://zs") as client:
         yield client
 

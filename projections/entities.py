@@ -1,0 +1,166 @@
+"""What the ingest must know to judge a message: jobcenters, agreements, targets, budget lines.
+
+A pure fold over recorded events; the ingest checks each new message against it (the rules of
+CONTRACT.md §1 and DOMAIN.md "Bad input" that need more than the message itself).
+"""
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date
+
+from events.catalogue import (
+    AgreementClosed,
+    AgreementConcluded,
+    AgreementEvent,
+    BudgetAllocated,
+    BudgetDeviationRecorded,
+    DialogHeld,
+    DomainEvent,
+    FigureEvent,
+    JobcenterRegistered,
+    TargetAmended,
+    TargetSet,
+    TargetWithdrawn,
+)
+from events.envelope import InvalidEvent, RejectionCode
+
+REFERENCE_TYPES = (
+    "JobcenterRegistered", "AgreementConcluded", "TargetSet", "TargetAmended", "TargetWithdrawn",
+    "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded", "DialogHeld",
+    "AgreementClosed",
+)  # fmt: skip
+"""The event types the fold reads: everything but the (many) monthly figures."""
+
+AFTER_CLOSE = (BudgetDeviationRecorded, DialogHeld)
+"""Agreement events still accepted once the agreement is closed (they revise its result)."""
+
+
+@dataclass
+class Agreement:
+    """An agreement as far as validation needs it."""
+
+    jobcenter_id: str
+    year: int
+    version: int = 0
+    closed: bool = False
+    active_targets: set[str] = field(default_factory=set)
+    budget_lines: set[str] = field(default_factory=set)
+
+
+@dataclass
+class KnownEntities:
+    """Jobcenters and agreements recorded so far, with their stream versions."""
+
+    position: int = 0
+    jobcenters: dict[str, int] = field(default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)
+
+    def copy(self) -> "KnownEntities":
+        """An independent copy, for trying out a batch."""
+        return copy.deepcopy(self)
+
+    def stream_version(self, stream_id: str) -> int:
+        """The version of a jobcenter or agreement stream as known here (0: none yet)."""
+        kind, _, key = stream_id.partition("-")
+        if kind == "jobcenter":
+            return self.jobcenters.get(key, 0)
+        agreement = self.agreements.get(key)
+        return agreement.version if kind == "agreement" and agreement else 0
+
+    def apply(self, event: DomainEvent) -> None:
+        """Fold one accepted event in."""
+        if isinstance(event, JobcenterRegistered):
+            self.jobcenters[event.jobcenter_id] = self.jobcenters.get(event.jobcenter_id, 0) + 1
+        elif isinstance(event, AgreementConcluded):
+            self.agreements[event.agreement_id] = Agreement(event.jobcenter_id, event.year)
+        if not isinstance(event, AgreementEvent):
+            return
+        agreement = self.agreements[event.agreement_id]
+        agreement.version += 1
+        if isinstance(event, TargetSet):
+            agreement.active_targets.add(event.target_id)
+        elif isinstance(event, TargetWithdrawn):
+            agreement.active_targets.discard(event.target_id)
+        elif isinstance(event, BudgetAllocated):
+            agreement.budget_lines.add(event.budget_line)
+        elif isinstance(event, AgreementClosed):
+            agreement.closed = True
+
+    def check(self, event: DomainEvent, today: date) -> None:
+        """Raise `InvalidEvent` when `event` does not fit what is recorded."""
+        if isinstance(event, FigureEvent):
+            self._check_figure(event, today)
+        elif isinstance(event, AgreementConcluded):
+            self._require_jobcenter(event.jobcenter_id)
+            if event.agreement_id in self.agreements:
+                raise InvalidEvent(
+                    RejectionCode.AGREEMENT_EXISTS,
+                    f"agreement {event.agreement_id!r} was concluded already",
+                )
+        elif isinstance(event, AgreementEvent):
+            self._check_agreement_event(event, self._require_agreement(event.agreement_id))
+
+    def _check_figure(self, event: FigureEvent, today: date) -> None:
+        self._require_jobcenter(event.jobcenter_id)
+        if event.year_month > (today.year, today.month):
+            raise InvalidEvent(
+                RejectionCode.PERIOD_IN_FUTURE,
+                f"data.period: {event.period} lies in the future",
+            )
+
+    def _check_agreement_event(self, event: AgreementEvent, agreement: Agreement) -> None:
+        if agreement.closed and not isinstance(event, AFTER_CLOSE):
+            raise InvalidEvent(
+                RejectionCode.AGREEMENT_CLOSED,
+                f"agreement {event.agreement_id!r} is closed: no {event.event_type} any more",
+            )
+        if isinstance(event, TargetSet) and event.target_id in agreement.active_targets:
+            raise InvalidEvent(
+                RejectionCode.TARGET_EXISTS,
+                f"target {event.target_id!r} is set already; amend or withdraw it",
+            )
+        if isinstance(event, TargetAmended | TargetWithdrawn):
+            self._require_target(event.target_id, agreement)
+        if isinstance(event, TargetAmended) and event.effective_from.year != agreement.year:
+            raise InvalidEvent(
+                RejectionCode.PERIOD_OUT_OF_RANGE,
+                f"data.effective_from: {event.effective_from} is outside the agreement's year "
+                f"{agreement.year}",
+            )
+        if isinstance(event, BudgetDeviationRecorded):
+            self._check_deviation(event, agreement)
+
+    @staticmethod
+    def _check_deviation(event: BudgetDeviationRecorded, agreement: Agreement) -> None:
+        if event.budget_line not in agreement.budget_lines:
+            raise InvalidEvent(
+                RejectionCode.UNKNOWN_BUDGET_LINE,
+                f"budget line {event.budget_line!r} was never allocated",
+            )
+        if event.year_month[0] != agreement.year:
+            raise InvalidEvent(
+                RejectionCode.PERIOD_OUT_OF_RANGE,
+                f"data.period: {event.period} is outside the agreement's year {agreement.year}",
+            )
+
+    def _require_jobcenter(self, jobcenter_id: str) -> None:
+        if jobcenter_id not in self.jobcenters:
+            raise InvalidEvent(
+                RejectionCode.UNKNOWN_JOBCENTER, f"jobcenter {jobcenter_id!r} is not registered"
+            )
+
+    def _require_agreement(self, agreement_id: str) -> Agreement:
+        agreement = self.agreements.get(agreement_id)
+        if agreement is None:
+            raise InvalidEvent(
+                RejectionCode.UNKNOWN_AGREEMENT, f"agreement {agreement_id!r} was never concluded"
+            )
+        return agreement
+
+    @staticmethod
+    def _require_target(target_id: str, agreement: Agreement) -> None:
+        if target_id not in agreement.active_targets:
+            raise InvalidEvent(
+                RejectionCode.UNKNOWN_TARGET,
+                f"target {target_id!r} is not an active target of this agreement",
+            )

@@ -1,0 +1,255 @@
+"""The ingest: settles every delivered envelope as recorded, duplicate or rejected, durably.
+
+One code path for the broker subscription and `POST /ingest`. A batch is decoded, checked
+against the catalogue and against what is recorded (`KnownEntities`), its valid events are
+appended in one transaction, and its rejections are stored (raw body, code, reason) and
+published to `zs.rejected`. Only then does `ingest` return, so the caller may acknowledge.
+"""
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import structlog
+from pydantic import BaseModel
+
+from events.catalogue import CATALOGUE, DomainEvent, parse_envelope
+from events.envelope import Envelope, InvalidEvent, RejectionCode
+from events.recording import new_event
+from events.store import EventStore, WrongExpectedVersion
+from projections.entities import REFERENCE_TYPES, KnownEntities
+from services.deliveries import MAX_DELIVERIES, Delivery
+
+MAX_ENVELOPE_BYTES = 64 * 1024
+MAX_CONFLICT_RETRIES = 5
+"""How often a batch is re-judged when another ingest changed an agreement meanwhile."""
+
+INSERT_REJECTIONS = """
+INSERT INTO service.rejections (delivery_id, source, message_id, code, reason, body, received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
+                     $7::timestamptz[])
+ON CONFLICT (delivery_id) DO NOTHING
+"""
+
+log = structlog.get_logger()
+RejectionPublisher = Callable[[dict[str, Any]], Awaitable[None]]
+Key = tuple[str, str]
+
+
+class Outcome(BaseModel):
+    """The fate of one envelope."""
+
+    status: Literal["recorded", "duplicate", "rejected"]
+    source: str | None = None
+    message_id: str | None = None
+    position: int | None = None
+    code: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery that passed the catalogue."""
+
+    delivery: Delivery
+    envelope: Envelope
+    event: DomainEvent
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A delivery that will not be recorded, and why."""
+
+    delivery: Delivery
+    code: str
+    reason: str
+    source: str | None = None
+    message_id: str | None = None
+
+    def payload(self, received_at: datetime) -> dict[str, Any]:
+        """The message published to `zs.rejected` (the raw body as text, else base64)."""
+        try:
+            body, encoding = self.delivery.body.decode(), "utf-8"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(self.delivery.body).decode(), "base64"
+        return {
+            "delivery_id": self.delivery.delivery_id, "source": self.source,
+            "message_id": self.message_id, "code": self.code, "reason": self.reason,
+            "received_at": received_at.isoformat(), "body": body, "body_encoding": encoding,
+        }  # fmt: skip
+
+    def outcome(self) -> Outcome:
+        """As an `Outcome`."""
+        return Outcome(
+            status="rejected", source=self.source, message_id=self.message_id,
+            code=self.code, reason=self.reason,
+        )  # fmt: skip
+
+
+Judged = Accepted | Rejection | Key
+"""An accepted delivery, a rejection, or the key of the recorded message it duplicates."""
+
+
+def decode(delivery: Delivery) -> Accepted | Rejection:
+    """Parse one raw delivery against the catalogue; never raises."""
+    body = delivery.body
+    if len(body) > MAX_ENVELOPE_BYTES:
+        return Rejection(
+            delivery, RejectionCode.TOO_LARGE, f"envelope of {len(body)} bytes exceeds 64 KiB"
+        )
+    try:
+        raw = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        return Rejection(delivery, RejectionCode.NOT_UTF8, f"body is not UTF-8: {error}")
+    except json.JSONDecodeError as error:
+        return Rejection(delivery, RejectionCode.NOT_JSON, f"body is not JSON: {error}")
+    source, message_id = identity(raw)
+    if not isinstance(raw, dict):
+        return Rejection(delivery, RejectionCode.INVALID_ENVELOPE, "envelope must be an object")
+    try:
+        envelope, event = parse_envelope(raw)
+    except InvalidEvent as invalid:
+        return Rejection(delivery, invalid.code, invalid.reason, source, message_id)
+    return Accepted(delivery, envelope, event)
+
+
+def identity(raw: Any) -> tuple[str | None, str | None]:
+    """(source, message_id) of a parsed body where it names them, for the rejection record."""
+    if not isinstance(raw, dict):
+        return None, None
+    source, message_id = raw.get("source"), raw.get("message_id")
+    return (
+        source if isinstance(source, str) else None,
+        message_id if isinstance(message_id, str) else None,
+    )
+
+
+def outcome(item: Judged, positions: dict[Key, int], raced: set[Key]) -> Outcome:
+    """The outcome of a judged delivery, given the positions of the recorded keys."""
+    if isinstance(item, Rejection):
+        return item.outcome()
+    if isinstance(item, Accepted) and item.envelope.idempotency_key in raced:
+        item = item.envelope.idempotency_key
+    status: Literal["recorded", "duplicate"] = (
+        "recorded" if isinstance(item, Accepted) else "duplicate"
+    )
+    key = item.envelope.idempotency_key if isinstance(item, Accepted) else item
+    return Outcome(status=status, source=key[0], message_id=key[1], position=positions[key])
+
+
+class Ingestor:
+    """Settles batches of deliveries against the store."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        publish_rejection: RejectionPublisher,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self.store = store
+        self.publish_rejection = publish_rejection
+        self.today = today
+        self.known = KnownEntities()
+
+    async def ingest(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """One outcome per delivery, in order, once every fate is durable."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            await self.catch_up()
+            try:
+                return await self._settle([decode(delivery) for delivery in deliveries])
+            except WrongExpectedVersion as conflict:
+                log.info("batch conflicts with a concurrent append; judging it again",
+                         stream_id=conflict.stream_id)  # fmt: skip
+        raise RuntimeError(f"batch still conflicting after {MAX_CONFLICT_RETRIES} attempts")
+
+    async def reject_poison(self, delivery: Delivery, reason: str) -> None:
+        """Reject a delivery that failed `MAX_DELIVERIES` times, keeping its raw body."""
+        decoded = decode(delivery)
+        source, message_id = (
+            (decoded.envelope.source, decoded.envelope.message_id)
+            if isinstance(decoded, Accepted)
+            else (decoded.source, decoded.message_id)
+        )
+        reason = f"failed {MAX_DELIVERIES} deliveries, last error: {reason}"
+        await self.reject([Rejection(delivery, RejectionCode.POISON, reason, source, message_id)])
+
+    async def catch_up(self) -> None:
+        """Fold in the jobcenter and agreement events recorded since the last batch."""
+        head = await self.store.last_position()
+        pages = self.store.read_all(after=self.known.position, until=head, types=REFERENCE_TYPES)
+        async for page in pages:
+            for recorded in page:
+                self.known.apply(
+                    CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+                )
+        self.known.position = max(self.known.position, head)
+
+    async def _settle(self, decoded: list[Accepted | Rejection]) -> list[Outcome]:
+        accepted = [item for item in decoded if isinstance(item, Accepted)]
+        recorded = await self.store.find_recorded([a.envelope.idempotency_key for a in accepted])
+        judged = self._judge(decoded, recorded.keys())
+        to_append = [item for item in judged if isinstance(item, Accepted)]
+        expected = {
+            stream: self.known.stream_version(stream)
+            for stream in {a.event.stream_id for a in to_append}
+            if not stream.startswith("figures-")
+        }
+        appended = await self.store.append(
+            [new_event(a.envelope, a.event) for a in to_append], expected
+        )
+        positions = {key: found.position for key, found in recorded.items()}
+        raced = set()  # recorded by a concurrent ingest between our look-up and our append
+        for item, result in zip(to_append, appended, strict=True):
+            positions[item.envelope.idempotency_key] = result.position
+            if result.duplicate:
+                raced.add(item.envelope.idempotency_key)
+            log.debug("recorded", source=item.envelope.source,
+                      message_id=item.envelope.message_id, event_id=str(result.event_id),
+                      position=result.position, correlation_id=item.envelope.correlation_id,
+                      duplicate=result.duplicate)  # fmt: skip
+        await self.reject([item for item in judged if isinstance(item, Rejection)])
+        return [outcome(item, positions, raced) for item in judged]
+
+    def _judge(self, decoded: list[Accepted | Rejection], recorded: Iterable[Key]) -> list[Judged]:
+        """Check each accepted delivery against what is known, including earlier ones of the
+        batch: a repeat of a recorded (or earlier accepted) message is its key."""
+        working, seen = self.known.copy(), set(recorded)
+        today, judged = self.today(), list[Judged]()
+        for item in decoded:
+            if isinstance(item, Rejection):
+                judged.append(item)
+                continue
+            key = item.envelope.idempotency_key
+            if key in seen:
+                judged.append(key)
+                continue
+            try:
+                working.check(item.event, today)
+            except InvalidEvent as invalid:
+                judged.append(Rejection(item.delivery, invalid.code, invalid.reason, *key))
+                continue
+            working.apply(item.event)
+            seen.add(key)
+            judged.append(item)
+        return judged
+
+    async def reject(self, rejections: list[Rejection]) -> None:
+        """Store the rejections (once per delivery), then publish them."""
+        if not rejections:
+            return
+        received_at = datetime.now(UTC)
+        await self.store.pool.execute(
+            INSERT_REJECTIONS,
+            [r.delivery.delivery_id for r in rejections], [r.source for r in rejections],
+            [r.message_id for r in rejections], [str(r.code) for r in rejections],
+            [r.reason for r in rejections], [r.delivery.body for r in rejections],
+            [received_at] * len(rejections),
+        )  # fmt: skip
+        for rejection in rejections:
+            log.warning("rejected", code=rejection.code, reason=rejection.reason,
+                        source=rejection.source, message_id=rejection.message_id,
+                        delivery_id=rejection.delivery.delivery_id)  # fmt: skip
+            await self.publish_rejection(rejection.payload(received_at))
