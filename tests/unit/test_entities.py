@@ -1,0 +1,93 @@
+"""The ingest's reference fold: versions per stream and the rules that need recorded state."""
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from events.catalogue import CATALOGUE, DomainEvent
+from events.envelope import InvalidEvent
+from projections.entities import KnownEntities
+
+TODAY = date(2026, 11, 21)
+
+
+def event(type: str, **data: Any) -> DomainEvent:
+    """A decoded v1 event."""
+    return CATALOGUE.decode(type, 1, data)
+
+
+def registered() -> KnownEntities:
+    """Jobcenter 06437 with agreement odw-2022 (one target, one budget line)."""
+    known = KnownEntities()
+    for e in [
+        event("JobcenterRegistered", jobcenter_id="06437", name="Odenwaldkreis", land="DE-HE",
+              kind="zkT"),
+        event("AgreementConcluded", agreement_id="odw-2022", jobcenter_id="06437", year=2022,
+              parties=["Kreis", "HMSI"]),
+        event("TargetSet", agreement_id="odw-2022", target_id="int", indicator="integrations",
+              breakdown="total", comparator="at_least", value=770, unit="count",
+              aggregation="sum"),
+        event("BudgetAllocated", agreement_id="odw-2022", budget_line="eq", amount_eur=1289900),
+    ]:  # fmt: skip
+        known.check(e, TODAY)
+        known.apply(e)
+    return known
+
+
+def code_of(known: KnownEntities, e: DomainEvent) -> str | None:
+    """The rejection code `check` raises, or None."""
+    try:
+        known.check(e, TODAY)
+    except InvalidEvent as invalid:
+        return str(invalid.code)
+    return None
+
+
+def test_stream_versions_count_the_events_of_each_stream() -> None:
+    known = registered()
+
+    assert known.stream_version("jobcenter-06437") == 1
+    assert known.stream_version("agreement-odw-2022") == 3
+    assert known.stream_version("agreement-unknown") == 0
+
+
+@pytest.mark.parametrize(("period", "code"), [("2026-11", None), ("2026-12", "period_in_future")])
+def test_a_figure_may_not_lie_in_the_future(period: str, code: str | None) -> None:
+    figure = event("MonthlyFigureReported", jobcenter_id="06437", indicator="integrations",
+                   period=period, breakdown="total", value=60, status="final")  # fmt: skip
+
+    assert code_of(registered(), figure) == code
+
+
+def test_a_withdrawn_target_can_be_set_again_but_not_amended() -> None:
+    known = registered()
+    withdrawn = event("TargetWithdrawn", agreement_id="odw-2022", target_id="int", reason="x")
+    known.apply(withdrawn)
+    amended = event("TargetAmended", agreement_id="odw-2022", target_id="int", value=1,
+                    effective_from="2022-06-01", reason="x")  # fmt: skip
+
+    assert code_of(known, amended) == "unknown_target"
+    assert code_of(known, withdrawn) == "unknown_target"
+
+
+def test_after_close_only_deviations_and_dialogs_are_accepted() -> None:
+    known = registered()
+    known.apply(event("AgreementClosed", agreement_id="odw-2022", closed_on="2023-01-31"))
+    deviation = event("BudgetDeviationRecorded", agreement_id="odw-2022", budget_line="eq",
+                      period="2022-10", amount_eur=-5000, reason="cut")  # fmt: skip
+    dialog = event("DialogHeld", agreement_id="odw-2022", held_on="2023-02-10", summary="s")
+    goal = event("QualitativeGoalSet", agreement_id="odw-2022", goal_id="g", section="1",
+                 text="t")  # fmt: skip
+
+    assert [code_of(known, e) for e in (deviation, dialog, goal)] == [
+        None, None, "agreement_closed",
+    ]  # fmt: skip
+
+
+def test_copy_is_independent() -> None:
+    known = registered()
+    trial = known.copy()
+    trial.apply(event("AgreementClosed", agreement_id="odw-2022", closed_on="2023-01-31"))
+
+    assert not known.agreements["odw-2022"].closed
