@@ -11,6 +11,7 @@ from infra.logging import configure_logging
 from infra.migrate import migrate as apply_migrations
 from infra.settings import get_settings
 from services.audit import audit
+from services.projections_cli import projections
 from services.runtime import database_server
 from services.up import run_up
 
@@ -18,6 +19,7 @@ app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced."
 schema = typer.Typer(help="JSON Schemas of the event catalogue.", no_args_is_help=True)
 app.add_typer(schema, name="schema")
 app.add_typer(audit, name="audit")
+app.add_typer(projections, name="projections")
 
 
 @app.callback()

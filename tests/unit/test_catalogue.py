@@ -344,7 +344,7 @@ def test_all_errors_are_reported_and_the_first_decides_the_code() -> None:
 
 def test_rejection_codes_are_one_list() -> None:
     store_codes = {"unknown_jobcenter", "unknown_agreement", "unknown_target", "agreement_closed"}
-    ingest_codes = {"period_in_future", "duplicate_in_batch", "too_large", "not_json", "not_utf8"}
+    ingest_codes = {"period_in_future", "poison", "too_large", "not_json", "not_utf8"}
     assert store_codes | ingest_codes <= {code.value for code in RejectionCode}
     assert str(InvalidEvent(RejectionCode.TOO_LARGE, "70000 bytes")) == "too_large: 70000 bytes"
 

@@ -1,0 +1,56 @@
+"""`zs projections ...`: rebuild a projection, show where each one stands."""
+
+import asyncio
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Column, Table
+
+from infra.settings import get_settings
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionError, ProjectionRunner, ProjectionStatus
+from services.runtime import database_server, open_store
+
+projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_is_help=True)
+
+
+async def run_rebuild(database_url: str, name: str) -> int:
+    """Rebuild projection `name` with a progress bar on stderr; the final position."""
+    async with open_store(database_url, get_settings()) as store:
+        runner = ProjectionRunner(store.pool, store, PROJECTIONS)
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"rebuilding {name}", total=None)
+            return await runner.rebuild(
+                name, lambda done, head: progress.update(task, completed=done, total=head)
+            )
+
+
+async def run_status(database_url: str) -> list[ProjectionStatus]:
+    """Each projection's checkpoint, the head and the lag."""
+    async with open_store(database_url, get_settings()) as store:
+        return await ProjectionRunner(store.pool, store, PROJECTIONS).status()
+
+
+@projections.command()
+def rebuild(name: str) -> None:
+    """Rebuild projection NAME from position 0 into fresh tables and swap them in."""
+    with database_server(get_settings()) as database_url:
+        try:
+            position = asyncio.run(run_rebuild(database_url, name))
+        except ProjectionError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"{name} rebuilt up to position {position}")
+
+
+@projections.command()
+def status() -> None:
+    """Show each projection's checkpoint, the store's head and the lag."""
+    with database_server(get_settings()) as database_url:
+        rows = asyncio.run(run_status(database_url))
+    numbers = (Column(header, justify="right") for header in ("checkpoint", "head", "lag"))
+    table = Table("projection", *numbers)
+    for row in rows:
+        table.add_row(row.name, str(row.checkpoint), str(row.head), str(row.lag))
+    Console().print(table)
