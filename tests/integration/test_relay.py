@@ -1,0 +1,147 @@
+"""The relay against a real store and broker: order and fields on `zs.events`, wake-up by
+NOTIFY, resumption from the checkpoint, one publisher at a time."""
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+
+from events.store import EventStore, RecordedEvent
+from infra.broker import Group, RawMessage, create_broker, running, subscribe_batches
+from services.relay import Relay
+from services.transport import subscribe_events
+from tests.factories import figure_event, unique
+from tests.integration.test_transport import eventually
+
+CONTRACT_FIELDS = {
+    "message_id", "source", "type", "schema_version", "occurred_at", "correlation_id", "data",
+    "event_id", "position", "stream_id", "stream_version", "recorded_at", "prev_hash", "hash",
+}  # fmt: skip
+NO_FALLBACK_S = 60.0  # so only a notification can wake the relay within a test
+
+
+class Seen(list[RecordedEvent]):
+    """A projector handler that keeps what arrived, and when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived_at: list[float] = []
+
+    async def __call__(self, events: Sequence[RecordedEvent]) -> None:
+        self.extend(events)
+        self.arrived_at.extend(time.monotonic() for _ in events)
+
+    def positions(self) -> list[int]:
+        """The positions received, in order."""
+        return [event.position for event in self]
+
+
+@contextlib.asynccontextmanager
+async def relaying(*relays: Relay) -> AsyncIterator[None]:
+    """Run the relays until the block ends."""
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+
+
+async def append(store: EventStore, count: int) -> None:
+    """Append `count` events in one batch."""
+    await store.append([figure_event() for _ in range(count)])
+
+
+async def all_events(store: EventStore) -> list[RecordedEvent]:
+    """Every recorded event, in position order."""
+    return [event async for page in store.read_all() for event in page]
+
+
+async def checkpoint_is(relay: Relay, position: int) -> bool:
+    """Whether the relay's checkpoint is at `position`."""
+    return await relay.checkpoint() == position
+
+
+async def test_recorded_events_arrive_in_position_order_with_every_contract_field(
+    store: EventStore, broker_url: str
+) -> None:
+    channel = f"{unique('t')}.events"
+    await append(store, 5)
+    await append(store, 2)
+    broker = create_broker(broker_url)
+    seen, wire = Seen(), list[RawMessage]()
+
+    async def keep(messages: list[RawMessage]) -> None:
+        wire.extend(messages)
+
+    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
+    subscribe_batches(broker, Group(channel, unique("g"), "raw", batch_size=100), keep)
+    relay = Relay(store, broker, channel=channel, page_size=3)  # pages smaller than the log
+
+    async with running(broker), relaying(relay):
+        await eventually(lambda: len(seen) == 7)
+        await append(store, 1)
+        await eventually(lambda: len(seen) == 8 and len(wire) == 8)
+
+    assert seen == await all_events(store)
+    assert seen.positions() == list(range(1, 9))
+    assert all(set(json.loads(message.body)) >= CONTRACT_FIELDS for message in wire)
+    assert await relay.checkpoint() == 8
+
+
+async def test_an_append_wakes_the_relay_at_once(store: EventStore, broker_url: str) -> None:
+    channel = f"{unique('t')}.events"
+    await append(store, 1)
+    broker = create_broker(broker_url)
+    seen = Seen()
+    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
+    relay = Relay(store, broker, channel=channel, fallback_poll_s=NO_FALLBACK_S)
+
+    async with running(broker), relaying(relay):
+        await eventually(lambda: len(seen) == 1)  # caught up, so it listens
+        appended_at = time.monotonic()
+        await append(store, 1)
+        await eventually(lambda: len(seen) == 2, within_s=5)
+
+    assert seen.arrived_at[1] - appended_at < 1.0
+
+
+async def test_a_restarted_relay_resumes_from_its_checkpoint(
+    store: EventStore, broker_url: str
+) -> None:
+    channel = f"{unique('t')}.events"
+    broker = create_broker(broker_url)
+    seen = Seen()
+    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
+    first, second = (Relay(store, broker, channel=channel, page_size=2) for _ in range(2))
+
+    async with running(broker):
+        await append(store, 4)
+        async with relaying(first):
+            await eventually(lambda: checkpoint_is(first, 4))
+        await append(store, 3)  # while no relay runs
+        async with relaying(second):
+            await eventually(lambda: len(seen) == 7)
+            await eventually(lambda: checkpoint_is(second, 7))
+
+    assert seen.positions() == list(range(1, 8))
+
+
+async def test_two_relays_publish_each_event_once_in_order(
+    store: EventStore, broker_url: str
+) -> None:
+    channel = f"{unique('t')}.events"
+    broker = create_broker(broker_url)
+    seen = Seen()
+    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
+    relays = [Relay(store, broker, channel=channel, page_size=2) for _ in range(2)]
+
+    async with running(broker), relaying(*relays):
+        for _ in range(5):
+            await append(store, 3)
+        await eventually(lambda: len(seen) == 15)
+        await asyncio.sleep(0.3)  # time enough for a duplicate to arrive
+
+    assert seen.positions() == list(range(1, 16))

@@ -1,0 +1,278 @@
+"""The broker transport against real servers: bodies as published, redelivery, poison, batches,
+and a broker that lost its consumer groups."""
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from faststream.nats import NatsBroker
+from faststream.redis import RedisBroker
+
+from infra.broker import (
+    Broker,
+    Group,
+    RawMessage,
+    create_broker,
+    nats_stream_name,
+    pending_count,
+    repair,
+    running,
+    subscribe_batches,
+)
+from infra.embedded import embedded_nats_server, embedded_redis_server
+from services.deliveries import MAX_DELIVERIES, Delivery
+from services.transport import publish_envelopes, publish_rejection, subscribe_ingest
+from tests.factories import figure_envelope, unique
+
+FAST_REDELIVERY_S = 0.2
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], within_s: float = 10.0
+) -> None:
+    """Wait until `condition` holds; fail after `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        result = condition()
+        if await result if isinstance(result, Awaitable) else result:
+            return
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+class Collected(list[Delivery]):
+    """An ingest handler that keeps what it got, and the size of each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_sizes: list[int] = []
+
+    async def __call__(self, batch: Sequence[Delivery]) -> None:
+        self.extend(batch)
+        self.batch_sizes.append(len(batch))
+
+    def bodies(self) -> list[bytes]:
+        """The bodies received, in order."""
+        return [delivery.body for delivery in self]
+
+
+class Failing(Collected):
+    """An ingest handler that keeps what it got, then raises (say, the database is down)."""
+
+    async def __call__(self, batch: Sequence[Delivery]) -> None:
+        await super().__call__(batch)
+        raise RuntimeError("cannot settle the batch")
+
+
+class Poisoned(list[tuple[Delivery, str]]):
+    """A poison handler that keeps what it got."""
+
+    async def __call__(self, delivery: Delivery, reason: str) -> None:
+        self.append((delivery, reason))
+
+
+def channel_and_group() -> tuple[str, str]:
+    """Names of this test's own: no other test reads or writes them."""
+    return f"{unique('t')}.ingest", unique("g")
+
+
+async def publish_raw(broker: Broker, channel: str, body: bytes) -> None:
+    """Publish as a system without FastStream does: `XADD <channel> * data <body>` on Redis."""
+    if isinstance(broker, RedisBroker):
+        client = await broker.connect()
+        await client.xadd(channel, {"data": body})
+    else:
+        await broker.connection.jetstream().publish(channel, body)
+
+
+async def drained(broker: Broker, channel: str, group: str) -> bool:
+    """Whether the group has acknowledged everything delivered to it."""
+    return await pending_count(broker, channel, group) == 0
+
+
+def envelope_bytes() -> bytes:
+    """A valid envelope of a fresh jobcenter, as JSON bytes."""
+    return json.dumps(figure_envelope(unique("jc"))).encode()
+
+
+async def test_published_bodies_arrive_exactly_as_published(broker_url: str) -> None:
+    channel, group = channel_and_group()
+    envelope = envelope_bytes()
+    malformed = [b"\xff\xfe not UTF-8", b"{ not JSON", b"x" * 100 * 1024, b""]
+    received, poisoned = Collected(), Poisoned()
+    broker = create_broker(broker_url)
+    subscribe_ingest(broker, received, poisoned, "c1", channel=channel, group=group)
+
+    async with running(broker):
+        await publish_envelopes(broker, [envelope, *malformed], channel=channel)
+        await publish_raw(broker, channel, envelope)
+        await eventually(lambda: len(received) == 6)
+
+    assert received.bodies() == [envelope, *malformed, envelope]
+    assert len({delivery.delivery_id for delivery in received}) == 6
+    assert {delivery.attempt for delivery in received} == {1}
+    assert poisoned == []
+
+
+async def test_a_failed_batch_is_not_acknowledged_and_another_consumer_gets_it(
+    broker_url: str,
+) -> None:
+    channel, group = channel_and_group()
+    bodies = [envelope_bytes() for _ in range(3)]
+    failed, received = Failing(), Collected()
+    first, second = create_broker(broker_url), create_broker(broker_url)
+    for broker, handler, name in ((first, failed, "first"), (second, received, "second")):
+        subscribe_ingest(
+            broker, handler, Poisoned(), name, channel=channel, group=group,
+            redeliver_after_s=FAST_REDELIVERY_S,
+        )  # fmt: skip
+
+    async with running(first):
+        await publish_envelopes(first, bodies, channel=channel)
+        await eventually(lambda: len(failed) == 3)
+    async with running(second):  # the first consumer is gone: its messages are still pending
+        await eventually(lambda: len(received) == 3)
+        await eventually(lambda: drained(second, channel, group))
+
+    assert failed.bodies() == bodies
+    assert sorted(received.bodies()) == sorted(bodies)
+    assert {d.delivery_id for d in received} == {d.delivery_id for d in failed}
+    assert min(delivery.attempt for delivery in received) >= 2
+
+
+async def test_a_message_failing_max_deliveries_times_is_poisoned_and_acknowledged(
+    broker_url: str,
+) -> None:
+    channel, group = channel_and_group()
+    body = envelope_bytes()
+    failed, poisoned = Failing(), Poisoned()
+    broker = create_broker(broker_url)
+    subscribe_ingest(
+        broker, failed, poisoned, "c1", channel=channel, group=group,
+        redeliver_after_s=FAST_REDELIVERY_S,
+    )  # fmt: skip
+
+    async with running(broker):
+        await publish_envelopes(broker, [body], channel=channel)
+        await eventually(lambda: len(poisoned) == 1, within_s=20)
+        await eventually(lambda: drained(broker, channel, group))
+        await asyncio.sleep(3 * FAST_REDELIVERY_S)  # time enough for a wrong redelivery
+
+    assert [delivery.attempt for delivery in failed] == list(range(1, MAX_DELIVERIES + 1))
+    [(delivery, reason)] = poisoned
+    assert (delivery.body, delivery.attempt) == (body, MAX_DELIVERIES + 1)
+    assert delivery.delivery_id == failed[0].delivery_id
+    assert f"{MAX_DELIVERIES + 1} times" in reason
+
+
+async def test_a_backlog_arrives_in_batches_from_the_start_of_the_stream(broker_url: str) -> None:
+    channel, group = channel_and_group()
+    bodies = [json.dumps({"n": n}).encode() for n in range(1000)]
+    publisher = create_broker(broker_url)
+    await publisher.connect()
+    await publish_envelopes(publisher, bodies, channel=channel)  # before any consumer exists
+    await publisher.stop()
+    received = Collected()
+    broker = create_broker(broker_url)
+    subscribe_ingest(broker, received, Poisoned(), "c1", channel=channel, group=group)
+
+    async with running(broker):
+        await eventually(lambda: len(received) == len(bodies))
+
+    assert received.bodies() == bodies
+    assert max(received.batch_sizes) > 1
+    assert max(received.batch_sizes) <= 500
+
+
+async def test_a_rejection_is_published_as_plain_json_before_anyone_listens(
+    broker_url: str,
+) -> None:
+    channel = f"{unique('t')}.rejected"
+    payload = {"source": "ba-statistik", "code": "not_json", "body": "{ oops", "n": 1}
+    publisher = create_broker(broker_url)
+    await publisher.connect()
+    await publish_rejection(publisher, payload, channel=channel)  # creates the stream if needed
+    await publisher.stop()
+    wire: list[RawMessage] = []
+
+    async def keep(messages: list[RawMessage]) -> None:
+        wire.extend(messages)
+
+    broker = create_broker(broker_url)
+    subscribe_batches(broker, Group(channel, unique("g"), "c1", batch_size=10), keep)
+    async with running(broker):
+        await eventually(lambda: len(wire) == 1)
+
+    assert json.loads(wire[0].body) == payload
+
+
+async def test_redis_flushed_while_subscribed_gets_its_group_back_and_goes_on(
+    tmp_path: Path,
+) -> None:
+    channel, group = channel_and_group()
+    received = Collected()
+    with embedded_redis_server(tmp_path) as url:  # its own server: FLUSHALL wipes everything
+        broker = create_broker(url)
+        assert isinstance(broker, RedisBroker)
+        subscribe_ingest(
+            broker, received, Poisoned(), "c1", channel=channel, group=group,
+            redeliver_after_s=FAST_REDELIVERY_S,
+        )  # fmt: skip
+        async with running(broker, watch_interval_s=0.2):
+            await publish_envelopes(broker, [b"before"], channel=channel)
+            await eventually(lambda: len(received) == 1)
+            client = await broker.connect()
+            await client.flushall()
+            await publish_envelopes(broker, [b"after"], channel=channel)
+            await eventually(lambda: len(received) == 2)
+            groups = await client.xinfo_groups(channel)
+
+    assert received.bodies() == [b"before", b"after"]
+    assert [entry["name"] for entry in groups] == [group.encode()]
+
+
+async def test_redis_repair_restarts_the_subscribers_faststream_stopped_on_nogroup(
+    tmp_path: Path,
+) -> None:
+    channel, group = channel_and_group()
+    received = Collected()
+    with embedded_redis_server(tmp_path) as url:
+        broker = create_broker(url)
+        assert isinstance(broker, RedisBroker)
+        subscribe_ingest(
+            broker, received, Poisoned(), "c1", channel=channel, group=group,
+            redeliver_after_s=FAST_REDELIVERY_S,
+        )  # fmt: skip
+        async with running(broker, watch_interval_s=3600):  # this test repairs by hand
+            client = await broker.connect()
+            await client.flushall()
+            await eventually(lambda: not any(sub.running for sub in broker.subscribers))
+            await publish_envelopes(broker, [b"after"], channel=channel)
+
+            repaired = await repair(broker)
+            await eventually(lambda: len(received) == 1)
+
+    assert [(g.channel, g.name) for g in repaired] == [(channel, group)]
+    assert received.bodies() == [b"after"]
+
+
+async def test_nats_stream_deleted_while_subscribed_is_declared_again_and_goes_on(
+    tmp_path: Path,
+) -> None:
+    channel, group = channel_and_group()
+    received = Collected()
+    with embedded_nats_server(tmp_path) as url:
+        broker = create_broker(url)
+        assert isinstance(broker, NatsBroker)
+        subscribe_ingest(broker, received, Poisoned(), "c1", channel=channel, group=group)
+        async with running(broker, watch_interval_s=0.2):
+            await publish_envelopes(broker, [b"before"], channel=channel)
+            await eventually(lambda: len(received) == 1)
+            js = broker.connection.jetstream()
+            await js.delete_stream(nats_stream_name(channel))
+            await publish_envelopes(broker, [b"after"], channel=channel)
+            await eventually(lambda: len(received) == 2)
+
+    assert received.bodies() == [b"before", b"after"]
