@@ -18,7 +18,7 @@ async def wipe_broker(url: str) -> None:
     """Remove every stream (and so every consumer group) from the broker."""
     if urlsplit(url).scheme == "redis":
         client = redis.from_url(url)
-        await client.flushall()
+        await client.flushdb()  # only the database of the URL
         await client.aclose()
         return
     connection = await nats.connect(url)

@@ -1,6 +1,7 @@
 """The whole pipeline on a real broker (Redis and NATS JetStream) and a real PostgreSQL:
 published envelopes end up recorded, relayed and projected; nothing is lost."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -121,3 +122,26 @@ def expected_rows(events: list[RecordedEvent]) -> list[tuple[object, ...]]:
 async def figure_rows(store: EventStore) -> list[tuple[object, ...]]:
     """The live figures view."""
     return [tuple(row) for row in await store.pool.fetch(FIGURES_ROWS)]
+
+
+@pytest.mark.slow
+async def test_rebuild_during_ingest_ends_identical_to_the_live_view(
+    pipeline: Running, owner_connection: asyncpg.Connection
+) -> None:
+    workload = make_workload(total=6_000, seed=3)
+    await publish_envelopes(pipeline.broker, workload.phases[0].bodies)
+    await eventually(lambda: settled(owner_connection, workload, 1), "the set-up")
+
+    publishing = asyncio.create_task(publish_envelopes(pipeline.broker, workload.phases[1].bodies))
+    await eventually(lambda: projected_up_to(pipeline.store, 500), "ingest to be under way")
+    head_at_start = await pipeline.store.last_position()
+    rebuilt_at = await pipeline.runner.rebuild("figures")
+    live_at_swap = await pipeline.store.pool.fetchval(CHECKPOINT)
+    await publishing
+    await eventually(lambda: settled(owner_connection, workload, 2), "the reports")
+    await eventually(lambda: caught_up(pipeline.store), "the projection")
+
+    assert head_at_start < await pipeline.store.last_position()  # ingest went on meanwhile
+    assert rebuilt_at <= live_at_swap
+    events = [e async for page in pipeline.store.read_all() for e in page]
+    assert await figure_rows(pipeline.store) == expected_rows(events)
