@@ -237,6 +237,7 @@ class NatsPuller:
         self.broker, self.group, self.handle = broker, group, handle
         self.task: asyncio.Task[None] | None = None
         self.settling = asyncio.Lock()
+        self.stopping = False
 
     @property
     def running(self) -> bool:
@@ -252,12 +253,15 @@ class NatsPuller:
             stream=nats_stream_name(self.group.channel),
             config=ConsumerConfig(ack_wait=self.group.redeliver_after_s),
         )
+        self.stopping = False
         self.task = asyncio.create_task(self.pull(subscription))
 
     async def stop(self) -> None:
         """Stop pulling once the batch in hand (if any) is settled."""
         if self.task is None:
             return
+        # The flag too: on Python 3.11 nats-py's fetch can swallow a cancellation (wait_for).
+        self.stopping = True
         async with self.settling:
             self.task.cancel()
         await asyncio.wait([self.task])
@@ -266,7 +270,7 @@ class NatsPuller:
     async def pull(self, subscription: JetStreamContext.PullSubscription) -> None:
         """Fetch and settle batches until cancelled; the subscription ends with the loop."""
         try:
-            while True:
+            while not self.stopping:
                 try:
                     messages = await subscription.fetch(
                         self.group.batch_size, timeout=NATS_FETCH_WAIT_S
@@ -442,10 +446,13 @@ async def stop_all(subscribers: Sequence[Subscriber]) -> None:
         await subscriber.stop()
 
 
-async def watch(broker: Broker, interval_s: float) -> None:
-    """Every `interval_s`, repair lost consumer groups; runs until cancelled."""
+async def watch(broker: Broker, interval_s: float, stopping: asyncio.Event) -> None:
+    """Every `interval_s`, repair lost consumer groups, until `stopping` is set."""
     while True:
-        await asyncio.sleep(interval_s)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval_s):
+                await stopping.wait()
+                return
         try:
             for group in await repair(broker):
                 log.warning(
@@ -467,10 +474,12 @@ async def running(
             await create_redis_groups(broker)  # at 0: FastStream would create them at "$"
         await broker.start()
         await start_stopped(subscribers)  # those FastStream does not run (NATS pullers)
-        watchdog = asyncio.create_task(watch(broker, watch_interval_s))
+        stopping = asyncio.Event()  # as well as a cancellation, which a library may swallow
+        watchdog = asyncio.create_task(watch(broker, watch_interval_s, stopping))
         try:
             yield
         finally:
+            stopping.set()
             watchdog.cancel()
             await asyncio.wait([watchdog])
     finally:

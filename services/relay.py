@@ -90,7 +90,8 @@ class Relay:
                     appended.clear()
                     await self.catch_up()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(appended.wait(), self.fallback_poll_s)
+                        async with asyncio.timeout(self.fallback_poll_s):
+                            await appended.wait()
             finally:
                 if not connection.is_closed():
                     await connection.remove_listener(NOTIFY_CHANNEL, on_append)

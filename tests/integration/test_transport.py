@@ -131,13 +131,11 @@ async def test_a_failed_batch_is_not_acknowledged_and_another_consumer_gets_it(
 
     async with running(first):
         await publish_envelopes(first, bodies, channel=channel)
-        await eventually(lambda: len(failed) == 3)
+        await eventually(lambda: set(failed.bodies()) == set(bodies))
     async with running(second):  # the first consumer is gone: its messages are still pending
-        await eventually(lambda: len(received) == 3)
+        await eventually(lambda: set(received.bodies()) == set(bodies))
         await eventually(lambda: drained(second, channel, group))
 
-    assert failed.bodies() == bodies
-    assert sorted(received.bodies()) == sorted(bodies)
     assert {d.delivery_id for d in received} == {d.delivery_id for d in failed}
     assert min(delivery.attempt for delivery in received) >= 2
 
