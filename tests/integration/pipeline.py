@@ -34,10 +34,17 @@ def settings_for(urls: Servers) -> Settings:
                     redeliver_after_s=1.0)  # fmt: skip
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait until `condition` holds, failing with `what` after the settle timeout."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while not await condition():
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]],
+    what: str = "the condition",
+    within_s: float = SETTLE_TIMEOUT_S,
+) -> None:
+    """Wait until `condition` (plain or awaitable) holds; fail naming `what` after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while True:
+        result = condition()
+        if await result if isinstance(result, Awaitable) else result:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.02)

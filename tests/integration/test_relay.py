@@ -12,7 +12,7 @@ from infra.broker import Group, RawMessage, create_broker, running, subscribe_ba
 from services.relay import Relay
 from services.transport import subscribe_events
 from tests.factories import figure_event, unique
-from tests.integration.test_transport import eventually
+from tests.integration.pipeline import eventually
 
 CONTRACT_FIELDS = {
     "message_id", "source", "type", "schema_version", "occurred_at", "correlation_id", "data",

@@ -3,8 +3,7 @@ and a broker that lost its consumer groups."""
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from faststream.nats import NatsBroker
@@ -25,21 +24,9 @@ from infra.embedded import embedded_nats_server, embedded_redis_server
 from services.deliveries import MAX_DELIVERIES, Delivery
 from services.transport import publish_envelopes, publish_rejection, subscribe_ingest
 from tests.factories import figure_envelope, unique
+from tests.integration.pipeline import eventually
 
 FAST_REDELIVERY_S = 0.2
-
-
-async def eventually(
-    condition: Callable[[], bool | Awaitable[bool]], within_s: float = 10.0
-) -> None:
-    """Wait until `condition` holds; fail after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while True:
-        result = condition()
-        if await result if isinstance(result, Awaitable) else result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 class Collected(list[Delivery]):
