@@ -1,6 +1,7 @@
 """Every projection the services run, by name."""
 
+from projections.attainment_view import ATTAINMENT
 from projections.figures import FIGURES
 from projections.runner import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (FIGURES,)
+PROJECTIONS: tuple[Projection, ...] = (FIGURES, ATTAINMENT)

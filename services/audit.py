@@ -1,32 +1,51 @@
-"""`zs audit ...`: commands for auditors."""
+"""`zs audit ...`: commands for auditors (CONTRACT.md §4)."""
 
 import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from events.store import EventStore
 from events.verify import ChainVerdict, verify_chain
 from infra.settings import get_settings
+from projections.results import TargetChange
+from services.replay import attainment_at, explain, position_of
 from services.runtime import database_server, open_store
 
 audit = typer.Typer(help="Verify and replay the event log.", no_args_is_help=True)
+stderr = Console(stderr=True)
+T = TypeVar("T")
 
 
-async def run_verify(database_url: str) -> ChainVerdict:
+def run_with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    """Run `work` against the configured (or embedded) store."""
+    settings = get_settings()
+
+    async def go(url: str) -> T:
+        async with open_store(url, settings) as store:
+            return await work(store)
+
+    with database_server(settings) as url:
+        return asyncio.run(go(url))
+
+
+async def run_verify(store: EventStore) -> ChainVerdict:
     """Verify the chain with a progress bar on stderr."""
-    async with open_store(database_url, get_settings()) as store:
-        total = await store.last_position()
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("verifying", total=total)
-            return await verify_chain(store, lambda n: progress.advance(task, n))
+    total = await store.last_position()
+    with Progress(console=stderr, transient=True) as progress:
+        task = progress.add_task("verifying", total=total)
+        return await verify_chain(store, lambda n: progress.advance(task, n))
 
 
 @audit.command()
 def verify() -> None:
     """Check the hash chain; exit 0 when it holds, else name the first broken position."""
-    with database_server(get_settings()) as database_url:
-        verdict = asyncio.run(run_verify(database_url))
+    verdict = run_with_store(run_verify)
     if verdict.intact:
         typer.echo(f"chain intact: {verdict.checked} events verified")
         return
@@ -36,3 +55,89 @@ def verify() -> None:
         err=True,
     )
     raise typer.Exit(1)
+
+
+@audit.command()
+def replay(
+    until_time: Annotated[
+        datetime | None, typer.Option(help="Only events recorded by then.")
+    ] = None,
+    until_position: Annotated[int | None, typer.Option(help="Only up to this position.")] = None,
+    stream: Annotated[str | None, typer.Option(help="Only this stream, e.g. agreement-x.")] = None,
+) -> None:
+    """Print recorded events as NDJSON, in position order, as known at a moment."""
+
+    async def work(store: EventStore) -> None:
+        until = await position_of(store, until_time, until_position)
+        if stream is not None:
+            for event in await store.read_stream(stream):
+                if event.position <= until:
+                    sys.stdout.write(event.model_dump_json() + "\n")
+            return
+        with Progress(console=stderr, transient=True) as progress:
+            task = progress.add_task("replaying", total=until)
+            async for page in store.read_all(until=until):
+                sys.stdout.write("".join(event.model_dump_json() + "\n" for event in page))
+                progress.advance(task, len(page))
+
+    run_with_store(work)
+
+
+@audit.command("attainment")
+def show_attainment(
+    agreement_id: str,
+    as_of: Annotated[datetime | None, typer.Option(help="As it was known at this time.")] = None,
+) -> None:
+    """Print the agreement's attainment (JSON), recomputed from the log as known at a time."""
+
+    async def work(store: EventStore) -> str | None:
+        position = await position_of(store, as_of, None)
+        result = await attainment_at(store, agreement_id, position)
+        if result is None:
+            return None
+        return result.model_copy(update={"position": position}).model_dump_json(indent=2)
+
+    answer = run_with_store(work)
+    if answer is None:
+        typer.echo(f"agreement {agreement_id!r} was not concluded by then", err=True)
+        raise typer.Exit(1)
+    typer.echo(answer)
+
+
+@audit.command("explain")
+def explain_changes(
+    agreement_id: str,
+    from_: Annotated[datetime, typer.Option("--from", help="Start (exclusive).")],
+    to: Annotated[datetime, typer.Option("--to", help="End (inclusive).")],
+    as_json: Annotated[bool, typer.Option("--json", help="NDJSON, one change per line.")] = False,
+) -> None:
+    """Which events between two moments changed which target's result, from what to what."""
+
+    async def work(store: EventStore) -> list[TargetChange] | None:
+        start = await position_of(store, from_, None)
+        end = await position_of(store, to, None)
+        return await explain(store, agreement_id, start, end)
+
+    found = run_with_store(work)
+    if found is None:
+        typer.echo(f"agreement {agreement_id!r} was not concluded by then", err=True)
+        raise typer.Exit(1)
+    for change in found:
+        typer.echo(change.model_dump_json() if as_json else describe(change))
+    if not found and not as_json:
+        typer.echo("no result changed in that interval")
+
+
+def describe(change: TargetChange) -> str:
+    """One change as a line for people."""
+    fields = ", ".join(
+        f"{name} {old} -> {new}" for name, (old, new) in change.changed_fields().items()
+    )
+    if change.old is None:
+        fields = f"set ({fields})"
+    elif change.new is None:
+        fields = "withdrawn"
+    return (
+        f"position {change.position} {change.event_type} ({change.recorded_at:%Y-%m-%d %H:%M}): "
+        f"{change.target_id}: {fields}"
+    )

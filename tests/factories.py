@@ -69,3 +69,30 @@ def figure_envelope(jobcenter_id: str, period: str = "2022-07", **data: Any) -> 
         {"jobcenter_id": jobcenter_id, "indicator": "integrations", "period": period,
          "breakdown": "total", "value": 64, "status": "preliminary"} | data,
     )  # fmt: skip
+
+
+def odenwald_2021(jobcenter_id: str, agreement_id: str) -> list[dict[str, Any]]:
+    """The DOMAIN.md worked example: Odenwaldkreis 2021, with 12 months of figures giving
+    718 integrations (target at least 690) and 2,035 long-term recipients on average (at most
+    2,030), the agreement closed afterwards."""
+    integrations = [55, 52, 63, 60, 58, 61, 64, 57, 62, 66, 60, 60]  # 718
+    stocks = [2050, 2048, 2045, 2040, 2038, 2036, 2034, 2030, 2028, 2025, 2024, 2022]  # 2035
+    targets = [("integrations-total", "integrations", "at_least", 690, "sum"),
+               ("ltb-average", "ltb_stock", "at_most", 2030, "mean")]  # fmt: skip
+    return [
+        envelope("JobcenterRegistered", {"jobcenter_id": jobcenter_id, "name": "Odenwaldkreis",
+                                         "land": "DE-HE", "kind": "zkT"}),
+        envelope("AgreementConcluded", {"agreement_id": agreement_id, "jobcenter_id": jobcenter_id,
+                                        "year": 2021, "parties": ["Kreis", "HMSI"]}),
+        *[envelope("TargetSet", {"agreement_id": agreement_id, "target_id": target_id,
+                                 "indicator": indicator, "breakdown": "total",
+                                 "comparator": comparator, "value": value, "unit": "count",
+                                 "aggregation": aggregation})
+          for target_id, indicator, comparator, value, aggregation in targets],
+        *[figure_envelope(jobcenter_id, f"2021-{month:02d}", value=value, status="final")
+          for month, value in enumerate(integrations, start=1)],
+        *[figure_envelope(jobcenter_id, f"2021-{month:02d}", value=value, status="final",
+                          indicator="ltb_stock")
+          for month, value in enumerate(stocks, start=1)],
+        envelope("AgreementClosed", {"agreement_id": agreement_id, "closed_on": "2022-03-31"}),
+    ]  # fmt: skip
