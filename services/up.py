@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 
 import structlog
 import uvicorn
@@ -10,16 +11,29 @@ from rich.console import Console
 from infra.database import redact
 from infra.settings import Settings
 from services.api import create_app
-from services.run import Part, services
+from services.demo import demo_envelopes
+from services.run import Part, Running, services
 from services.runtime import Servers, noted_servers, servers
+from services.transport import publish_envelopes
 
 log = structlog.get_logger()
 STARTUP_POLL_S = 0.05
 
 
-async def serve(settings: Settings, urls: Servers, console: Console) -> None:
+async def load_demo_once(running: Running) -> None:
+    """On the first start (empty store), publish the demo data as an upstream system would."""
+    if await running.store.last_position() > 0:
+        return
+    envelopes = demo_envelopes()
+    await publish_envelopes(running.broker, [json.dumps(e).encode() for e in envelopes])
+    log.info("demo data published to zs.ingest", envelopes=len(envelopes))
+
+
+async def serve(settings: Settings, urls: Servers, console: Console, load_demo: bool) -> None:
     """Start the services and the HTTP API, announce the URLs once ready, run until stopped."""
     async with services(settings, urls, set(Part)) as running:
+        if load_demo:
+            await load_demo_once(running)
         config = uvicorn.Config(
             create_app(running.store, running.ingestor),
             host=settings.http_host,
@@ -46,12 +60,12 @@ async def serve(settings: Settings, urls: Servers, console: Console) -> None:
 def run_up(settings: Settings, load_demo: bool) -> None:
     """Start the embedded servers as needed and serve until Ctrl-C; then stop them cleanly."""
     console = Console(soft_wrap=True)  # URLs stay on one line, whatever the width
-    if load_demo:
-        log.info("demo data is not available yet: it arrives with the attainment issue")
     with (
         contextlib.suppress(KeyboardInterrupt),
         servers(settings) as urls,
         noted_servers(settings, urls),
     ):
-        asyncio.run(serve(settings, urls, console))  # uvicorn re-raises Ctrl-C once it stopped
+        asyncio.run(
+            serve(settings, urls, console, load_demo)
+        )  # uvicorn re-raises Ctrl-C once it stopped
     console.print("stopped")

@@ -76,7 +76,7 @@ async def test_a_correction_after_close_is_recomputed_kept_in_history_and_reprod
         ("integrations-total", known_before + 1),
     ]  # fmt: skip
     old, new = json.loads(history[0]["old"]), json.loads(history[0]["new"])
-    assert (old["actual"], new["actual"], new["revised_after_close"]) == ("718", "700", True)
+    assert (old["actual"], new["actual"], new["revised_after_close"]) == (718, 700, True)
     assert then is not None
     assert (then.targets[0].actual, then.targets[0].revised_after_close) == (718, False)
     assert changes is not None

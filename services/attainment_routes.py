@@ -1,0 +1,103 @@
+"""Attainment over HTTP: the live read model, or any earlier state replayed from the store."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+
+from projections.attainment import AgreementAttainment, TargetResult
+from services.queries import Limit, Offset, QueryError, ReadAtDep
+from services.replay import attainment_at, position_of
+
+SELECT_AGREEMENT = "SELECT jobcenter_id, year FROM views.agreement_years WHERE agreement_id = $1"
+SELECT_RESULTS = """
+SELECT a.*, j.land, count(*) OVER () AS total
+FROM views.attainment a LEFT JOIN views.jobcenters j USING (jobcenter_id)
+WHERE ($1::text IS NULL OR a.agreement_id = $1) AND ($2::int IS NULL OR a.year = $2)
+  AND ($3::text IS NULL OR j.land = $3) AND ($4::text IS NULL OR a.indicator = $4)
+  AND ($5::text IS NULL OR a.status = $5)
+ORDER BY a.year, a.agreement_id, a.ordinal
+LIMIT $6 OFFSET $7
+"""
+
+router = APIRouter()
+
+
+class PortfolioRow(TargetResult):
+    """One (agreement, target) of the portfolio view."""
+
+    agreement_id: str
+    jobcenter_id: str
+    land: str | None
+    year: int
+
+
+class Portfolio(BaseModel):
+    """A page of the portfolio view."""
+
+    items: list[PortfolioRow]
+    count: int
+
+
+def target_result(row: asyncpg.Record) -> dict[str, Any]:
+    """The `TargetResult` fields of an attainment row."""
+    return {field: row[field] for field in TargetResult.model_fields}
+
+
+@router.get("/agreements/{agreement_id}/attainment", responses={404: {}, 503: {}})
+async def agreement_attainment(
+    agreement_id: str,
+    read: ReadAtDep,
+    response: Response,
+    as_of: datetime | None = None,
+    as_of_position: Annotated[int | None, Query(ge=0)] = None,
+) -> AgreementAttainment:
+    """Current attainment of every target; with `as_of`/`as_of_position`, as known then."""
+    if as_of is not None or as_of_position is not None:
+        position = await position_of(read.store, as_of, as_of_position)
+        result = await attainment_at(read.store, agreement_id, position)
+        if result is None:
+            raise QueryError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
+        response.headers["X-Position"] = str(position)
+        return result.model_copy(update={"position": position})
+    async with read.snapshot(response, "attainment") as connection:
+        known = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
+        if known is None:
+            raise QueryError(404, "not_found", f"agreement {agreement_id!r} is not known")
+        rows = await connection.fetch(SELECT_RESULTS, agreement_id, None, None, None, None, 1000, 0)
+    return AgreementAttainment(
+        agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], year=known["year"],
+        position=int(response.headers["X-Position"]),
+        targets=[TargetResult(**target_result(row)) for row in rows],
+    )  # fmt: skip
+
+
+@router.get("/attainment")
+async def portfolio(
+    read: ReadAtDep,
+    response: Response,
+    year: int | None = None,
+    land: str | None = None,
+    indicator: str | None = None,
+    status: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Portfolio:
+    """One row per (agreement, target), filtered, for portfolio views."""
+    async with read.snapshot(response, "attainment") as connection:
+        rows = await connection.fetch(
+            SELECT_RESULTS, None, year, land, indicator, status, limit, offset
+        )
+    items = [
+        PortfolioRow(
+            **target_result(row),
+            agreement_id=row["agreement_id"],
+            jobcenter_id=row["jobcenter_id"],
+            land=row["land"],
+            year=row["year"],
+        )
+        for row in rows
+    ]
+    return Portfolio(items=items, count=rows[0]["total"] if rows else 0)

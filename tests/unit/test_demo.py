@@ -1,0 +1,137 @@
+"""The demo data: valid envelopes, in a publishable order, matching the seed's 2021 results."""
+
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from events.catalogue import (
+    AgreementClosed,
+    DomainEvent,
+    FigureEvent,
+    MonthlyFigureCorrected,
+    MonthlyFigureReported,
+    TargetSet,
+    parse_envelope,
+)
+from projections.entities import KnownEntities
+from services.demo import demo_envelopes
+
+Key = tuple[str, str, str, str]
+
+
+@pytest.fixture(scope="module")
+def envelopes() -> list[dict[str, Any]]:
+    return demo_envelopes()
+
+
+@pytest.fixture(scope="module")
+def events(envelopes: list[dict[str, Any]]) -> list[DomainEvent]:
+    return [parse_envelope(envelope)[1] for envelope in envelopes]
+
+
+def latest_figures(events: list[DomainEvent]) -> dict[Key, FigureEvent]:
+    """(jobcenter, indicator, breakdown, period) -> the latest vintage."""
+    return {
+        (e.jobcenter_id, e.indicator, e.breakdown, e.period): e
+        for e in events
+        if isinstance(e, FigureEvent)
+    }
+
+
+def year_values(latest: dict[Key, FigureEvent], indicator: str, year: int) -> list[Decimal]:
+    return [
+        latest[("06437", indicator, "total", f"{year}-{month:02d}")].value for month in range(1, 13)
+    ]
+
+
+def test_every_envelope_parses(envelopes: list[dict[str, Any]]) -> None:
+    for envelope in envelopes:
+        parse_envelope(envelope)
+
+
+def test_demo_is_deterministic(envelopes: list[dict[str, Any]]) -> None:
+    assert demo_envelopes() == envelopes
+
+
+def test_message_ids_are_unique(envelopes: list[dict[str, Any]]) -> None:
+    counts = Counter(envelope["message_id"] for envelope in envelopes)
+
+    assert [message_id for message_id, n in counts.items() if n > 1] == []
+
+
+def test_2021_results_match_the_seed(events: list[DomainEvent]) -> None:
+    latest = latest_figures(events)
+
+    assert sum(year_values(latest, "integrations", 2021)) == 718
+    assert sum(year_values(latest, "ltb_stock", 2021)) / 12 == 2035
+
+
+def test_preliminary_values_differ_from_the_final_result(events: list[DomainEvent]) -> None:
+    first = latest_figures([e for e in events if isinstance(e, MonthlyFigureReported)])
+
+    assert sum(year_values(first, "integrations", 2021)) != 718
+    assert sum(year_values(first, "ltb_stock", 2021)) / 12 != 2035
+
+
+def test_women_and_men_add_up_to_the_total(events: list[DomainEvent]) -> None:
+    latest = latest_figures(events)
+    split = [key for key in latest if key[2] == "women"]
+
+    assert len(split) > 50
+    for jobcenter_id, indicator, _, period in split:
+        women = latest[(jobcenter_id, indicator, "women", period)].value
+        men = latest[(jobcenter_id, indicator, "men", period)].value
+        assert women + men == latest[(jobcenter_id, indicator, "total", period)].value
+
+
+def test_corrections_exist_and_follow_their_first_report(events: list[DomainEvent]) -> None:
+    seen: set[Key] = set()
+    corrections = 0
+    for event in events:
+        if not isinstance(event, FigureEvent):
+            continue
+        key = (event.jobcenter_id, event.indicator, event.breakdown, event.period)
+        if isinstance(event, MonthlyFigureCorrected):
+            corrections += 1
+            assert key in seen and event.reason
+        seen.add(key)
+
+    assert corrections >= 1
+
+
+def test_order_respects_every_dependency(
+    envelopes: list[dict[str, Any]], events: list[DomainEvent]
+) -> None:
+    entities = KnownEntities()
+    for event in events:
+        entities.check(event, today=date(2022, 12, 31))
+        entities.apply(event)
+    times = [parse_envelope(envelope)[0].occurred_at for envelope in envelopes]
+
+    assert times == sorted(times)
+
+
+def test_no_figure_is_published_before_its_month_ends(envelopes: list[dict[str, Any]]) -> None:
+    for envelope in envelopes:
+        parsed, event = parse_envelope(envelope)
+        if isinstance(event, FigureEvent):
+            assert event.year_month < (parsed.occurred_at.year, parsed.occurred_at.month)
+
+
+def test_agreements_have_the_seed_targets(events: list[DomainEvent]) -> None:
+    targets = {
+        (e.agreement_id, e.target_id): (e.comparator, int(e.value))
+        for e in events
+        if isinstance(e, TargetSet)
+    }
+
+    assert targets[("odw-2021", "integrations-total")] == ("at_least", 690)
+    assert targets[("odw-2021", "ltb-total")] == ("at_most", 2030)
+    assert targets[("odw-2022", "integrations-women")] == ("at_least", 308)
+    assert targets[("odw-2022", "ltb-men")] == ("at_most", 920)
+    assert targets[("odw-2022", "continuous-employment-total")] == ("at_least", 58)
+    assert len([key for key in targets if key[0] == "odw-2022"]) == 8
+    assert any(isinstance(e, AgreementClosed) and e.agreement_id == "odw-2021" for e in events)
