@@ -1,7 +1,8 @@
 """Every projection the services run, by name."""
 
+from projections.agreements import AGREEMENTS
 from projections.attainment_view import ATTAINMENT
 from projections.figures import FIGURES
 from projections.runner import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (FIGURES, ATTAINMENT)
+PROJECTIONS: tuple[Projection, ...] = (FIGURES, AGREEMENTS, ATTAINMENT)

@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from events.envelope import RejectionCode
 from events.store import EventStore, StoreError
+from services.attainment_routes import router as attainment_router
 from services.deliveries import Delivery
+from services.errors import ApiError, ErrorResponse, api_error
 from services.ingest import Ingestor, Outcome, Rejection
+from services.queries import router as query_router
 
 SELECT_CHECKPOINTS = "SELECT projection, position FROM service.checkpoints ORDER BY projection"
 SELECT_REJECTIONS = """
@@ -37,19 +39,6 @@ class Health(BaseModel):
     status: str
     position: int
     projections: dict[str, int]
-
-
-class ErrorBody(BaseModel):
-    """What went wrong, for machines (`code`) and people (`message`)."""
-
-    code: str
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    """Every error answer: `{"error": {"code": ..., "message": ...}}`."""
-
-    error: ErrorBody
 
 
 class IngestResults(BaseModel):
@@ -113,28 +102,14 @@ def get_store(request: Request) -> EventStore:
 StoreDep = Annotated[EventStore, Depends(get_store)]
 
 
-class ApiError(Exception):
-    """An error answer: HTTP status, machine-readable code, human message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-async def api_error(request: Request, error: Exception) -> JSONResponse:
-    """`ApiError` (and a store failure, as 503) becomes a JSON error body."""
-    if not isinstance(error, ApiError):
-        error = ApiError(503, "store_unavailable", str(error))
-    body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message))
-    return JSONResponse(body.model_dump(), status_code=error.status)
-
-
 def create_app(store: EventStore, ingestor: Ingestor) -> FastAPI:
     """The API over `store`, ingesting through `ingestor`."""
     app = FastAPI(title="Zielsteuerung", version="1")
     app.state.store = store
     app.add_exception_handler(StoreError, api_error)
     app.add_exception_handler(ApiError, api_error)
+    app.include_router(query_router)
+    app.include_router(attainment_router)
 
     @app.post("/ingest", responses={413: {"model": ErrorResponse}}, openapi_extra=INGEST_BODY)
     async def ingest(request: Request) -> IngestResults:

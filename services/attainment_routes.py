@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from projections.attainment import AgreementAttainment, TargetResult
-from services.queries import Limit, Offset, QueryError, ReadAtDep
+from services.errors import ApiError
+from services.queries import Limit, Offset, ReadAtDep
 from services.replay import attainment_at, position_of
 
 SELECT_AGREEMENT = "SELECT jobcenter_id, year FROM views.agreement_years WHERE agreement_id = $1"
@@ -59,13 +60,13 @@ async def agreement_attainment(
         position = await position_of(read.store, as_of, as_of_position)
         result = await attainment_at(read.store, agreement_id, position)
         if result is None:
-            raise QueryError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
+            raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
         response.headers["X-Position"] = str(position)
         return result.model_copy(update={"position": position})
     async with read.snapshot(response, "attainment") as connection:
         known = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
         if known is None:
-            raise QueryError(404, "not_found", f"agreement {agreement_id!r} is not known")
+            raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
         rows = await connection.fetch(SELECT_RESULTS, agreement_id, None, None, None, None, 1000, 0)
     return AgreementAttainment(
         agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], year=known["year"],

@@ -72,7 +72,10 @@ async def test_published_envelopes_are_recorded_relayed_and_projected(
         health = (await client.get("/health")).json()
     rows = await pipeline.store.pool.fetch(FIGURES_ROWS)
 
-    assert health == {"status": "ok", "position": 6, "projections": {"figures": 6}}
+    assert health == {
+        "status": "ok", "position": 6,
+        "projections": {"agreements": 6, "attainment": 6, "figures": 6},
+    }  # fmt: skip
     assert [tuple(row) for row in rows] == [(jobcenter, "integrations", "total", "2022-03", 64, 2)]
 
 

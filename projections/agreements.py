@@ -1,0 +1,300 @@
+"""The "agreements" projection: jobcenters and their target agreements as known now.
+
+Invariants: one row per jobcenter, agreement, target, goal and budget line, keyed by their ids,
+and one row per dialogue held; events apply in position order, one statement each, so a later
+event of the same key overrides an earlier one. A target's `value_in_force` is its latest
+recorded amendment's value, else the agreed one (never scaled by budget); a budget line's
+`current` is its allocation plus every recorded deviation; `position` names the event that
+last changed the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from events.catalogue import (
+    CATALOGUE,
+    AgreementClosed,
+    AgreementConcluded,
+    BudgetAllocated,
+    BudgetDeviationRecorded,
+    DialogHeld,
+    DomainEvent,
+    JobcenterRegistered,
+    QualitativeGoalSet,
+    TargetAmended,
+    TargetSet,
+    TargetWithdrawn,
+)
+from events.store import RecordedEvent
+from projections.runner import Connection
+
+# The single definition of the tables; infra/migrations/0007_agreements.sql creates the live
+# copies with the same text, and tests/integration/test_agreements_projection.py proves the two
+# stay identical.
+AGREEMENTS_DDL = (
+    """
+    CREATE TABLE {jobcenters} (
+        jobcenter_id text   NOT NULL PRIMARY KEY,
+        name         text   NOT NULL,
+        land         text   NOT NULL,
+        kind         text   NOT NULL,
+        position     bigint NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE {agreements} (
+        agreement_id text    NOT NULL PRIMARY KEY,
+        jobcenter_id text    NOT NULL,
+        year         integer NOT NULL,
+        parties      jsonb   NOT NULL,
+        signed_on    date,
+        title        text,
+        status       text    NOT NULL,
+        closed_on    date,
+        position     bigint  NOT NULL
+    )
+    """,
+    "CREATE INDEX agreements_year_jobcenter_idx ON {agreements} (year, jobcenter_id)",
+    """
+    CREATE TABLE {targets} (
+        agreement_id   text    NOT NULL,
+        target_id      text    NOT NULL,
+        indicator      text    NOT NULL,
+        breakdown      text    NOT NULL,
+        comparator     text    NOT NULL,
+        unit           text    NOT NULL,
+        aggregation    text    NOT NULL,
+        budget_line    text,
+        label          text,
+        agreed_value   numeric NOT NULL,
+        value_in_force numeric NOT NULL,
+        amendments     jsonb   NOT NULL,
+        withdrawn      boolean NOT NULL,
+        position       bigint  NOT NULL,
+        PRIMARY KEY (agreement_id, target_id)
+    )
+    """,
+    """
+    CREATE TABLE {goals} (
+        agreement_id  text   NOT NULL,
+        goal_id       text   NOT NULL,
+        section       text   NOT NULL,
+        text          text   NOT NULL,
+        state_support jsonb  NOT NULL,
+        position      bigint NOT NULL,
+        PRIMARY KEY (agreement_id, goal_id)
+    )
+    """,
+    """
+    CREATE TABLE {budget_lines} (
+        agreement_id text    NOT NULL,
+        budget_line  text    NOT NULL,
+        allocated    numeric NOT NULL,
+        measures     jsonb   NOT NULL,
+        deviations   jsonb   NOT NULL,
+        current      numeric NOT NULL,
+        position     bigint  NOT NULL,
+        PRIMARY KEY (agreement_id, budget_line)
+    )
+    """,
+    """
+    CREATE TABLE {dialogs} (
+        agreement_id text   NOT NULL,
+        held_on      date   NOT NULL,
+        summary      text   NOT NULL,
+        position     bigint NOT NULL,
+        PRIMARY KEY (agreement_id, position)
+    )
+    """,
+)
+UPSERT_JOBCENTER = """
+INSERT INTO {jobcenters} AS j (jobcenter_id, name, land, kind, position)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (jobcenter_id) DO UPDATE SET
+    name = EXCLUDED.name, land = EXCLUDED.land, kind = EXCLUDED.kind, position = EXCLUDED.position
+"""
+INSERT_AGREEMENT = """
+INSERT INTO {agreements} (
+    agreement_id, jobcenter_id, year, parties, signed_on, title, status, closed_on, position
+)
+VALUES ($1, $2, $3, $4, $5, $6, 'open', NULL, $7)
+ON CONFLICT (agreement_id) DO NOTHING
+"""
+CLOSE_AGREEMENT = """
+UPDATE {agreements} SET status = 'closed', closed_on = $2, position = $3 WHERE agreement_id = $1
+"""
+UPSERT_TARGET = """
+INSERT INTO {targets} AS t (
+    agreement_id, target_id, indicator, breakdown, comparator, unit, aggregation, budget_line,
+    label, agreed_value, value_in_force, amendments, withdrawn, position
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, '[]'::jsonb, false, $11)
+ON CONFLICT (agreement_id, target_id) DO UPDATE SET
+    indicator = EXCLUDED.indicator, breakdown = EXCLUDED.breakdown,
+    comparator = EXCLUDED.comparator, unit = EXCLUDED.unit, aggregation = EXCLUDED.aggregation,
+    budget_line = EXCLUDED.budget_line, label = EXCLUDED.label,
+    agreed_value = EXCLUDED.agreed_value, value_in_force = EXCLUDED.value_in_force,
+    amendments = EXCLUDED.amendments, withdrawn = false, position = EXCLUDED.position
+"""
+AMEND_TARGET = """
+UPDATE {targets} SET value_in_force = $3, amendments = amendments || $4::jsonb, position = $5
+WHERE agreement_id = $1 AND target_id = $2
+"""
+WITHDRAW_TARGET = """
+UPDATE {targets} SET withdrawn = true, position = $3 WHERE agreement_id = $1 AND target_id = $2
+"""
+UPSERT_GOAL = """
+INSERT INTO {goals} AS g (agreement_id, goal_id, section, text, state_support, position)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (agreement_id, goal_id) DO UPDATE SET
+    section = EXCLUDED.section, text = EXCLUDED.text, state_support = EXCLUDED.state_support,
+    position = EXCLUDED.position
+"""
+UPSERT_BUDGET_LINE = """
+INSERT INTO {budget_lines} AS b (
+    agreement_id, budget_line, allocated, measures, deviations, current, position
+)
+VALUES ($1, $2, $3, $4, '[]'::jsonb, $3, $5)
+ON CONFLICT (agreement_id, budget_line) DO UPDATE SET
+    allocated = EXCLUDED.allocated, measures = EXCLUDED.measures,
+    current = EXCLUDED.allocated + (b.current - b.allocated), position = EXCLUDED.position
+"""
+RECORD_DEVIATION = """
+UPDATE {budget_lines} SET current = current + $3, deviations = deviations || $4::jsonb,
+    position = $5
+WHERE agreement_id = $1 AND budget_line = $2
+"""
+INSERT_DIALOG = """
+INSERT INTO {dialogs} (agreement_id, held_on, summary, position) VALUES ($1, $2, $3, $4)
+ON CONFLICT (agreement_id, position) DO NOTHING
+"""
+
+Statement = tuple[str, tuple[Any, ...]]
+"""A statement template (table names as `{placeholders}`) and its bound values."""
+
+
+def _jobcenter(event: JobcenterRegistered, recorded: RecordedEvent) -> Statement:
+    values = (event.jobcenter_id, event.name, event.land, event.kind, recorded.position)
+    return UPSERT_JOBCENTER, values
+
+
+def _concluded(event: AgreementConcluded, recorded: RecordedEvent) -> Statement:
+    values = (
+        event.agreement_id, event.jobcenter_id, event.year, list(event.parties), event.signed_on,
+        event.title, recorded.position,
+    )  # fmt: skip
+    return INSERT_AGREEMENT, values
+
+
+def _closed(event: AgreementClosed, recorded: RecordedEvent) -> Statement:
+    return CLOSE_AGREEMENT, (event.agreement_id, event.closed_on, recorded.position)
+
+
+def _target_set(event: TargetSet, recorded: RecordedEvent) -> Statement:
+    values = (
+        event.agreement_id, event.target_id, event.indicator, event.breakdown, event.comparator,
+        event.unit, event.aggregation, event.budget_line, event.label, event.value,
+        recorded.position,
+    )  # fmt: skip
+    return UPSERT_TARGET, values
+
+
+def _amended(event: TargetAmended, recorded: RecordedEvent) -> Statement:
+    amendment = {
+        "value": recorded.data["value"],
+        "effective_from": event.effective_from.isoformat(),
+        "reason": event.reason,
+        "position": recorded.position,
+    }
+    values = (event.agreement_id, event.target_id, event.value, [amendment], recorded.position)
+    return AMEND_TARGET, values
+
+
+def _withdrawn(event: TargetWithdrawn, recorded: RecordedEvent) -> Statement:
+    return WITHDRAW_TARGET, (event.agreement_id, event.target_id, recorded.position)
+
+
+def _goal(event: QualitativeGoalSet, recorded: RecordedEvent) -> Statement:
+    values = (
+        event.agreement_id, event.goal_id, event.section, event.text, list(event.state_support),
+        recorded.position,
+    )  # fmt: skip
+    return UPSERT_GOAL, values
+
+
+def _allocated(event: BudgetAllocated, recorded: RecordedEvent) -> Statement:
+    values = (
+        event.agreement_id, event.budget_line, event.amount_eur, list(event.measures),
+        recorded.position,
+    )  # fmt: skip
+    return UPSERT_BUDGET_LINE, values
+
+
+def _deviation(event: BudgetDeviationRecorded, recorded: RecordedEvent) -> Statement:
+    deviation = {
+        "period": event.period,
+        "amount_eur": recorded.data["amount_eur"],
+        "reason": event.reason,
+        "position": recorded.position,
+    }
+    values = (event.agreement_id, event.budget_line, event.amount_eur, [deviation])
+    return RECORD_DEVIATION, (*values, recorded.position)
+
+
+def _dialog(event: DialogHeld, recorded: RecordedEvent) -> Statement:
+    return INSERT_DIALOG, (event.agreement_id, event.held_on, event.summary, recorded.position)
+
+
+HANDLERS: Mapping[type[DomainEvent], Callable[[Any, RecordedEvent], Statement]] = {
+    JobcenterRegistered: _jobcenter,
+    AgreementConcluded: _concluded,
+    AgreementClosed: _closed,
+    TargetSet: _target_set,
+    TargetAmended: _amended,
+    TargetWithdrawn: _withdrawn,
+    QualitativeGoalSet: _goal,
+    BudgetAllocated: _allocated,
+    BudgetDeviationRecorded: _deviation,
+    DialogHeld: _dialog,
+}
+HANDLED_TYPES = frozenset(model.event_type for model in HANDLERS)
+
+
+def statement_for(recorded: RecordedEvent) -> Statement | None:
+    """The statement one recorded event makes, or None for a type this projection skips."""
+    if recorded.type not in HANDLED_TYPES:
+        return None
+    event = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+    return HANDLERS[type(event)](event, recorded)
+
+
+class AgreementsProjection:
+    """Jobcenters, agreements, targets, goals, budget lines and dialogues as known now."""
+
+    name = "agreements"
+    tables = ("jobcenters", "agreements", "targets", "goals", "budget_lines", "dialogs")
+
+    def ddl(self, tables: Mapping[str, str]) -> list[str]:
+        """The statements that create this projection's tables under the given names."""
+        return [statement.format(**tables) for statement in AGREEMENTS_DDL]
+
+    async def apply(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
+    ) -> None:
+        """Apply `events` in order, one statement per event of a handled type."""
+        for recorded in events:
+            statement = statement_for(recorded)
+            if statement is not None:
+                await _execute(connection, statement, tables)
+
+
+def _execute(
+    connection: Connection, statement: Statement, tables: Mapping[str, str]
+) -> Awaitable[str]:
+    template, values = statement
+    return connection.execute(template.format(**tables), *values)
+
+
+AGREEMENTS = AgreementsProjection()

@@ -1,0 +1,89 @@
+"""The attainment endpoints: live, as of a time or position, portfolio filters, errors — and the
+worked example of DOMAIN.md through the real broker pipeline and the HTTP API."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from events.store import EventStore
+from services.api import create_app
+from services.ingest import Ingestor
+from services.run import Running
+from services.transport import publish_envelopes
+from tests.factories import envelope, odenwald_2021, unique
+from tests.integration.test_api_ingest import ignore
+from tests.integration.test_attainment_view import record
+from tests.integration.test_pipeline import pipeline, urls  # noqa: F401 (fixtures)
+
+
+@pytest.fixture
+async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking in process to the app."""
+    app = create_app(store, Ingestor(store, ignore))
+    app.state.catch_up_timeout = 0.3
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://zs") as c:
+        yield c
+
+
+def summary(answer: dict[str, object]) -> list[tuple[object, ...]]:
+    """(target, actual, status, attainment_pct, revised_after_close) per target."""
+    fields = ("target_id", "actual", "status", "attainment_pct", "revised_after_close")
+    return [tuple(t[f] for f in fields) for t in answer["targets"]]  # type: ignore[attr-defined]
+
+
+async def test_live_as_of_and_portfolio(client: httpx.AsyncClient, store: EventStore) -> None:
+    jobcenter, agreement = unique("jc"), unique("odw")
+    await record(store, odenwald_2021(jobcenter, agreement))
+    before, head = datetime.now(UTC), await store.last_position()
+    data = {"jobcenter_id": jobcenter, "indicator": "integrations", "period": "2021-12",
+            "breakdown": "total", "value": 80, "status": "final", "reason": "revision"}  # fmt: skip
+    await record(store, [envelope("MonthlyFigureCorrected", data)])
+
+    live = await client.get(f"/agreements/{agreement}/attainment")
+    by_time = await client.get(f"/agreements/{agreement}/attainment",
+                               params={"as_of": before.isoformat()})  # fmt: skip
+    by_position = await client.get(f"/agreements/{agreement}/attainment",
+                                   params={"as_of_position": head})  # fmt: skip
+    missed = await client.get("/attainment", params={"status": "missed", "land": "DE-HE"})
+    nowhere = await client.get("/attainment", params={"land": "DE-BY"})
+
+    assert live.status_code == 200
+    assert live.headers["X-Position"] == str(head + 1)
+    assert summary(live.json()) == [("integrations-total", 738, "achieved", 106.96, True),
+                                    ("ltb-average", 2035, "missed", 99.75, False)]  # fmt: skip
+    assert summary(by_time.json()) == [("integrations-total", 718, "achieved", 104.06, False),
+                                       ("ltb-average", 2035, "missed", 99.75, False)]  # fmt: skip
+    assert by_position.json() == by_time.json()
+    assert by_position.headers["X-Position"] == str(head)
+    assert [(r["agreement_id"], r["target_id"]) for r in missed.json()["items"]] == [
+        (agreement, "ltb-average")]  # fmt: skip
+    assert missed.json()["count"] == 1
+    assert nowhere.json() == {"items": [], "count": 0}
+
+
+async def test_unknown_agreement_and_unreached_position(client: httpx.AsyncClient) -> None:
+    unknown = await client.get("/agreements/nope/attainment")
+    unknown_then = await client.get("/agreements/nope/attainment", params={"as_of_position": 5})
+    waiting = await client.get("/attainment", params={"min_position": 10**6})
+
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert unknown_then.status_code == 404
+    assert (waiting.status_code, waiting.json()["error"]["code"]) == (503, "not_caught_up")
+
+
+async def test_worked_example_through_the_broker_and_the_api(pipeline: Running) -> None:  # noqa: F811
+    jobcenter, agreement = unique("jc"), unique("odw")
+    envelopes = odenwald_2021(jobcenter, agreement)
+    await publish_envelopes(pipeline.broker, [json.dumps(e).encode() for e in envelopes])
+    app = create_app(pipeline.store, pipeline.ingestor)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://zs") as c:
+        answer = await c.get(f"/agreements/{agreement}/attainment",
+                             params={"min_position": len(envelopes)})  # fmt: skip
+
+    assert answer.status_code == 200
+    assert summary(answer.json()) == [("integrations-total", 718, "achieved", 104.06, False),
+                                      ("ltb-average", 2035, "missed", 99.75, False)]  # fmt: skip
+    assert answer.json()["targets"][0]["target_value"] == 690

@@ -1,0 +1,123 @@
+"""Property: for random sequences of figures, corrections, amendments, budget deviations and a
+close, the projector's attainment rows equal, after every single event, the as-of answer
+replayed from the store at that position — and, at the end, a from-scratch computation."""
+
+import asyncio
+import json
+from datetime import date
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from events.store import EventStore, create_pool
+from projections.attainment import TargetResult, attainment
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
+from services.deliveries import Delivery
+from services.ingest import Ingestor
+from services.replay import agreement_events, attainment_at
+from tests.factories import envelope, unique
+from tests.integration.test_api_ingest import ignore
+
+ROWS = "SELECT * FROM views.attainment WHERE agreement_id = $1 ORDER BY ordinal"
+SERIES = [("integrations", "total"), ("integrations", "women"), ("ltb_stock", "total"),
+          ("continuous_employment", "total")]  # fmt: skip
+TARGETS = [  # target_id, indicator, breakdown, comparator, value, unit, aggregation, budget line
+    ("int", "integrations", "total", "at_least", 690, "count", "sum", None),
+    ("int-w", "integrations", "women", "at_least", 280, "count", "sum", "eq"),
+    ("ltb", "ltb_stock", "total", "at_most", 2030, "count", "mean", None),
+    ("ce", "continuous_employment", "total", "at_least", 58, "percent", "ratio", None),
+    ("ltb-change", "ltb_stock", "total", "at_most", -2, "percent", "change_of_mean", None),
+]
+
+
+def setup(jobcenter: str, agreement: str) -> list[dict[str, Any]]:
+    """A jobcenter, a 2021 agreement with five targets, one budget line."""
+    return [
+        envelope("JobcenterRegistered", {"jobcenter_id": jobcenter, "name": "J",
+                                         "land": "DE-HE", "kind": "zkT"}),
+        envelope("AgreementConcluded", {"agreement_id": agreement, "jobcenter_id": jobcenter,
+                                        "year": 2021, "parties": ["Kreis", "Land"]}),
+        envelope("BudgetAllocated", {"agreement_id": agreement, "budget_line": "eq",
+                                     "amount_eur": 100000}),
+        *[envelope("TargetSet", {"agreement_id": agreement, "target_id": t, "indicator": i,
+                                 "breakdown": b, "comparator": c, "value": v, "unit": u,
+                                 "aggregation": a} | ({"budget_line": line} if line else {}))
+          for t, i, b, c, v, u, a, line in TARGETS],
+    ]  # fmt: skip
+
+
+figure = st.tuples(
+    st.sampled_from(SERIES), st.sampled_from([2020, 2021]), st.integers(1, 12),
+    st.integers(0, 3000), st.integers(0, 400), st.booleans(),
+)  # fmt: skip
+operation = st.one_of(
+    figure.map(lambda f: ("figure", f)),
+    st.tuples(st.sampled_from(TARGETS), st.integers(1, 3000)).map(lambda a: ("amend", a)),
+    st.integers(-60000, 60000).map(lambda amount: ("deviation", amount)),
+    st.just(("close", None)),
+)
+
+
+def to_envelope(op: tuple[str, Any], jobcenter: str, agreement: str) -> dict[str, Any]:
+    """One generated operation as an upstream envelope."""
+    kind, args = op
+    if kind == "figure":
+        (indicator, breakdown), year, month, value, numerator, corrected = args
+        data = {"jobcenter_id": jobcenter, "indicator": indicator, "breakdown": breakdown,
+                "period": f"{year}-{month:02d}", "value": value, "status": "final"}  # fmt: skip
+        if indicator == "continuous_employment":
+            data |= {"numerator": numerator, "denominator": 400, "value": numerator / 4}
+        if corrected:
+            return envelope("MonthlyFigureCorrected", data | {"reason": "revision"})
+        return envelope("MonthlyFigureReported", data)
+    if kind == "amend":
+        target, value = args
+        data = {"agreement_id": agreement, "target_id": target[0], "value": value,
+                "effective_from": "2021-06-01", "reason": "dialog"}  # fmt: skip
+        return envelope("TargetAmended", data)
+    if kind == "deviation":
+        return envelope("BudgetDeviationRecorded", {"agreement_id": agreement,
+                        "budget_line": "eq", "period": "2021-05", "amount_eur": args,
+                        "reason": "shift"})  # fmt: skip
+    return envelope("AgreementClosed", {"agreement_id": agreement, "closed_on": "2022-02-01"})
+
+
+async def scenario(database_url: str, ops: list[tuple[str, Any]]) -> None:
+    """Record the operations, project one event at a time, compare after each."""
+    pool = await create_pool(database_url, role="zs_app")
+    try:
+        store = EventStore(pool)
+        jobcenter, agreement = unique("jc"), unique("agr")
+        envelopes = setup(jobcenter, agreement) + [
+            to_envelope(o, jobcenter, agreement) for o in ops
+        ]
+        ingestor = Ingestor(store, ignore, today=lambda: date(2026, 11, 21))
+        runner = ProjectionRunner(pool, store, PROJECTIONS)
+        await runner.catch_up()  # the events of earlier examples
+        start = await store.last_position()
+        await ingestor.ingest([Delivery(json.dumps(e).encode(), unique("d")) for e in envelopes])
+        async for page in store.read_all(after=start):
+            for event in page:
+                await runner.project([event])
+                live = [TargetResult(**{f: row[f] for f in TargetResult.model_fields})
+                        for row in await pool.fetch(ROWS, agreement)]  # fmt: skip
+                replayed = await attainment_at(store, agreement, event.position)
+                assert live == (replayed.targets if replayed else []), event.position
+        events = await agreement_events(store, agreement, await store.last_position())
+        scratch = attainment(agreement, events or [])
+        assert scratch is not None
+        assert live == scratch.targets
+    finally:
+        await pool.close()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=st.lists(operation, min_size=1, max_size=30))
+def test_projector_equals_the_as_of_replay_after_every_event(
+    database_url: str, ops: list[tuple[str, Any]]
+) -> None:
+    asyncio.run(scenario(database_url, ops))
