@@ -30,9 +30,8 @@ from events.catalogue import (
 from events.store import RecordedEvent
 from projections.runner import Connection
 
-# The single definition of the tables; infra/migrations/0007_agreements.sql creates the live
-# copies with the same text, and tests/integration/test_agreements_projection.py proves the two
-# stay identical.
+# The single definition of the tables: the runner creates the live copies from it
+# (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
 AGREEMENTS_DDL = (
     """
     CREATE TABLE {jobcenters} (

@@ -17,8 +17,8 @@ from projections.runner import Connection
 
 FIGURE_TYPES = frozenset({"MonthlyFigureReported", "MonthlyFigureCorrected"})
 
-# The single definition of the tables; infra/migrations/0008_attainment.sql creates the live
-# copies with the same text, and tests/integration/test_attainment_view.py proves them identical.
+# The single definition of the tables: the runner creates the live copies from it
+# (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
 ATTAINMENT_DDL = (
     """
     CREATE TABLE {agreement_years} (

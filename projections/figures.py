@@ -20,8 +20,8 @@ from events.store import RecordedEvent
 
 FIGURE_TYPES = frozenset({"MonthlyFigureReported", "MonthlyFigureCorrected"})
 
-# The single definition of the table; infra/migrations/0006_figures.sql creates the live copy
-# with the same text, and tests/integration/test_projector.py proves the two stay identical.
+# The single definition of the table: the runner creates the live copy from it
+# (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
 FIGURES_DDL = (
     """
     CREATE TABLE {figures} (

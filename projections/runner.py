@@ -22,6 +22,7 @@ from events.store import EventStore, RecordedEvent
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
 REBUILD_LOCK_CLASS = 0x5A53_5242  # "ZSRB": one rebuild per projection at a time
+CREATE_LOCK_KEY = 0x5A53_5443  # "ZSTC": one process creates missing projection tables
 SWAP_BACKLOG = 1000
 """A rebuild swaps once at most this many events are left to apply under the lock."""
 
@@ -35,6 +36,8 @@ SET_CHECKPOINT = (
 SELECT_CHECKPOINT = (
     "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = $1"
 )
+LOCK_CREATE = "SELECT pg_advisory_xact_lock($1)"
+EXISTS = "SELECT to_regclass($1) IS NOT NULL"
 TRY_LOCK_REBUILD = "SELECT pg_try_advisory_lock($1, hashtext($2))"
 UNLOCK_REBUILD = "SELECT pg_advisory_unlock($1, hashtext($2))"
 DROP_TABLE = "DROP TABLE IF EXISTS {table}"
@@ -116,6 +119,25 @@ class ProjectionRunner:
         self.pool = pool
         self.store = store
         self.projections = {projection.name: projection for projection in projections}
+
+    async def ensure_tables(self) -> None:
+        """Create, from its own DDL, the live tables of every projection that has none yet (a
+        new projection, a new database); refuse a projection with only some of its tables."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute(LOCK_CREATE, CREATE_LOCK_KEY)
+            for projection in self.projections.values():
+                live = tables_in(LIVE_SCHEMA, projection)
+                present = [t for t in live.values() if await connection.fetchval(EXISTS, t)]
+                if len(present) == len(live):
+                    continue
+                if present:
+                    raise ProjectionError(
+                        f"projection {projection.name!r} has only some of its tables "
+                        f"({', '.join(present)}); drop them and let them be rebuilt"
+                    )
+                for statement in projection.ddl(live):
+                    await connection.execute(statement)
+                log.info("projection tables created", projection=projection.name)
 
     async def project(self, events: Sequence[RecordedEvent]) -> None:
         """Apply a delivered batch to every projection durably (a `ProjectHandler`)."""

@@ -16,6 +16,8 @@ from events.store import EventStore, create_pool
 from infra.embedded import embedded_postgres_server, embedded_redis_server
 from infra.migrate import migrate
 from infra.settings import Settings
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
 
 SERVERS_FILE = "servers.json"
 
@@ -76,10 +78,13 @@ def servers(settings: Settings) -> Iterator[Servers]:
 
 @contextlib.asynccontextmanager
 async def open_store(database_url: str, settings: Settings) -> AsyncIterator[EventStore]:
-    """Migrate the database, then yield a store connected as the services' role."""
+    """Migrate the database and create missing projection tables, then yield a store connected
+    as the services' role."""
     await migrate(database_url)
     pool = await create_pool(database_url, role=settings.database_role)
     try:
-        yield EventStore(pool)
+        store = EventStore(pool)
+        await ProjectionRunner(pool, store, PROJECTIONS).ensure_tables()
+        yield store
     finally:
         await pool.close()

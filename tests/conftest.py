@@ -14,6 +14,8 @@ from infra.database import create_database, drop_database
 from infra.embedded import embedded_postgres_server
 from infra.migrate import migrate
 from infra.settings import Settings
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
 
 SERVICE_ROLE = "zs_app"
 
@@ -34,10 +36,13 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def template_database(server_url: str) -> AsyncIterator[str]:
-    """A migrated database that each test's database is copied from."""
+    """A migrated database with every projection's tables, copied for each test."""
     name = f"zs_template_{uuid.uuid4().hex[:12]}"
     url = await create_database(server_url, name)
     await migrate(url)
+    pool = await create_pool(url, role=SERVICE_ROLE)
+    await ProjectionRunner(pool, EventStore(pool), PROJECTIONS).ensure_tables()
+    await pool.close()
     yield name
     await drop_database(server_url, name)
 

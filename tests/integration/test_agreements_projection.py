@@ -15,7 +15,6 @@ from projections.runner import ProjectionRunner
 from services.deliveries import Delivery
 from services.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, unique
-from tests.integration.test_projector import TABLE_DEFINITION
 
 
 async def ignore(payload: dict[str, Any]) -> None:
@@ -152,21 +151,6 @@ async def test_figures_and_a_repeated_batch_change_nothing(
         )
         == 4
     )
-
-
-async def test_fresh_tables_are_defined_exactly_as_the_migration_defines_the_live_ones(
-    store: EventStore, owner_connection: asyncpg.Connection
-) -> None:
-    fresh = {table: f"views_rebuild.{table}" for table in AGREEMENTS.tables}
-    async with store.pool.acquire() as connection:
-        for statement in AGREEMENTS.ddl(fresh):
-            await connection.execute(statement)
-
-    for table in AGREEMENTS.tables:
-        live = await owner_connection.fetch(TABLE_DEFINITION, f"views.{table}")
-        rebuilt = await owner_connection.fetch(TABLE_DEFINITION, f"views_rebuild.{table}")
-        assert [tuple(r) for r in rebuilt] == [tuple(r) for r in live], table
-        assert ("owner", "", "zs_app") in [tuple(r) for r in live]
 
 
 async def test_a_rebuild_gives_the_same_rows(

@@ -8,7 +8,6 @@ import asyncpg
 import pytest
 
 from events.store import EventStore
-from projections.attainment_view import ATTAINMENT
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.deliveries import Delivery
@@ -16,7 +15,6 @@ from services.ingest import Ingestor
 from services.replay import attainment_at, explain
 from tests.factories import envelope, odenwald_2021, unique
 from tests.integration.test_api_ingest import ignore
-from tests.integration.test_projector import TABLE_DEFINITION
 
 RESULTS = """
 SELECT target_id, actual::float8, status, attainment_pct::float8, final, revised_after_close
@@ -99,17 +97,3 @@ async def test_a_late_amendment_of_an_open_year_changes_the_target_value(
     rows = [tuple(row) for row in await store.pool.fetch(RESULTS, agreement)]
 
     assert rows[1][:3] == ("ltb-average", 2035.0, "achieved")
-
-
-async def test_fresh_tables_are_defined_exactly_as_the_migration_defines_the_live_ones(
-    store: EventStore, owner_connection: asyncpg.Connection
-) -> None:
-    fresh = {table: f"views_rebuild.{table}" for table in ATTAINMENT.tables}
-    async with store.pool.acquire() as connection:
-        for statement in ATTAINMENT.ddl(fresh):
-            await connection.execute(statement)
-
-    for table in ATTAINMENT.tables:
-        live = await owner_connection.fetch(TABLE_DEFINITION, f"views.{table}")
-        rebuilt = await owner_connection.fetch(TABLE_DEFINITION, fresh[table])
-        assert [tuple(row) for row in rebuilt] == [tuple(row) for row in live]
