@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from events.envelope import RejectionCode
@@ -108,6 +109,7 @@ def create_app(store: EventStore, ingestor: Ingestor) -> FastAPI:
     app.state.store = store
     app.add_exception_handler(StoreError, api_error)
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, api_error)
     app.include_router(query_router)
     app.include_router(attainment_router)
 

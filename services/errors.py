@@ -1,6 +1,7 @@
 """The API's one error answer: `{"error": {"code": ..., "message": ...}}` with a 4xx/5xx status."""
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -29,9 +30,15 @@ class ApiError(Exception):
 
 
 async def api_error(request: Request, error: Exception) -> JSONResponse:
-    """`ApiError` (and a store failure, as 503) becomes a JSON error body."""
+    """`ApiError`, a store failure (503) or an invalid request (422) as a JSON error body."""
     if isinstance(error, StoreError):
         error = ApiError(503, "store_unavailable", str(error))
+    if isinstance(error, RequestValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        error = ApiError(422, "invalid_request", problems)
     assert isinstance(error, ApiError)
     body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message))
     return JSONResponse(body.model_dump(), status_code=error.status)

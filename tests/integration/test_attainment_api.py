@@ -74,6 +74,17 @@ async def test_unknown_agreement_and_unreached_position(client: httpx.AsyncClien
     assert (waiting.status_code, waiting.json()["error"]["code"]) == (503, "not_caught_up")
 
 
+async def test_an_invalid_parameter_answers_the_contracts_error_shape(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/attainment", params={"limit": 0, "year": "next"})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "limit" in response.json()["error"]["message"]
+    assert "year" in response.json()["error"]["message"]
+
+
 async def test_worked_example_through_the_broker_and_the_api(pipeline: Running) -> None:  # noqa: F811
     jobcenter, agreement = unique("jc"), unique("odw")
     envelopes = odenwald_2021(jobcenter, agreement)
