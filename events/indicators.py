@@ -6,14 +6,13 @@ The rule checks raise pydantic errors whose type is the rejection code (`negativ
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic_core import PydanticCustomError
 
 Aggregation = Literal[
     "sum", "mean", "quota", "ratio", "mean_rate", "last", "change_of_sum", "change_of_mean"
 ]
-AGGREGATIONS: tuple[Aggregation, ...] = get_args(Aggregation)
 CHANGE_AGGREGATIONS: frozenset[Aggregation] = frozenset({"change_of_sum", "change_of_mean"})
 
 

@@ -76,8 +76,9 @@ INSERT INTO {agreement_years} (agreement_id, jobcenter_id, year) VALUES ($1, $2,
 ON CONFLICT (agreement_id) DO NOTHING
 """
 SELECT_AGREEMENT = "SELECT jobcenter_id, year FROM {agreement_years} WHERE agreement_id = $1"
-SELECT_AGREEMENTS_OF_FIGURES = """
-SELECT agreement_id FROM {agreement_years} WHERE jobcenter_id = $1 AND year = ANY($2::int[])
+SELECT_AGREEMENTS_OF_JOBCENTERS = """
+SELECT agreement_id, jobcenter_id, year FROM {agreement_years}
+WHERE jobcenter_id = ANY($1::text[])
 """
 SELECT_AGREEMENT_EVENTS = f"""
 {SELECT_EVENTS}
@@ -123,35 +124,36 @@ class AttainmentProjection:
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
         """Recompute every agreement the batch touches, from its first touching event on."""
+        concluded = [e.data for e in events if e.type == "AgreementConcluded"]
+        if concluded:
+            await connection.executemany(
+                UPSERT_AGREEMENT_YEAR.format(**tables),
+                [(d["agreement_id"], d["jobcenter_id"], d["year"]) for d in concluded],
+            )
+        agreements = await self._agreements_of(connection, events, tables)
         first_touch: dict[str, int] = {}
         for event in events:
-            if event.type == "AgreementConcluded":
-                await connection.execute(
-                    UPSERT_AGREEMENT_YEAR.format(**tables),
-                    event.data["agreement_id"], event.data["jobcenter_id"], event.data["year"],
-                )  # fmt: skip
-            for agreement_id in await self._touched(connection, event, tables):
+            for agreement_id in touched(event, agreements):
                 first_touch.setdefault(agreement_id, event.position)
         until = events[-1].position if events else 0
         for agreement_id, first in first_touch.items():
             await self._recompute(connection, agreement_id, first, until, tables)
 
     @staticmethod
-    async def _touched(
-        connection: Connection, event: RecordedEvent, tables: Mapping[str, str]
-    ) -> list[str]:
-        """The agreements whose result `event` may change."""
-        if event.stream_id.startswith("agreement-"):
-            return [event.data["agreement_id"]]
-        if event.type not in FIGURE_TYPES:
-            return []
-        year = int(event.data["period"][:4])
+    async def _agreements_of(
+        connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
+    ) -> dict[tuple[str, int], list[str]]:
+        """(jobcenter, year) -> agreements, for the jobcenters whose figures the batch holds."""
+        jobcenters = {e.data["jobcenter_id"] for e in events if e.type in FIGURE_TYPES}
+        if not jobcenters:
+            return {}
         rows = await connection.fetch(
-            SELECT_AGREEMENTS_OF_FIGURES.format(**tables),
-            event.data["jobcenter_id"],
-            [year, year + 1],
+            SELECT_AGREEMENTS_OF_JOBCENTERS.format(**tables), sorted(jobcenters)
         )
-        return [row["agreement_id"] for row in rows]
+        found: dict[tuple[str, int], list[str]] = {}
+        for row in rows:
+            found.setdefault((row["jobcenter_id"], row["year"]), []).append(row["agreement_id"])
+        return found
 
     async def _recompute(
         self,
@@ -168,11 +170,24 @@ class AttainmentProjection:
             connection, agreement_id, known["jobcenter_id"], known["year"], until
         )
         result, found = walk(agreement_id, events, after=first - 1)
-        for change in found:
-            await connection.execute(INSERT_HISTORY.format(**tables), *history_values(change))
+        if found:
+            await connection.executemany(
+                INSERT_HISTORY.format(**tables), [history_values(change) for change in found]
+            )
         await connection.execute(DELETE_RESULTS.format(**tables), agreement_id)
-        for values in result_rows(result):
-            await connection.execute(INSERT_RESULT.format(**tables), *values)
+        if rows := result_rows(result):
+            await connection.executemany(INSERT_RESULT.format(**tables), rows)
+
+
+def touched(event: RecordedEvent, agreements: Mapping[tuple[str, int], list[str]]) -> list[str]:
+    """The agreements whose result `event` may change: its own agreement, or, for a figure,
+    those of its jobcenter for the figure's year and the year after (change_of_* compares)."""
+    if event.stream_id.startswith("agreement-"):
+        return [event.data["agreement_id"]]
+    if event.type not in FIGURE_TYPES:
+        return []
+    jobcenter, year = event.data["jobcenter_id"], int(event.data["period"][:4])
+    return [*agreements.get((jobcenter, year), []), *agreements.get((jobcenter, year + 1), [])]
 
 
 def history_values(change: TargetChange) -> tuple[object, ...]:

@@ -85,8 +85,6 @@ WHERE position <= $4 AND (stream_id = $1 OR (stream_id = $2 AND data->>'period' 
 ORDER BY position LIMIT $5 OFFSET $6
 """
 
-Json = dict[str, Any]
-
 
 # --- position: X-Position and ?min_position= -------------------------------------------------
 
