@@ -12,6 +12,7 @@ import pytest
 from events.store import EventStore, RecordedEvent
 from events.verify import verify_chain
 from projections.figures import fold_figures
+from projections.registry import PROJECTIONS
 from services.api import create_app
 from services.run import Part, Running, services
 from services.runtime import Servers
@@ -23,6 +24,11 @@ from tests.integration.workload import account, make_workload, settled
 CHECKPOINT = (
     "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = 'figures'"
 )
+SLOWEST_CHECKPOINT = """
+SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 END
+FROM service.checkpoints WHERE projection = ANY($1::text[])
+"""
+"""The position every projection has reached (each advances in a transaction of its own)."""
 FIGURES_ROWS = """
 SELECT jobcenter_id, indicator, breakdown, period, value::float8, revision_count
 FROM views.figures ORDER BY 1, 2, 3, 4
@@ -44,9 +50,9 @@ async def pipeline(urls: Servers) -> AsyncIterator[Running]:
 
 
 async def caught_up(store: EventStore) -> bool:
-    """Whether the figures projection has reached the store's head."""
+    """Whether every projection has reached the store's head."""
     head = await store.last_position()
-    return bool(head and await store.pool.fetchval(CHECKPOINT) == head)
+    return bool(head and await slowest_checkpoint(store) == head)
 
 
 async def test_published_envelopes_are_recorded_relayed_and_projected(
@@ -110,8 +116,14 @@ async def test_twenty_thousand_messages_with_hostile_ones_lose_nothing(
 
 
 async def projected_up_to(store: EventStore, position: int) -> bool:
-    """Whether the figures projection has reached `position`."""
-    return await store.pool.fetchval(CHECKPOINT) >= position
+    """Whether every projection has reached `position`."""
+    return await slowest_checkpoint(store) >= position
+
+
+async def slowest_checkpoint(store: EventStore) -> int:
+    """The position every projection has reached."""
+    names = [projection.name for projection in PROJECTIONS]
+    return int(await store.pool.fetchval(SLOWEST_CHECKPOINT, names))
 
 
 def expected_rows(events: list[RecordedEvent]) -> list[tuple[object, ...]]:
