@@ -18,13 +18,12 @@ import pytest
 
 from events.store import EventStore, create_pool
 from events.verify import verify_chain
-from infra.broker import create_broker
+from infra.broker import create_transport
 from infra.database import create_database, drop_database
-from services.run import Part, services
-from services.runtime import Servers
-from services.transport import publish_envelopes
-from tests.integration.pipeline import eventually, settings_for, wipe_broker
-from tests.integration.test_pipeline import caught_up
+from services.bootstrap import Servers
+from services.pipeline.channels import publish_envelopes
+from services.pipeline.run import Part, services
+from tests.integration.helpers import caught_up, eventually, settings_for, wipe_broker
 from tests.integration.workload import Workload, account, checksums, make_workload, settled
 
 ZS = str(Path(sys.executable).parent / "zs")
@@ -81,16 +80,16 @@ async def chaos(processes: Processes, rng: random.Random) -> None:
 async def publish_all(urls: Servers, connection: asyncpg.Connection, workload: Workload,
                       store: EventStore) -> None:  # fmt: skip
     """Publish the workload phase by phase and wait until it is recorded and projected."""
-    broker = create_broker(urls.broker_url)
-    await broker.connect()
+    transport = create_transport(urls.broker_url)
+    await transport.broker.connect()
     try:
         for number, phase in enumerate(workload.phases, start=1):
-            await publish_envelopes(broker, phase.bodies)
+            await publish_envelopes(transport, phase.bodies)
             await eventually(lambda n=number: settled(connection, workload, n),  # type: ignore[misc]
                              f"phase {number} to settle")  # fmt: skip
         await eventually(lambda: caught_up(store), "the projection to catch up")
     finally:
-        await broker.stop()
+        await transport.broker.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The relay against a real store and broker: order and fields on `zs.events`, wake-up by
+"""The relay against a real store and transport: order and fields on `zs.events`, wake-up by
 NOTIFY, resumption from the checkpoint, one publisher at a time."""
 
 import asyncio
@@ -8,11 +8,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from events.store import EventStore, RecordedEvent
-from infra.broker import Group, RawMessage, create_broker, running, subscribe_batches
-from services.relay import Relay
-from services.transport import subscribe_events
+from infra.broker import Group, RawMessage, create_transport, running
+from services.pipeline.channels import subscribe_events
+from services.pipeline.relay import Relay
 from tests.factories import figure_event, unique
-from tests.integration.pipeline import eventually
+from tests.integration.helpers import eventually
 
 CONTRACT_FIELDS = {
     "message_id", "source", "type", "schema_version", "occurred_at", "correlation_id", "data",
@@ -70,17 +70,17 @@ async def test_recorded_events_arrive_in_position_order_with_every_contract_fiel
     channel = f"{unique('t')}.events"
     await append(store, 5)
     await append(store, 2)
-    broker = create_broker(broker_url)
+    transport = create_transport(broker_url)
     seen, wire = Seen(), list[RawMessage]()
 
     async def keep(messages: list[RawMessage]) -> None:
         wire.extend(messages)
 
-    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
-    subscribe_batches(broker, Group(channel, unique("g"), "raw", batch_size=100), keep)
-    relay = Relay(store, broker, channel=channel, page_size=3)  # pages smaller than the log
+    subscribe_events(transport, seen, "p1", channel=channel, group=unique("g"))
+    transport.subscribe(Group(channel, unique("g"), "raw", batch_size=100), keep)
+    relay = Relay(store, transport, channel=channel, page_size=3)  # pages smaller than the log
 
-    async with running(broker), relaying(relay):
+    async with running(transport), relaying(relay):
         await eventually(lambda: len(seen) == 7)
         await append(store, 1)
         await eventually(lambda: len(seen) == 8 and len(wire) == 8)
@@ -94,12 +94,12 @@ async def test_recorded_events_arrive_in_position_order_with_every_contract_fiel
 async def test_an_append_wakes_the_relay_at_once(store: EventStore, broker_url: str) -> None:
     channel = f"{unique('t')}.events"
     await append(store, 1)
-    broker = create_broker(broker_url)
+    transport = create_transport(broker_url)
     seen = Seen()
-    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
-    relay = Relay(store, broker, channel=channel, fallback_poll_s=NO_FALLBACK_S)
+    subscribe_events(transport, seen, "p1", channel=channel, group=unique("g"))
+    relay = Relay(store, transport, channel=channel, fallback_poll_s=NO_FALLBACK_S)
 
-    async with running(broker), relaying(relay):
+    async with running(transport), relaying(relay):
         await eventually(lambda: len(seen) == 1)  # caught up, so it listens
         appended_at = time.monotonic()
         await append(store, 1)
@@ -112,12 +112,12 @@ async def test_a_restarted_relay_resumes_from_its_checkpoint(
     store: EventStore, broker_url: str
 ) -> None:
     channel = f"{unique('t')}.events"
-    broker = create_broker(broker_url)
+    transport = create_transport(broker_url)
     seen = Seen()
-    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
-    first, second = (Relay(store, broker, channel=channel, page_size=2) for _ in range(2))
+    subscribe_events(transport, seen, "p1", channel=channel, group=unique("g"))
+    first, second = (Relay(store, transport, channel=channel, page_size=2) for _ in range(2))
 
-    async with running(broker):
+    async with running(transport):
         await append(store, 4)
         async with relaying(first):
             await eventually(lambda: checkpoint_is(first, 4))
@@ -133,12 +133,12 @@ async def test_two_relays_publish_each_event_once_in_order(
     store: EventStore, broker_url: str
 ) -> None:
     channel = f"{unique('t')}.events"
-    broker = create_broker(broker_url)
+    transport = create_transport(broker_url)
     seen = Seen()
-    subscribe_events(broker, seen, "p1", channel=channel, group=unique("g"))
-    relays = [Relay(store, broker, channel=channel, page_size=2) for _ in range(2)]
+    subscribe_events(transport, seen, "p1", channel=channel, group=unique("g"))
+    relays = [Relay(store, transport, channel=channel, page_size=2) for _ in range(2)]
 
-    async with running(broker), relaying(*relays):
+    async with running(transport), relaying(*relays):
         for _ in range(5):
             await append(store, 3)
         await eventually(lambda: len(seen) == 15)

@@ -1,5 +1,5 @@
-"""The broker transport against real servers: bodies as published, redelivery, poison, batches,
-and a broker that lost its consumer groups."""
+"""The transport transport against real servers: bodies as published, redelivery, poison, batches,
+and a transport that lost its consumer groups."""
 
 import asyncio
 import json
@@ -10,21 +10,24 @@ from faststream.nats import NatsBroker
 from faststream.redis import RedisBroker
 
 from infra.broker import (
-    Broker,
     Group,
     RawMessage,
-    create_broker,
-    nats_stream_name,
-    pending_count,
+    Transport,
+    create_transport,
     repair,
     running,
-    subscribe_batches,
 )
+from infra.broker.nats import stream_name
 from infra.embedded import embedded_nats_server, embedded_redis_server
-from services.deliveries import MAX_DELIVERIES, Delivery
-from services.transport import publish_envelopes, publish_rejection, subscribe_ingest
+from services.pipeline.channels import (
+    MAX_DELIVERIES,
+    Delivery,
+    publish_envelopes,
+    publish_rejection,
+    subscribe_ingest,
+)
 from tests.factories import figure_envelope, unique
-from tests.integration.pipeline import eventually
+from tests.integration.helpers import eventually
 
 FAST_REDELIVERY_S = 0.2
 
@@ -65,18 +68,18 @@ def channel_and_group() -> tuple[str, str]:
     return f"{unique('t')}.ingest", unique("g")
 
 
-async def publish_raw(broker: Broker, channel: str, body: bytes) -> None:
+async def publish_raw(transport: Transport, channel: str, body: bytes) -> None:
     """Publish as a system without FastStream does: `XADD <channel> * data <body>` on Redis."""
-    if isinstance(broker, RedisBroker):
-        client = await broker.connect()
+    if isinstance(transport.broker, RedisBroker):
+        client = await transport.broker.connect()
         await client.xadd(channel, {"data": body})
     else:
-        await broker.connection.jetstream().publish(channel, body)
+        await transport.broker.connection.jetstream().publish(channel, body)
 
 
-async def drained(broker: Broker, channel: str, group: str) -> bool:
+async def drained(transport: Transport, channel: str, group: str) -> bool:
     """Whether the group has acknowledged everything delivered to it."""
-    return await pending_count(broker, channel, group) == 0
+    return await transport.pending(channel, group) == 0
 
 
 def envelope_bytes() -> bytes:
@@ -89,12 +92,12 @@ async def test_published_bodies_arrive_exactly_as_published(broker_url: str) -> 
     envelope = envelope_bytes()
     malformed = [b"\xff\xfe not UTF-8", b"{ not JSON", b"x" * 100 * 1024, b""]
     received, poisoned = Collected(), Poisoned()
-    broker = create_broker(broker_url)
-    subscribe_ingest(broker, received, poisoned, "c1", channel=channel, group=group)
+    transport = create_transport(broker_url)
+    subscribe_ingest(transport, received, poisoned, "c1", channel=channel, group=group)
 
-    async with running(broker):
-        await publish_envelopes(broker, [envelope, *malformed], channel=channel)
-        await publish_raw(broker, channel, envelope)
+    async with running(transport):
+        await publish_envelopes(transport, [envelope, *malformed], channel=channel)
+        await publish_raw(transport, channel, envelope)
         await eventually(lambda: len(received) == 6)
 
     assert received.bodies() == [envelope, *malformed, envelope]
@@ -109,10 +112,10 @@ async def test_a_failed_batch_is_not_acknowledged_and_another_consumer_gets_it(
     channel, group = channel_and_group()
     bodies = [envelope_bytes() for _ in range(3)]
     failed, received = Failing(), Collected()
-    first, second = create_broker(broker_url), create_broker(broker_url)
-    for broker, handler, name in ((first, failed, "first"), (second, received, "second")):
+    first, second = create_transport(broker_url), create_transport(broker_url)
+    for transport, handler, name in ((first, failed, "first"), (second, received, "second")):
         subscribe_ingest(
-            broker, handler, Poisoned(), name, channel=channel, group=group,
+            transport, handler, Poisoned(), name, channel=channel, group=group,
             redeliver_after_s=FAST_REDELIVERY_S,
         )  # fmt: skip
 
@@ -133,16 +136,16 @@ async def test_a_message_failing_max_deliveries_times_is_poisoned_and_acknowledg
     channel, group = channel_and_group()
     body = envelope_bytes()
     failed, poisoned = Failing(), Poisoned()
-    broker = create_broker(broker_url)
+    transport = create_transport(broker_url)
     subscribe_ingest(
-        broker, failed, poisoned, "c1", channel=channel, group=group,
+        transport, failed, poisoned, "c1", channel=channel, group=group,
         redeliver_after_s=FAST_REDELIVERY_S,
     )  # fmt: skip
 
-    async with running(broker):
-        await publish_envelopes(broker, [body], channel=channel)
+    async with running(transport):
+        await publish_envelopes(transport, [body], channel=channel)
         await eventually(lambda: len(poisoned) == 1, within_s=20)
-        await eventually(lambda: drained(broker, channel, group))
+        await eventually(lambda: drained(transport, channel, group))
         await asyncio.sleep(3 * FAST_REDELIVERY_S)  # time enough for a wrong redelivery
 
     assert [delivery.attempt for delivery in failed] == list(range(1, MAX_DELIVERIES + 1))
@@ -155,15 +158,15 @@ async def test_a_message_failing_max_deliveries_times_is_poisoned_and_acknowledg
 async def test_a_backlog_arrives_in_batches_from_the_start_of_the_stream(broker_url: str) -> None:
     channel, group = channel_and_group()
     bodies = [json.dumps({"n": n}).encode() for n in range(1000)]
-    publisher = create_broker(broker_url)
-    await publisher.connect()
+    publisher = create_transport(broker_url)
+    await publisher.broker.connect()
     await publish_envelopes(publisher, bodies, channel=channel)  # before any consumer exists
-    await publisher.stop()
+    await publisher.broker.stop()
     received = Collected()
-    broker = create_broker(broker_url)
-    subscribe_ingest(broker, received, Poisoned(), "c1", channel=channel, group=group)
+    transport = create_transport(broker_url)
+    subscribe_ingest(transport, received, Poisoned(), "c1", channel=channel, group=group)
 
-    async with running(broker):
+    async with running(transport):
         await eventually(lambda: len(received) == len(bodies))
 
     assert received.bodies() == bodies
@@ -176,18 +179,18 @@ async def test_a_rejection_is_published_as_plain_json_before_anyone_listens(
 ) -> None:
     channel = f"{unique('t')}.rejected"
     payload = {"source": "ba-statistik", "code": "not_json", "body": "{ oops", "n": 1}
-    publisher = create_broker(broker_url)
-    await publisher.connect()
+    publisher = create_transport(broker_url)
+    await publisher.broker.connect()
     await publish_rejection(publisher, payload, channel=channel)  # creates the stream if needed
-    await publisher.stop()
+    await publisher.broker.stop()
     wire: list[RawMessage] = []
 
     async def keep(messages: list[RawMessage]) -> None:
         wire.extend(messages)
 
-    broker = create_broker(broker_url)
-    subscribe_batches(broker, Group(channel, unique("g"), "c1", batch_size=10), keep)
-    async with running(broker):
+    transport = create_transport(broker_url)
+    transport.subscribe(Group(channel, unique("g"), "c1", batch_size=10), keep)
+    async with running(transport):
         await eventually(lambda: len(wire) == 1)
 
     assert json.loads(wire[0].body) == payload
@@ -199,18 +202,18 @@ async def test_redis_flushed_while_subscribed_gets_its_group_back_and_goes_on(
     channel, group = channel_and_group()
     received = Collected()
     with embedded_redis_server(tmp_path) as url:  # its own server: FLUSHALL wipes everything
-        broker = create_broker(url)
-        assert isinstance(broker, RedisBroker)
+        transport = create_transport(url)
+        assert isinstance(transport.broker, RedisBroker)
         subscribe_ingest(
-            broker, received, Poisoned(), "c1", channel=channel, group=group,
+            transport, received, Poisoned(), "c1", channel=channel, group=group,
             redeliver_after_s=FAST_REDELIVERY_S,
         )  # fmt: skip
-        async with running(broker, watch_interval_s=0.2):
-            await publish_envelopes(broker, [b"before"], channel=channel)
+        async with running(transport, watch_interval_s=0.2):
+            await publish_envelopes(transport, [b"before"], channel=channel)
             await eventually(lambda: len(received) == 1)
-            client = await broker.connect()
+            client = await transport.broker.connect()
             await client.flushall()
-            await publish_envelopes(broker, [b"after"], channel=channel)
+            await publish_envelopes(transport, [b"after"], channel=channel)
             await eventually(lambda: len(received) == 2)
             groups = await client.xinfo_groups(channel)
 
@@ -224,19 +227,19 @@ async def test_redis_repair_restarts_the_subscribers_faststream_stopped_on_nogro
     channel, group = channel_and_group()
     received = Collected()
     with embedded_redis_server(tmp_path) as url:
-        broker = create_broker(url)
-        assert isinstance(broker, RedisBroker)
+        transport = create_transport(url)
+        assert isinstance(transport.broker, RedisBroker)
         subscribe_ingest(
-            broker, received, Poisoned(), "c1", channel=channel, group=group,
+            transport, received, Poisoned(), "c1", channel=channel, group=group,
             redeliver_after_s=FAST_REDELIVERY_S,
         )  # fmt: skip
-        async with running(broker, watch_interval_s=3600):  # this test repairs by hand
-            client = await broker.connect()
+        async with running(transport, watch_interval_s=3600):  # this test repairs by hand
+            client = await transport.broker.connect()
             await client.flushall()
-            await eventually(lambda: not any(sub.running for sub in broker.subscribers))
-            await publish_envelopes(broker, [b"after"], channel=channel)
+            await eventually(lambda: not any(sub.running for sub in transport.broker.subscribers))
+            await publish_envelopes(transport, [b"after"], channel=channel)
 
-            repaired = await repair(broker)
+            repaired = await repair(transport)
             await eventually(lambda: len(received) == 1)
 
     assert [(g.channel, g.name) for g in repaired] == [(channel, group)]
@@ -249,15 +252,15 @@ async def test_nats_stream_deleted_while_subscribed_is_declared_again_and_goes_o
     channel, group = channel_and_group()
     received = Collected()
     with embedded_nats_server(tmp_path) as url:
-        broker = create_broker(url)
-        assert isinstance(broker, NatsBroker)
-        subscribe_ingest(broker, received, Poisoned(), "c1", channel=channel, group=group)
-        async with running(broker, watch_interval_s=0.2):
-            await publish_envelopes(broker, [b"before"], channel=channel)
+        transport = create_transport(url)
+        assert isinstance(transport.broker, NatsBroker)
+        subscribe_ingest(transport, received, Poisoned(), "c1", channel=channel, group=group)
+        async with running(transport, watch_interval_s=0.2):
+            await publish_envelopes(transport, [b"before"], channel=channel)
             await eventually(lambda: len(received) == 1)
-            js = broker.connection.jetstream()
-            await js.delete_stream(nats_stream_name(channel))
-            await publish_envelopes(broker, [b"after"], channel=channel)
+            js = transport.broker.connection.jetstream()
+            await js.delete_stream(stream_name(channel))
+            await publish_envelopes(transport, [b"after"], channel=channel)
             await eventually(lambda: len(received) == 2)
 
     assert received.bodies() == [b"before", b"after"]

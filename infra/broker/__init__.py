@@ -1,0 +1,51 @@
+"""The broker layer: one transport per broker, chosen by URL, and the supervisor that runs it.
+
+`create_transport("redis://...")` gives a Redis Streams transport, `nats://...` a JetStream
+one; both satisfy `Transport` (see `infra.broker.transport` for what they promise). Subscribe
+first, then run the subscribers with `running(transport)`. Adding a broker means adding a
+module with a transport class and a line in `create_transport`.
+"""
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from faststream.nats import NatsBroker
+from faststream.redis import RedisBroker
+
+from infra.broker.nats import NatsTransport
+from infra.broker.redis import RedisTransport
+from infra.broker.supervisor import repair, running
+from infra.broker.transport import (
+    REDELIVER_AFTER_S,
+    BatchHandler,
+    Group,
+    RawMessage,
+    Transport,
+    UnsupportedBroker,
+)
+
+__all__ = [
+    "REDELIVER_AFTER_S", "BatchHandler", "Group", "RawMessage", "Transport", "UnsupportedBroker",
+    "create_transport", "repair", "running",
+]  # fmt: skip
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+NATS_SCHEMES = ("nats", "tls")
+
+
+def create_transport(url: str, *, logger: logging.Logger | None = None) -> Transport:
+    """The transport for `url` (`redis://...` or `nats://...`), not yet connected."""
+    scheme = urlsplit(url).scheme
+    options: dict[str, Any] = {
+        "logger": logger or logging.getLogger("zs.broker"),  # propagates to the root handler
+        "log_level": logging.DEBUG,  # one line per batch received: the services log outcomes
+    }
+    if scheme in REDIS_SCHEMES:
+        return RedisTransport(RedisBroker(url, **options))
+    if scheme in NATS_SCHEMES:
+        return NatsTransport(NatsBroker(url, **options))
+    raise UnsupportedBroker(
+        f"broker URL scheme {scheme!r} is not supported: use redis:// or nats:// "
+        "(FastStream also speaks Kafka and RabbitMQ, but this project has no transport for them)"
+    )

@@ -1,0 +1,106 @@
+"""What every broker's transport offers the services: subscribe in batches, publish, count
+what is pending, and recover consumer groups lost with the broker's data.
+
+Invariants every transport keeps:
+* a batch is acknowledged only after its handler returned; when the handler raises, nothing is
+  acknowledged and the batch is delivered again after `redeliver_after_s`, with a higher
+  `delivery_count` (also the messages of a consumer that died);
+* bodies reach the handler as raw bytes, whatever they are: no FastStream decoding runs on them;
+* a consumer group starts at the beginning of its stream, so messages published before the first
+  consumer started are delivered too.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from faststream.nats import NatsBroker
+from faststream.redis import RedisBroker
+
+REDELIVER_AFTER_S = 30.0
+"""A message unacknowledged this long (its consumer failed or died) is delivered again."""
+
+
+class UnsupportedBroker(ValueError):
+    """The URL names a broker this project has no transport for."""
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message as the broker holds it."""
+
+    body: bytes
+    message_id: str
+    """Redis stream entry id or JetStream stream sequence: the same on every redelivery."""
+    delivery_count: int
+    """1 on the first delivery."""
+
+
+BatchHandler = Callable[[list[RawMessage]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A consumer group (Redis) or durable pull consumer (NATS) reading one channel."""
+
+    channel: str
+    name: str
+    consumer: str
+    """This replica's name within the group (Redis); NATS replicas share the durable consumer."""
+    batch_size: int
+    redeliver_after_s: float = REDELIVER_AFTER_S
+
+
+class Subscriber(Protocol):
+    """What the supervisor needs of a subscriber: whether it runs, start and stop."""
+
+    @property
+    def running(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A group and the subscribers that read it."""
+
+    group: Group
+    subscribers: tuple[Subscriber, ...]
+
+
+class Transport(Protocol):
+    """One broker's way of doing what the services need (see the module's invariants)."""
+
+    @property
+    def broker(self) -> RedisBroker | NatsBroker:
+        """The FastStream broker underneath (connect, start, stop)."""
+
+    @property
+    def bindings(self) -> list[Binding]:
+        """Every subscription made so far."""
+
+    def subscribe(self, group: Group, handle: BatchHandler) -> None:
+        """Deliver the group's messages to `handle` in batches once running."""
+
+    async def recover(self) -> list[Group]:
+        """Recreate the groups that do not exist (at the start of their streams), stopping
+        subscribers that read a lost one; return the groups that were missing."""
+
+    async def publish(
+        self,
+        channel: str,
+        bodies: Sequence[bytes],
+        *,
+        maxlen: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        """Publish plain bodies in order (Redis: field `data`, trimmed to about `maxlen`;
+        NATS: `ids` as `Nats-Msg-Id`, so a re-publish within the dedupe window is dropped)."""
+
+    async def publish_faststream(self, channel: str, bodies: Sequence[bytes]) -> None:
+        """Publish bodies in order as a FastStream publisher does."""
+
+    async def pending(self, channel: str, group: str) -> int:
+        """Messages delivered to the group but not acknowledged yet."""
