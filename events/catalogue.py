@@ -1,4 +1,4 @@
-"""The event catalogue: v1 domain event models (CONTRACT.md §1), their registry and upcasters.
+"""The event catalogue: v1 domain event models (the contract, ingest), their registry and upcasters.
 
 Invariants: models are frozen and reject unknown fields; every rule checkable on one message
 alone is checked here and surfaces as `InvalidEvent`; numbers are exact `Decimal`s that
@@ -8,7 +8,7 @@ serialise to JSON numbers; old schema versions are upcast step by step to the la
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from copy import deepcopy
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -44,6 +44,18 @@ class DomainEvent(BaseModel):
     @abstractmethod
     def stream_id(self) -> str:
         """The stream this event belongs to, e.g. `agreement-<agreement_id>`."""
+
+
+class InPeriod:
+    """Mixin of the events about one reporting month (`period`)."""
+
+    if TYPE_CHECKING:
+        period: str
+
+    @property
+    def year_month(self) -> tuple[int, int]:
+        """(year, month) of `period`."""
+        return split_period(self.period)
 
 
 class JobcenterRegistered(DomainEvent):
@@ -141,7 +153,7 @@ class BudgetAllocated(AgreementEvent):
     measures: Texts = ()
 
 
-class BudgetDeviationRecorded(AgreementEvent):
+class BudgetDeviationRecorded(InPeriod, AgreementEvent):
     """An in-year change of a budget line (signed amount) was recorded."""
 
     event_type: ClassVar[str] = "BudgetDeviationRecorded"
@@ -149,11 +161,6 @@ class BudgetDeviationRecorded(AgreementEvent):
     period: Period
     amount_eur: Money
     reason: Text
-
-    @property
-    def year_month(self) -> tuple[int, int]:
-        """(year, month) of `period`."""
-        return split_period(self.period)
 
 
 class DialogHeld(AgreementEvent):
@@ -171,7 +178,7 @@ class AgreementClosed(AgreementEvent):
     closed_on: IsoDate
 
 
-class FigureEvent(DomainEvent):
+class FigureEvent(InPeriod, DomainEvent):
     """Base of monthly figure publications: one vintage of one (jobcenter, series, month)."""
 
     jobcenter_id: Id
@@ -187,11 +194,6 @@ class FigureEvent(DomainEvent):
     def stream_id(self) -> str:
         """`figures-<jobcenter_id>`."""
         return f"figures-{self.jobcenter_id}"
-
-    @property
-    def year_month(self) -> tuple[int, int]:
-        """(year, month) of `period`."""
-        return split_period(self.period)
 
     @model_validator(mode="after")
     def _fits_indicator(self) -> Self:

@@ -1,4 +1,4 @@
-"""The wire format (CONTRACT.md §1): rejection codes, the field types of event data, the envelope.
+"""The wire format (see the contract): rejection codes, field types of event data, the envelope.
 
 Invariants: every check that refuses a message raises `InvalidEvent` with a `RejectionCode`;
 numbers are exact `Decimal`s that serialise to JSON numbers and survive that round trip.

@@ -1,4 +1,4 @@
-"""Known indicator slugs (DOMAIN.md): default aggregation and the sign/share rules of values.
+"""Known indicator slugs (docs/domain.md): default aggregation and the sign/share rules of values.
 
 Invariant: a slug not in the table is allowed everywhere; no sign or share rule applies to it.
 The rule checks raise pydantic errors whose type is the rejection code (`negative_value`, ...).

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -59,7 +59,21 @@ SELECT_PAGE_OF_TYPES = (
     " ORDER BY position LIMIT $3"
 )
 SELECT_LAST_POSITION = "SELECT coalesce(max(position), 0) FROM store.events"
+SELECT_CONCLUSION = """
+SELECT data->>'jobcenter_id' AS jobcenter_id, (data->>'year')::integer AS year
+FROM store.events WHERE stream_id = $1 AND type = 'AgreementConcluded' AND position <= $2
+"""
+SELECT_AGREEMENT_HISTORY = f"""
+SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
+FROM store.events
+WHERE position <= $4 AND (stream_id = $1 OR (stream_id = $2 AND left(data->>'period', 4) = $3))
+ORDER BY position LIMIT $5 OFFSET $6
+"""
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"
+
+
+Reader: TypeAlias = "asyncpg.Pool | PoolConnectionProxy[asyncpg.Record]"
+"""Where a read may run: the pool, or a connection holding a snapshot."""
 
 
 class StoreError(Exception):
@@ -97,7 +111,7 @@ class NewEvent(BaseModel):
 
 
 class RecordedEvent(NewEvent):
-    """An event as the store holds it (CONTRACT.md §2)."""
+    """An event as the store holds it (the contract, recorded events)."""
 
     position: int
     stream_version: int
@@ -335,6 +349,37 @@ class EventStore:
             page = [record_from_row(row) for row in rows]
             yield page
             after = page[-1].position
+
+    async def agreement_history(
+        self,
+        agreement_id: str,
+        until: int,
+        limit: int,
+        offset: int,
+        connection: Reader | None = None,
+    ) -> tuple[list[RecordedEvent], int] | None:
+        """A page of the agreement's events and its jobcenter's figures for its year, up to
+        position `until`, with the total count; None if it was not concluded by then. Reads
+        through `connection` (e.g. a snapshot) when given."""
+        reader = connection or self.pool
+        stream_id = f"agreement-{agreement_id}"
+        concluded = await reader.fetchrow(SELECT_CONCLUSION, stream_id, until)
+        if concluded is None:
+            return None
+        rows = await reader.fetch(
+            SELECT_AGREEMENT_HISTORY, stream_id, f"figures-{concluded['jobcenter_id']}",
+            f"{concluded['year']:04d}", until, limit, offset,
+        )  # fmt: skip
+        events = [
+            RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS})
+            for row in rows
+        ]
+        return events, int(rows[0]["total"]) if rows else 0
+
+    @staticmethod
+    async def head(connection: Reader) -> int:
+        """The last recorded position as `connection` sees it (e.g. in its snapshot)."""
+        return int(await connection.fetchval(SELECT_LAST_POSITION))
 
     async def last_position(self) -> int:
         """The position of the last recorded event (0 for an empty log)."""

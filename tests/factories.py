@@ -2,8 +2,10 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from events.catalogue import CATALOGUE, AgreementEvent, Catalogue
+from events.envelope import Id, IsoDate, Text
 from events.store import NewEvent
 
 
@@ -96,3 +98,26 @@ def odenwald_2021(jobcenter_id: str, agreement_id: str) -> list[dict[str, Any]]:
           for month, value in enumerate(stocks, start=1)],
         envelope("AgreementClosed", {"agreement_id": agreement_id, "closed_on": "2022-03-31"}),
     ]  # fmt: skip
+
+
+class DialogHeldV2(AgreementEvent):
+    """DialogHeld v2: names its participants."""
+
+    event_type: ClassVar[str] = "DialogHeld"
+    schema_version: ClassVar[int] = 2
+    held_on: IsoDate
+    summary: Text
+    participants: tuple[Id, ...]
+
+
+def add_participants(v1: dict[str, Any]) -> dict[str, Any]:
+    """Upcast DialogHeld v1 -> v2: nobody was recorded as present."""
+    return {**v1, "participants": []}
+
+
+def catalogue_with_dialog_v2() -> Catalogue:
+    """A copy of the default catalogue that knows DialogHeld v2."""
+    catalogue = CATALOGUE.copy()
+    catalogue.register(DialogHeldV2)
+    catalogue.register_upcaster("DialogHeld", 1, add_participants)
+    return catalogue

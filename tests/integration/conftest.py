@@ -1,9 +1,9 @@
 """Broker fixtures: each test that takes `broker_url` runs once on Redis and once on NATS
 JetStream, each a real server (the one ZS_BROKER_URL names for its kind, else an embedded one
-started once per session)."""
+started once per session); `pipeline` runs ingest, relay and projector on it."""
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,6 +12,9 @@ import pytest
 
 from infra.embedded import embedded_nats_server, embedded_redis_server
 from infra.settings import Settings
+from services.bootstrap import Servers
+from services.pipeline.run import Part, Running, services
+from tests.integration.helpers import settings_for, wipe_broker
 
 EMBEDDED: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
     "redis": embedded_redis_server,
@@ -32,3 +35,17 @@ def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
         EMBEDDED[kind](Path(data_dir)) as url,
     ):
         yield url
+
+
+@pytest.fixture
+async def urls(database_url: str, broker_url: str) -> Servers:
+    """This test's database on a broker wiped clean."""
+    await wipe_broker(broker_url)
+    return Servers(database_url, broker_url)
+
+
+@pytest.fixture
+async def pipeline(urls: Servers) -> AsyncIterator[Running]:
+    """Ingest, relay and projector running in this process."""
+    async with services(settings_for(urls), urls, set(Part)) as running:
+        yield running

@@ -12,8 +12,8 @@ from events.store import EventStore
 from projections.agreements import AGREEMENTS
 from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
-from services.deliveries import Delivery
-from services.ingest import Ingestor
+from services.pipeline.channels import Delivery
+from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, unique
 
 

@@ -7,10 +7,10 @@ import httpx
 import pytest
 
 from events.store import EventStore
-from services.api import create_app
-from services.ingest import Ingestor
+from services.api.app import create_app
+from services.pipeline.ingest import Ingestor
 from tests.factories import figure_event
-from tests.integration.test_api_ingest import ignore
+from tests.integration.helpers import ignore
 
 
 @pytest.fixture

@@ -2,19 +2,15 @@
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from events.store import EventStore
-from services.api import create_app
-from services.ingest import Ingestor
+from services.api.app import create_app
+from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, figure_envelope, unique
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
+from tests.integration.helpers import ignore
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ import httpx
 import pytest
 
 from events.store import EventStore
-from services.api import create_app
-from services.ingest import Ingestor
-from services.run import Running
-from services.transport import publish_envelopes
+from services.api.app import create_app
+from services.pipeline.channels import publish_envelopes
+from services.pipeline.ingest import Ingestor
+from services.pipeline.run import Running
 from tests.factories import envelope, odenwald_2021, unique
-from tests.integration.test_api_ingest import ignore
-from tests.integration.test_attainment_view import record
-from tests.integration.test_pipeline import pipeline, urls  # noqa: F401 (fixtures)
+from tests.integration.helpers import ignore, record
 
 
 @pytest.fixture
@@ -85,10 +83,10 @@ async def test_an_invalid_parameter_answers_the_contracts_error_shape(
     assert "year" in response.json()["error"]["message"]
 
 
-async def test_worked_example_through_the_broker_and_the_api(pipeline: Running) -> None:  # noqa: F811
+async def test_worked_example_through_the_broker_and_the_api(pipeline: Running) -> None:
     jobcenter, agreement = unique("jc"), unique("odw")
     envelopes = odenwald_2021(jobcenter, agreement)
-    await publish_envelopes(pipeline.broker, [json.dumps(e).encode() for e in envelopes])
+    await publish_envelopes(pipeline.transport, [json.dumps(e).encode() for e in envelopes])
     app = create_app(pipeline.store, pipeline.ingestor)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://zs") as c:
         answer = await c.get(f"/agreements/{agreement}/attainment",

@@ -14,11 +14,11 @@ from events.store import EventStore, create_pool
 from projections.attainment import TargetResult, attainment
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
-from services.deliveries import Delivery
-from services.ingest import Ingestor
+from services.pipeline.channels import Delivery
+from services.pipeline.ingest import Ingestor
 from services.replay import agreement_events, attainment_at
 from tests.factories import envelope, unique
-from tests.integration.test_api_ingest import ignore
+from tests.integration.helpers import ignore
 
 ROWS = "SELECT * FROM views.attainment WHERE agreement_id = $1 ORDER BY ordinal"
 SERIES = [("integrations", "total"), ("integrations", "women"), ("ltb_stock", "total"),

@@ -2,33 +2,20 @@
 retroactive correction of a closed year, its history row, and the answer as known before it."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
 from events.store import EventStore
-from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
-from services.deliveries import Delivery
-from services.ingest import Ingestor
 from services.replay import attainment_at, explain
 from tests.factories import envelope, odenwald_2021, unique
-from tests.integration.test_api_ingest import ignore
+from tests.integration.helpers import record
 
 RESULTS = """
 SELECT target_id, actual::float8, status, attainment_pct::float8, final, revised_after_close
 FROM views.attainment WHERE agreement_id = $1 ORDER BY ordinal
 """
-
-
-async def record(store: EventStore, envelopes: list[dict[str, object]]) -> None:
-    """Ingest envelopes (as upstream would) and bring every projection up to date."""
-    ingestor = Ingestor(store, ignore, today=lambda: date(2026, 11, 21))
-    deliveries = [Delivery(json.dumps(e).encode(), unique("d")) for e in envelopes]
-    outcomes = await ingestor.ingest(deliveries)
-    assert {o.status for o in outcomes} == {"recorded"}, outcomes
-    await ProjectionRunner(store.pool, store, PROJECTIONS).catch_up()
 
 
 @pytest.fixture

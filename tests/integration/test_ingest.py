@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 
 from events.store import EventStore, WrongExpectedVersion
-from services.deliveries import Delivery
-from services.ingest import Ingestor, decode
+from services.pipeline.channels import Delivery
+from services.pipeline.ingest import Ingestor, decode
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
 
 TODAY = date(2026, 11, 21)

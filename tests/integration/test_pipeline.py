@@ -3,7 +3,6 @@ published envelopes end up recorded, relayed and projected; nothing is lost."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -12,47 +11,20 @@ import pytest
 from events.store import EventStore, RecordedEvent
 from events.verify import verify_chain
 from projections.figures import fold_figures
-from projections.registry import PROJECTIONS
-from services.api import create_app
-from services.run import Part, Running, services
-from services.runtime import Servers
-from services.transport import publish_envelopes, publish_events
+from services.api.app import create_app
+from services.pipeline.channels import publish_envelopes, publish_events
+from services.pipeline.run import Running
 from tests.factories import agreement_setup, figure_envelope, unique
-from tests.integration.pipeline import eventually, settings_for, wipe_broker
+from tests.integration.helpers import caught_up, eventually, slowest_checkpoint
 from tests.integration.workload import account, make_workload, settled
 
 CHECKPOINT = (
     "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = 'figures'"
 )
-SLOWEST_CHECKPOINT = """
-SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 END
-FROM service.checkpoints WHERE projection = ANY($1::text[])
-"""
-"""The position every projection has reached (each advances in a transaction of its own)."""
 FIGURES_ROWS = """
 SELECT jobcenter_id, indicator, breakdown, period, value::float8, revision_count
 FROM views.figures ORDER BY 1, 2, 3, 4
 """
-
-
-@pytest.fixture
-async def urls(database_url: str, broker_url: str) -> Servers:
-    """This test's database on a broker wiped clean."""
-    await wipe_broker(broker_url)
-    return Servers(database_url, broker_url)
-
-
-@pytest.fixture
-async def pipeline(urls: Servers) -> AsyncIterator[Running]:
-    """Ingest, relay and projector running in this process."""
-    async with services(settings_for(urls), urls, set(Part)) as running:
-        yield running
-
-
-async def caught_up(store: EventStore) -> bool:
-    """Whether every projection has reached the store's head."""
-    head = await store.last_position()
-    return bool(head and await slowest_checkpoint(store) == head)
 
 
 async def test_published_envelopes_are_recorded_relayed_and_projected(
@@ -65,9 +37,9 @@ async def test_published_envelopes_are_recorded_relayed_and_projected(
     }
     correction["data"]["reason"] = "late registrations"
     setup = [json.dumps(e).encode() for e in agreement_setup(jobcenter, unique("agr"))]
-    await publish_envelopes(pipeline.broker, [*setup, json.dumps(report).encode()])
+    await publish_envelopes(pipeline.transport, [*setup, json.dumps(report).encode()])
     await eventually(lambda: caught_up(pipeline.store), "the first batch to be projected")
-    await publish_envelopes(pipeline.broker, [json.dumps(correction).encode()])
+    await publish_envelopes(pipeline.transport, [json.dumps(correction).encode()])
 
     async def corrected() -> bool:
         return await pipeline.store.last_position() == 6 and await caught_up(pipeline.store)
@@ -92,7 +64,7 @@ async def test_twenty_thousand_messages_with_hostile_ones_lose_nothing(
     workload = make_workload(total=20_000)
 
     for number, phase in enumerate(workload.phases, start=1):
-        await publish_envelopes(pipeline.broker, phase.bodies)
+        await publish_envelopes(pipeline.transport, phase.bodies)
         await eventually(lambda n=number: settled(owner_connection, workload, n),  # type: ignore[misc]
                          f"phase {number} to settle")  # fmt: skip
     await eventually(lambda: caught_up(pipeline.store), "the projection to catch up")
@@ -105,10 +77,10 @@ async def test_twenty_thousand_messages_with_hostile_ones_lose_nothing(
     # Replaying zs.events from the start into the running projector changes nothing: after
     # the replay, one new event is recorded; once it is projected the replay was consumed.
     for start in range(0, len(events), 1000):
-        await publish_events(pipeline.broker, events[start : start + 1000])
+        await publish_events(pipeline.transport, events[start : start + 1000])
     sentinel = figure_envelope(events[0].data["jobcenter_id"], "2005-01")
     sentinel["source"] = workload.source
-    await publish_envelopes(pipeline.broker, [json.dumps(sentinel).encode()])
+    await publish_envelopes(pipeline.transport, [json.dumps(sentinel).encode()])
     head = len(events) + 1
     await eventually(lambda: projected_up_to(pipeline.store, head), "the sentinel")
     events = [e async for page in pipeline.store.read_all() for e in page]
@@ -118,12 +90,6 @@ async def test_twenty_thousand_messages_with_hostile_ones_lose_nothing(
 async def projected_up_to(store: EventStore, position: int) -> bool:
     """Whether every projection has reached `position`."""
     return await slowest_checkpoint(store) >= position
-
-
-async def slowest_checkpoint(store: EventStore) -> int:
-    """The position every projection has reached."""
-    names = [projection.name for projection in PROJECTIONS]
-    return int(await store.pool.fetchval(SLOWEST_CHECKPOINT, names))
 
 
 def expected_rows(events: list[RecordedEvent]) -> list[tuple[object, ...]]:
@@ -144,10 +110,12 @@ async def test_rebuild_during_ingest_ends_identical_to_the_live_view(
     pipeline: Running, owner_connection: asyncpg.Connection
 ) -> None:
     workload = make_workload(total=6_000, seed=3)
-    await publish_envelopes(pipeline.broker, workload.phases[0].bodies)
+    await publish_envelopes(pipeline.transport, workload.phases[0].bodies)
     await eventually(lambda: settled(owner_connection, workload, 1), "the set-up")
 
-    publishing = asyncio.create_task(publish_envelopes(pipeline.broker, workload.phases[1].bodies))
+    publishing = asyncio.create_task(
+        publish_envelopes(pipeline.transport, workload.phases[1].bodies)
+    )
     await eventually(lambda: projected_up_to(pipeline.store, 500), "ingest to be under way")
     head_at_start = await pipeline.store.last_position()
     rebuilt_at = await pipeline.runner.rebuild("figures")

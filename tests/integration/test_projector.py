@@ -463,7 +463,7 @@ def run_cli(database_url: str, *args: str) -> "subprocess.CompletedProcess[str]"
     """Run the `projections` sub-command app against `database_url`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
     env |= {"ZS_DATABASE_URL": database_url, "COLUMNS": "200"}
-    program = "from services.projections_cli import projections; projections()"
+    program = "from services.cli.projections import projections; projections()"
     return subprocess.run(
         [sys.executable, "-c", program, *args],
         env=env, capture_output=True, text=True, timeout=120,

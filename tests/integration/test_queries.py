@@ -11,8 +11,8 @@ from events.store import EventStore
 from projections.agreements import AGREEMENTS
 from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
-from services.api import create_app
-from services.ingest import Ingestor
+from services.api.app import create_app
+from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
 
 WAIT_LIMIT = 0.5

@@ -5,8 +5,7 @@ from datetime import date
 from events.catalogue import CATALOGUE, DialogHeld, parse_envelope
 from events.recording import new_event
 from events.store import EventStore
-from tests.factories import unique
-from tests.unit.test_catalogue import DialogHeldV2, catalogue_with_dialog_v2
+from tests.factories import DialogHeldV2, catalogue_with_dialog_v2, unique
 
 
 async def test_v1_event_in_the_store_reads_back_as_v2(store: EventStore) -> None:

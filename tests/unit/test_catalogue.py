@@ -11,18 +11,17 @@ from pydantic import ValidationError
 from events.catalogue import (
     CATALOGUE,
     AgreementConcluded,
-    AgreementEvent,
     BudgetAllocated,
     BudgetDeviationRecorded,
-    Catalogue,
     DialogHeld,
     DomainEvent,
     MonthlyFigureReported,
     json_schemas,
     parse_envelope,
 )
-from events.envelope import Id, InvalidEvent, IsoDate, RejectionCode, Text
+from events.envelope import InvalidEvent, RejectionCode
 from events.indicators import INDICATORS, known_indicator
+from tests.factories import DialogHeldV2, add_participants, catalogue_with_dialog_v2
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "JobcenterRegistered": {
@@ -372,29 +371,6 @@ def test_events_are_frozen() -> None:
     assert isinstance(event, DialogHeld)
     with pytest.raises(ValidationError):
         event.summary = "changed"  # type: ignore[misc]
-
-
-class DialogHeldV2(AgreementEvent):
-    """DialogHeld v2: names its participants."""
-
-    event_type: ClassVar[str] = "DialogHeld"
-    schema_version: ClassVar[int] = 2
-    held_on: IsoDate
-    summary: Text
-    participants: tuple[Id, ...]
-
-
-def add_participants(v1: dict[str, Any]) -> dict[str, Any]:
-    """Upcast DialogHeld v1 -> v2: nobody was recorded as present."""
-    return {**v1, "participants": []}
-
-
-def catalogue_with_dialog_v2() -> Catalogue:
-    """A copy of the default catalogue that knows DialogHeld v2."""
-    catalogue = CATALOGUE.copy()
-    catalogue.register(DialogHeldV2)
-    catalogue.register_upcaster("DialogHeld", 1, add_participants)
-    return catalogue
 
 
 def test_upcaster_turns_v1_data_into_the_v2_model() -> None:

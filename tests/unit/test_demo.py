@@ -16,8 +16,8 @@ from events.catalogue import (
     TargetSet,
     parse_envelope,
 )
-from projections.entities import KnownEntities
-from services.demo import demo_envelopes
+from events.rules import KnownEntities
+from services.cli.demo import demo_envelopes
 
 Key = tuple[str, str, str, str]
 

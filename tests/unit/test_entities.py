@@ -7,7 +7,7 @@ import pytest
 
 from events.catalogue import CATALOGUE, DomainEvent
 from events.envelope import InvalidEvent
-from projections.entities import KnownEntities
+from events.rules import KnownEntities
 
 TODAY = date(2026, 11, 21)
 

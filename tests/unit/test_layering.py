@@ -1,4 +1,6 @@
-"""Imports flow one way: events <- projections <- services; infra is wired in by services."""
+"""Imports flow one way: events <- projections <- services; infra is wired in by services.
+Inside services: the pipeline and the API know nothing of the CLI, the pipeline nothing of the
+API, and the bootstrap nothing of any of them."""
 
 import ast
 from pathlib import Path
@@ -13,17 +15,36 @@ MAY_IMPORT = {
     "infra": {"infra"},
     "services": set(PACKAGES),
 }
+SERVICE_PARTS = ("api", "cli", "pipeline", "bootstrap", "replay")
+MAY_IMPORT_WITHIN_SERVICES = {
+    "bootstrap": set(),
+    "replay": set(),
+    "pipeline": {"pipeline", "bootstrap"},
+    "api": {"api", "pipeline", "replay"},
+    "cli": set(SERVICE_PARTS),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The absolute module names a module imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
 
 
 def project_imports(path: Path) -> set[str]:
     """The project packages a module imports."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found & set(PACKAGES)
+    return {name.split(".")[0] for name in imported_modules(path)} & set(PACKAGES)
+
+
+def service_part(name: str) -> str | None:
+    """`api`, `cli`, ... for a module under `services`, else None."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "services" and len(parts) > 1 else None
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -35,3 +56,29 @@ def test_package_imports_only_what_its_layer_may(package: str) -> None:
     }
 
     assert offending == {}
+
+
+@pytest.mark.parametrize("part", SERVICE_PARTS)
+def test_service_part_imports_only_the_parts_below_it(part: str) -> None:
+    paths = [ROOT / "services" / f"{part}.py", *(ROOT / "services" / part).rglob("*.py")]
+    offending = {}
+    for path in paths:
+        if not path.exists():
+            continue
+        parts = {service_part(name) for name in imported_modules(path)} - {None}
+        if parts - MAY_IMPORT_WITHIN_SERVICES[part]:
+            offending[str(path.relative_to(ROOT))] = sorted(
+                str(p) for p in parts - MAY_IMPORT_WITHIN_SERVICES[part]
+            )
+
+    assert offending == {}
+
+
+def test_every_service_module_belongs_to_a_part() -> None:
+    loose = [
+        path.name
+        for path in (ROOT / "services").iterdir()
+        if path.suffix == ".py" and path.stem not in {"__init__", *SERVICE_PARTS}
+    ]
+
+    assert loose == []

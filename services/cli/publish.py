@@ -7,18 +7,19 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
 
+from events.rejections import RejectionLog
 from events.store import EventStore
-from infra.broker import create_broker
-from services.transport import publish_envelopes
+from infra.broker import create_transport
+from services.pipeline.channels import publish_envelopes
 
 CHUNK = 500
 POLL_S = 0.5
-COUNT_REJECTIONS_SINCE = "SELECT count(*) FROM service.rejections WHERE received_at >= $1"
 SERVER_NOW = "SELECT now()"
 
 
@@ -61,16 +62,16 @@ async def publish_file(
     named = [key for key in keys if key is not None]
     known_before = set(await store.find_recorded(named))
     started = await store.pool.fetchval(SERVER_NOW)
-    broker = create_broker(broker_url)
-    await broker.connect()
+    transport = create_transport(broker_url)
+    await transport.broker.connect()
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("publishing", total=len(lines))
             for start in range(0, len(lines), CHUNK):
-                await publish_envelopes(broker, lines[start : start + CHUNK])
+                await publish_envelopes(transport, lines[start : start + CHUNK])
                 progress.advance(task, len(lines[start : start + CHUNK]))
     finally:
-        await broker.stop()
+        await transport.broker.stop()
     deadline = time.monotonic() + wait_s
     while True:
         tally = await count(store, lines, keys, known_before, started)
@@ -86,11 +87,11 @@ async def count(
     lines: Sequence[bytes],
     keys: Sequence[tuple[str, str] | None],
     known_before: set[tuple[str, str]],
-    started: object,
+    started: datetime,
 ) -> Tally:
     """Recorded now (first time), duplicates (seen before or earlier in the file), rejected."""
     recorded_now = set(await store.find_recorded([k for k in keys if k])) - known_before
     occurrences = Counter(k for k in keys if k in recorded_now)
     repeats = sum(1 for k in keys if k in known_before) + sum(n - 1 for n in occurrences.values())
-    rejected = int(await store.pool.fetchval(COUNT_REJECTIONS_SINCE, started))
+    rejected = await RejectionLog(store.pool).count_since(started)
     return Tally(len(lines), len(recorded_now), repeats, rejected)

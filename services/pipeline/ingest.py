@@ -6,7 +6,6 @@ appended in one transaction, and its rejections are stored (raw body, code, reas
 published to `zs.rejected`. Only then does `ingest` return, so the caller may acknowledge.
 """
 
-import base64
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,27 +18,21 @@ from pydantic import BaseModel
 from events.catalogue import CATALOGUE, DomainEvent, parse_envelope
 from events.envelope import Envelope, InvalidEvent, RejectionCode
 from events.recording import new_event
+from events.rejections import RejectionLog, StoredRejection, body_text
+from events.rules import REFERENCE_TYPES, KnownEntities
 from events.store import EventStore, WrongExpectedVersion
-from projections.entities import REFERENCE_TYPES, KnownEntities
-from services.deliveries import MAX_DELIVERIES, Delivery
+from services.pipeline.channels import MAX_DELIVERIES, Delivery
 
 MAX_ENVELOPE_BYTES = 64 * 1024
 MAX_CONFLICT_RETRIES = 5
 """How often a batch is re-judged when another ingest changed an agreement meanwhile."""
-
-INSERT_REJECTIONS = """
-INSERT INTO service.rejections (delivery_id, source, message_id, code, reason, body, received_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
-                     $7::timestamptz[])
-ON CONFLICT (delivery_id) DO NOTHING
-"""
 
 log = structlog.get_logger()
 RejectionPublisher = Callable[[dict[str, Any]], Awaitable[None]]
 Key = tuple[str, str]
 
 
-class Outcome(BaseModel):
+class IngestOutcome(BaseModel):
     """The fate of one envelope."""
 
     status: Literal["recorded", "duplicate", "rejected"]
@@ -71,19 +64,23 @@ class Rejection:
 
     def payload(self, received_at: datetime) -> dict[str, Any]:
         """The message published to `zs.rejected` (the raw body as text, else base64)."""
-        try:
-            body, encoding = self.delivery.body.decode(), "utf-8"
-        except UnicodeDecodeError:
-            body, encoding = base64.b64encode(self.delivery.body).decode(), "base64"
+        body, encoding = body_text(self.delivery.body)
         return {
             "delivery_id": self.delivery.delivery_id, "source": self.source,
             "message_id": self.message_id, "code": self.code, "reason": self.reason,
             "received_at": received_at.isoformat(), "body": body, "body_encoding": encoding,
         }  # fmt: skip
 
-    def outcome(self) -> Outcome:
-        """As an `Outcome`."""
-        return Outcome(
+    def stored(self, received_at: datetime) -> StoredRejection:
+        """As the rejection log keeps it."""
+        return StoredRejection(
+            self.delivery.delivery_id, self.source, self.message_id, str(self.code), self.reason,
+            self.delivery.body, received_at,
+        )  # fmt: skip
+
+    def outcome(self) -> IngestOutcome:
+        """As an `IngestOutcome`."""
+        return IngestOutcome(
             status="rejected", source=self.source, message_id=self.message_id,
             code=self.code, reason=self.reason,
         )  # fmt: skip
@@ -127,7 +124,7 @@ def identity(raw: Any) -> tuple[str | None, str | None]:
     )
 
 
-def outcome(item: Judged, positions: dict[Key, int], raced: set[Key]) -> Outcome:
+def outcome(item: Judged, positions: dict[Key, int], raced: set[Key]) -> IngestOutcome:
     """The outcome of a judged delivery, given the positions of the recorded keys."""
     if isinstance(item, Rejection):
         return item.outcome()
@@ -137,7 +134,7 @@ def outcome(item: Judged, positions: dict[Key, int], raced: set[Key]) -> Outcome
         "recorded" if isinstance(item, Accepted) else "duplicate"
     )
     key = item.envelope.idempotency_key if isinstance(item, Accepted) else item
-    return Outcome(status=status, source=key[0], message_id=key[1], position=positions[key])
+    return IngestOutcome(status=status, source=key[0], message_id=key[1], position=positions[key])
 
 
 class Ingestor:
@@ -150,11 +147,12 @@ class Ingestor:
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self.store = store
+        self.rejections = RejectionLog(store.pool)
         self.publish_rejection = publish_rejection
         self.today = today
         self.known = KnownEntities()
 
-    async def ingest(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+    async def ingest(self, deliveries: Sequence[Delivery]) -> list[IngestOutcome]:
         """One outcome per delivery, in order, once every fate is durable."""
         for _ in range(MAX_CONFLICT_RETRIES):
             await self.catch_up()
@@ -187,7 +185,7 @@ class Ingestor:
                 )
         self.known.position = max(self.known.position, head)
 
-    async def _settle(self, decoded: list[Accepted | Rejection]) -> list[Outcome]:
+    async def _settle(self, decoded: list[Accepted | Rejection]) -> list[IngestOutcome]:
         accepted = [item for item in decoded if isinstance(item, Accepted)]
         recorded = await self.store.find_recorded([a.envelope.idempotency_key for a in accepted])
         judged = self._judge(decoded, recorded.keys())
@@ -241,13 +239,7 @@ class Ingestor:
         if not rejections:
             return
         received_at = datetime.now(UTC)
-        await self.store.pool.execute(
-            INSERT_REJECTIONS,
-            [r.delivery.delivery_id for r in rejections], [r.source for r in rejections],
-            [r.message_id for r in rejections], [str(r.code) for r in rejections],
-            [r.reason for r in rejections], [r.delivery.body for r in rejections],
-            [received_at] * len(rejections),
-        )  # fmt: skip
+        await self.rejections.add([r.stored(received_at) for r in rejections])
         for rejection in rejections:
             log.warning("rejected", code=rejection.code, reason=rejection.reason,
                         source=rejection.source, message_id=rejection.message_id,

@@ -1,7 +1,7 @@
 """What the ingest must know to judge a message: jobcenters, agreements, targets, budget lines.
 
 A pure fold over recorded events; the ingest checks each new message against it (the rules of
-CONTRACT.md §1 and DOMAIN.md "Bad input" that need more than the message itself).
+the contract, ingest and docs/domain.md "Bad input" that need more than the message itself).
 """
 
 import copy

@@ -13,9 +13,8 @@ import contextlib
 import structlog
 
 from events.store import NOTIFY_CHANNEL, EventStore
-from infra.broker import Broker
-from services.deliveries import EVENTS_CHANNEL
-from services.transport import publish_events
+from infra.broker import Transport
+from services.pipeline.channels import EVENTS_CHANNEL, publish_events
 
 RELAY_PAGE_SIZE = 500
 FALLBACK_POLL_S = 5.0
@@ -40,13 +39,13 @@ class Relay:
     def __init__(
         self,
         store: EventStore,
-        broker: Broker,
+        transport: Transport,
         *,
         channel: str = EVENTS_CHANNEL,
         page_size: int = RELAY_PAGE_SIZE,
         fallback_poll_s: float = FALLBACK_POLL_S,
     ) -> None:
-        self.store, self.broker, self.channel = store, broker, channel
+        self.store, self.transport, self.channel = store, transport, channel
         self.page_size, self.fallback_poll_s = page_size, fallback_poll_s
 
     async def checkpoint(self) -> int:
@@ -58,7 +57,7 @@ class Relay:
         """Publish every event after the checkpoint, page by page; return the new checkpoint."""
         position = await self.checkpoint()
         async for page in self.store.read_all(position, page_size=self.page_size):
-            await publish_events(self.broker, page, channel=self.channel)
+            await publish_events(self.transport, page, channel=self.channel)
             position = page[-1].position
             await self.store.pool.execute(SAVE_CHECKPOINT, position)
             log.info("events relayed", position=position, count=len(page))

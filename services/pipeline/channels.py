@@ -1,4 +1,6 @@
-"""The services' broker subscriptions and publishing: the same handlers on every broker.
+"""The three broker channels and what travels on them: raw deliveries in on `zs.ingest`,
+recorded events out on `zs.events`, rejections out on `zs.rejected`. The same handlers run on
+every broker.
 
 Invariants: a batch is acknowledged only after its handler returned (when it raises, the batch
 is delivered again); an ingest message delivered more than `MAX_DELIVERIES` times goes to the
@@ -6,7 +8,8 @@ poison handler instead of the ingest handler, and is acknowledged once that retu
 reach the ingest handler exactly as published (validation is the handler's job).
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -14,30 +17,17 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from events.store import RecordedEvent
-from infra.broker import (
-    REDELIVER_AFTER_S,
-    Broker,
-    Group,
-    RawMessage,
-    publish_bodies,
-    publish_faststream,
-    subscribe_batches,
-)
-from services.deliveries import (
-    EVENTS_CHANNEL,
-    INGEST_CHANNEL,
-    MAX_DELIVERIES,
-    REJECTED_CHANNEL,
-    Delivery,
-    IngestHandler,
-    PoisonHandler,
-    ProjectHandler,
-)
+from infra.broker import REDELIVER_AFTER_S, Group, RawMessage, Transport
 
+INGEST_CHANNEL = "zs.ingest"
+EVENTS_CHANNEL = "zs.events"
+REJECTED_CHANNEL = "zs.rejected"
 INGEST_GROUP = "zs-ingest"
 PROJECTOR_GROUP = "zs-projectors"
 INGEST_BATCH_SIZE = 500
 EVENTS_BATCH_SIZE = 500
+MAX_DELIVERIES = 5
+"""A message still failing after this many deliveries is rejected as poison, not retried."""
 EVENTS_MAXLEN = 100_000
 """`zs.events` keeps about this many entries (Redis); the store keeps everything."""
 REJECTED_MAXLEN = 100_000
@@ -46,8 +36,32 @@ REJECTED_MAXLEN = 100_000
 log = structlog.get_logger()
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One message from `zs.ingest`, exactly as published."""
+
+    body: bytes
+    """The raw envelope bytes (JSON, UTF-8 — or whatever a broken upstream sent)."""
+    delivery_id: str
+    """The broker's id of this message (Redis entry id, JetStream stream sequence): the same
+    on every redelivery, different for every published message."""
+    attempt: int = 1
+    """Delivery count where the broker knows it (1 = first delivery)."""
+
+
+IngestHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
+"""Settles a batch durably (recorded, duplicate or rejected) before it returns; raises when it
+could not, and then the broker must not acknowledge the batch (it is delivered again)."""
+
+PoisonHandler = Callable[[Delivery, str], Awaitable[None]]
+"""Rejects one delivery that failed `MAX_DELIVERIES` times, durably, with the given reason."""
+
+ProjectHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
+"""Applies recorded events from `zs.events` to the projections durably before it returns."""
+
+
 def subscribe_ingest(
-    broker: Broker,
+    transport: Transport,
     handler: IngestHandler,
     poison: PoisonHandler,
     consumer: str,
@@ -68,9 +82,7 @@ def subscribe_ingest(
             if delivery.attempt > MAX_DELIVERIES:
                 await give_up(poison, delivery)
 
-    subscribe_batches(
-        broker, Group(channel, group, consumer, batch_size, redeliver_after_s), settle
-    )
+    transport.subscribe(Group(channel, group, consumer, batch_size, redeliver_after_s), settle)
 
 
 async def give_up(poison: PoisonHandler, delivery: Delivery) -> None:
@@ -88,7 +100,7 @@ async def give_up(poison: PoisonHandler, delivery: Delivery) -> None:
 
 
 def subscribe_events(
-    broker: Broker,
+    transport: Transport,
     handler: ProjectHandler,
     consumer: str,
     *,
@@ -104,7 +116,7 @@ def subscribe_events(
         if events:
             await handler(events)
 
-    subscribe_batches(broker, Group(channel, group, consumer, batch_size, redeliver_after_s), apply)
+    transport.subscribe(Group(channel, group, consumer, batch_size, redeliver_after_s), apply)
 
 
 def recorded_event(message: RawMessage) -> RecordedEvent | None:
@@ -117,11 +129,10 @@ def recorded_event(message: RawMessage) -> RecordedEvent | None:
 
 
 async def publish_events(
-    broker: Broker, events: Sequence[RecordedEvent], *, channel: str = EVENTS_CHANNEL
+    transport: Transport, events: Sequence[RecordedEvent], *, channel: str = EVENTS_CHANNEL
 ) -> None:
     """Publish recorded events to `zs.events` as JSON, in the given order, in one round trip."""
-    await publish_bodies(
-        broker,
+    await transport.publish(
         channel,
         [event.model_dump_json().encode() for event in events],
         maxlen=EVENTS_MAXLEN,
@@ -130,14 +141,14 @@ async def publish_events(
 
 
 async def publish_envelopes(
-    broker: Broker, bodies: Sequence[bytes], *, channel: str = INGEST_CHANNEL
+    transport: Transport, bodies: Sequence[bytes], *, channel: str = INGEST_CHANNEL
 ) -> None:
     """Publish raw envelopes to `zs.ingest` as a FastStream upstream would."""
-    await publish_faststream(broker, channel, bodies)
+    await transport.publish_faststream(channel, bodies)
 
 
 async def publish_rejection(
-    broker: Broker, payload: dict[str, Any], *, channel: str = REJECTED_CHANNEL
+    transport: Transport, payload: dict[str, Any], *, channel: str = REJECTED_CHANNEL
 ) -> None:
     """Publish one rejection (JSON) to `zs.rejected`."""
-    await publish_bodies(broker, channel, [to_json(payload)], maxlen=REJECTED_MAXLEN)
+    await transport.publish(channel, [to_json(payload)], maxlen=REJECTED_MAXLEN)

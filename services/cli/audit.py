@@ -1,4 +1,4 @@
-"""`zs audit ...`: commands for auditors (CONTRACT.md §4)."""
+"""`zs audit ...`: commands for auditors (the contract, audit CLI)."""
 
 import asyncio
 import sys
@@ -14,8 +14,8 @@ from events.store import EventStore
 from events.verify import ChainVerdict, verify_chain
 from infra.settings import get_settings
 from projections.results import TargetChange
+from services.bootstrap import database_server, open_store
 from services.replay import attainment_at, explain, position_of
-from services.runtime import database_server, open_store
 
 audit = typer.Typer(help="Verify and replay the event log.", no_args_is_help=True)
 stderr = Console(stderr=True)

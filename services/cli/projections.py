@@ -10,7 +10,7 @@ from rich.table import Column, Table
 from infra.settings import get_settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionError, ProjectionRunner, ProjectionStatus
-from services.runtime import database_server, open_store
+from services.bootstrap import database_server, open_store
 
 projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_is_help=True)
 

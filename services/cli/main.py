@@ -1,4 +1,6 @@
-"""The `zs` command."""
+"""The `zs` command: its root, the service commands (`up`, `ingest`, `relay`, `project`),
+`publish`, `migrate` and `schema export`; the `audit` and `projections` groups have modules of
+their own."""
 
 import asyncio
 import contextlib
@@ -13,12 +15,12 @@ from events.catalogue import json_schemas
 from infra.logging import configure_logging
 from infra.migrate import migrate as apply_migrations
 from infra.settings import get_settings
-from services.audit import audit
-from services.projections_cli import projections
-from services.publish import Tally, publish_file, read_lines
-from services.run import Part, run_until_stopped
-from services.runtime import Servers, database_server, open_store, servers
-from services.up import run_up
+from services.bootstrap import Servers, database_server, open_store, servers
+from services.cli.audit import audit
+from services.cli.projections import projections
+from services.cli.publish import Tally, publish_file, read_lines
+from services.cli.up import run_up
+from services.pipeline.run import Part, run_until_stopped
 
 app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced.")
 schema = typer.Typer(help="JSON Schemas of the event catalogue.", no_args_is_help=True)
@@ -34,7 +36,11 @@ def main() -> None:
 
 
 @app.command()
-def up(demo: bool = typer.Option(True, help="Load the demo data from the seeds.")) -> None:
+def up(
+    demo: bool = typer.Option(
+        True, help="Load the demo data (published agreements) on first start."
+    ),
+) -> None:
     """Run everything in one process until Ctrl-C (embedded servers unless configured)."""
     run_up(get_settings(), load_demo=demo)
 

@@ -1,4 +1,5 @@
-"""Attainment over HTTP: the live read model, or any earlier state replayed from the store."""
+"""Attainment: one agreement's (`GET /agreements/{id}/attainment`, live or as known at an earlier
+moment, replayed from the store) and the portfolio (`GET /attainment`)."""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -8,11 +9,13 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from projections.attainment import AgreementAttainment, TargetResult
-from services.errors import ApiError
-from services.queries import Limit, Offset, ReadAtDep
+from services.api.deps import Limit, Offset, ReadAtDep, page_count
+from services.api.errors import ApiError
 from services.replay import attainment_at, position_of
 
-SELECT_AGREEMENT = "SELECT jobcenter_id, year FROM views.agreement_years WHERE agreement_id = $1"
+SELECT_AGREEMENT_YEAR = (
+    "SELECT jobcenter_id, year FROM views.agreement_years WHERE agreement_id = $1"
+)
 SELECT_RESULTS = """
 SELECT a.*, j.land, count(*) OVER () AS total
 FROM views.attainment a LEFT JOIN views.jobcenters j USING (jobcenter_id)
@@ -64,7 +67,7 @@ async def agreement_attainment(
         response.headers["X-Position"] = str(position)
         return result.model_copy(update={"position": position})
     async with read.snapshot(response, "attainment") as connection:
-        known = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
+        known = await connection.fetchrow(SELECT_AGREEMENT_YEAR, agreement_id)
         if known is None:
             raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
         rows = await connection.fetch(SELECT_RESULTS, agreement_id, None, None, None, None, 1000, 0)
@@ -101,4 +104,4 @@ async def portfolio(
         )
         for row in rows
     ]
-    return Portfolio(items=items, count=rows[0]["total"] if rows else 0)
+    return Portfolio(items=items, count=page_count(rows))

@@ -10,11 +10,11 @@ from rich.console import Console
 
 from infra.database import redact
 from infra.settings import Settings
-from services.api import create_app
-from services.demo import demo_envelopes
-from services.run import Part, Running, services
-from services.runtime import Servers, noted_servers, servers
-from services.transport import publish_envelopes
+from services.api.app import create_app
+from services.bootstrap import Servers, noted_servers, servers
+from services.cli.demo import demo_envelopes
+from services.pipeline.channels import publish_envelopes
+from services.pipeline.run import Part, Running, services
 
 log = structlog.get_logger()
 STARTUP_POLL_S = 0.05
@@ -25,7 +25,7 @@ async def load_demo_once(running: Running) -> None:
     if await running.store.last_position() > 0:
         return
     envelopes = demo_envelopes()
-    await publish_envelopes(running.broker, [json.dumps(e).encode() for e in envelopes])
+    await publish_envelopes(running.transport, [json.dumps(e).encode() for e in envelopes])
     log.info("demo data published to zs.ingest", envelopes=len(envelopes))
 
 

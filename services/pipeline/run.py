@@ -14,15 +14,19 @@ from typing import Any
 import structlog
 
 from events.store import EventStore
-from infra.broker import Broker, create_broker, running
+from infra.broker import Transport, create_transport, running
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
-from services.deliveries import Delivery
-from services.ingest import Ingestor
-from services.relay import Relay
-from services.runtime import Servers, open_store
-from services.transport import publish_rejection, subscribe_events, subscribe_ingest
+from services.bootstrap import Servers, open_store
+from services.pipeline.channels import (
+    Delivery,
+    publish_rejection,
+    subscribe_events,
+    subscribe_ingest,
+)
+from services.pipeline.ingest import Ingestor
+from services.pipeline.relay import Relay
 
 log = structlog.get_logger()
 
@@ -40,7 +44,7 @@ class Running:
     """What the running parts share: for the HTTP API that runs beside them."""
 
     store: EventStore
-    broker: Broker
+    transport: Transport
     ingestor: Ingestor
     runner: ProjectionRunner
 
@@ -62,10 +66,10 @@ async def services(
 ) -> AsyncIterator[Running]:
     """Start `parts` against the servers; stop them when the block ends."""
     async with open_store(urls.database_url, settings) as store:
-        broker = create_broker(urls.broker_url)
+        transport = create_transport(urls.broker_url)
 
         async def reject(payload: dict[str, Any]) -> None:
-            await publish_rejection(broker, payload)
+            await publish_rejection(transport, payload)
 
         async def settle(deliveries: Sequence[Delivery]) -> None:
             await ingestor.ingest(deliveries)
@@ -74,17 +78,17 @@ async def services(
         runner = ProjectionRunner(store.pool, store, PROJECTIONS)
         consumer, idle = consumer_name(), settings.redeliver_after_s
         if Part.INGEST in parts:
-            subscribe_ingest(broker, settle, ingestor.reject_poison, consumer,
+            subscribe_ingest(transport, settle, ingestor.reject_poison, consumer,
                              redeliver_after_s=idle)  # fmt: skip
         if Part.PROJECT in parts:
             await runner.catch_up()
-            subscribe_events(broker, runner.project, consumer, redeliver_after_s=idle)
-        async with running(broker), contextlib.AsyncExitStack() as stack:
+            subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
+        async with running(transport), contextlib.AsyncExitStack() as stack:
             if Part.RELAY in parts:
-                relay = asyncio.create_task(Relay(store, broker).run())
+                relay = asyncio.create_task(Relay(store, transport).run())
                 stack.push_async_callback(cancelled, relay)
             log.info("services running", parts=sorted(parts), consumer=consumer)
-            yield Running(store, broker, ingestor, runner)
+            yield Running(store, transport, ingestor, runner)
 
 
 async def run_until_stopped(settings: Settings, urls: Servers, parts: Collection[Part]) -> None:

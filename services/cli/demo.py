@@ -1,13 +1,13 @@
-"""Demo data from the seeds (`../shared/seeds/`) as upstream envelopes (CONTRACT.md §1).
+"""Demo data drawn from published target agreements, as upstream envelopes (docs/contract.md).
 
-Odenwaldkreis 2021/2022 (HMSI agreements, seed 001) with BA monthly figures 2020 to
-September 2022, Main-Kinzig-Kreis 2018 (budgets and projects, seed 003) and Rhein-Kreis Neuss
-2012 (qualitative goals with the Land's support, seed 000).
+Odenwaldkreis 2021/2022 (HMSI agreements) with BA monthly figures 2020 to
+September 2022, Main-Kinzig-Kreis 2018 (budgets and projects) and Rhein-Kreis Neuss
+2012 (qualitative goals with the Land's support).
 
 Invariants: deterministic (fixed ids, sources and timestamps); in publication order (sorted by
 `occurred_at`, ties in build order), so every envelope is valid where it stands; the latest
-2021 Odenwaldkreis figures give the seed's results: 718 integrations, 2,035 long-term
-recipients on average. Monthly values are invented but consistent with the seed.
+2021 Odenwaldkreis figures give the published results: 718 integrations, 2,035 long-term
+recipients on average. Monthly values are invented but consistent with them.
 """
 
 from typing import Any

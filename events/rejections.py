@@ -1,0 +1,90 @@
+"""The rejection log: every message the ingest did not record, with its raw body, a code and a
+reason (table `service.rejections`, one row per delivered message, never updated).
+
+The only module with SQL on that table: the ingest adds, the API pages through, `zs publish`
+counts.
+"""
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+INSERT_REJECTIONS = """
+INSERT INTO service.rejections (delivery_id, source, message_id, code, reason, body, received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
+                     $7::timestamptz[])
+ON CONFLICT (delivery_id) DO NOTHING
+"""
+SELECT_PAGE = """
+SELECT source, message_id, code, reason, received_at, body, count(*) OVER () AS total
+FROM service.rejections
+WHERE ($1::text IS NULL OR source = $1) AND ($2::timestamptz IS NULL OR received_at >= $2)
+ORDER BY id LIMIT $3 OFFSET $4
+"""
+COUNT_SINCE = "SELECT count(*) FROM service.rejections WHERE received_at >= $1"
+
+
+@dataclass(frozen=True)
+class StoredRejection:
+    """One rejected message as the log keeps it."""
+
+    delivery_id: str
+    source: str | None
+    message_id: str | None
+    code: str
+    reason: str
+    body: bytes
+    received_at: datetime
+
+
+def body_text(body: bytes) -> tuple[str, str]:
+    """A raw body for JSON: (text, "utf-8"), or (base64, "base64") when it is not UTF-8."""
+    try:
+        return body.decode(), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode(), "base64"
+
+
+class RejectionLog:
+    """Adds and reads rejections."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def add(self, rejections: Sequence[StoredRejection]) -> None:
+        """Store the rejections; a delivery already stored is kept as it was."""
+        if not rejections:
+            return
+        await self.pool.execute(
+            INSERT_REJECTIONS,
+            [r.delivery_id for r in rejections], [r.source for r in rejections],
+            [r.message_id for r in rejections], [r.code for r in rejections],
+            [r.reason for r in rejections], [r.body for r in rejections],
+            [r.received_at for r in rejections],
+        )  # fmt: skip
+
+    async def page(
+        self, source: str | None, since: datetime | None, limit: int, offset: int
+    ) -> tuple[list[StoredRejection], int]:
+        """Rejections oldest first, filtered by source and time; with the total count."""
+        rows = await self.pool.fetch(SELECT_PAGE, source, since, limit, offset)
+        found = [
+            StoredRejection(
+                "",
+                row["source"],
+                row["message_id"],
+                row["code"],
+                row["reason"],
+                bytes(row["body"]),
+                row["received_at"],
+            )
+            for row in rows
+        ]
+        return found, int(rows[0]["total"]) if rows else 0
+
+    async def count_since(self, moment: datetime) -> int:
+        """How many were received at or after `moment`."""
+        return int(await self.pool.fetchval(COUNT_SINCE, moment))

@@ -1,0 +1,109 @@
+"""What the routes depend on: the store, the ingest, and where a read must stand.
+
+Every read answers from one snapshot and sends its position as header `X-Position`: the
+projection's checkpoint read in the same snapshot as its rows (the store's head for reads of
+the log). `?min_position=n` first waits until that position reaches n, else answers 503
+`not_caught_up`.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from fastapi import Depends, Query, Request, Response
+
+from events.store import EventStore, Reader
+from projections.checkpoints import checkpoint
+from services.api.errors import ApiError
+from services.pipeline.ingest import Ingestor
+
+CATCH_UP_TIMEOUT = 5.0
+"""Seconds a `min_position` request waits at most (override: `app.state.catch_up_timeout`)."""
+POLL_INTERVAL = 0.05
+
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+ERRORS: dict[int | str, dict[str, Any]] = {503: {"description": "not caught up"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown agreement"}, **ERRORS}
+
+
+async def wait_for_position(
+    read: Callable[[], Awaitable[int]], min_position: int | None, within: float
+) -> int:
+    """Poll `read` until it reaches `min_position` (None: no wait); its value, or 503 after
+    `within` seconds."""
+    deadline = time.monotonic() + within
+    position = await read()
+    while min_position is not None and position < min_position:
+        if time.monotonic() >= deadline:
+            raise ApiError(
+                503, "not_caught_up",
+                f"position {position} has not reached {min_position} within {within:g} s",
+            )  # fmt: skip
+        await asyncio.sleep(POLL_INTERVAL)
+        position = await read()
+    return position
+
+
+@dataclass(frozen=True)
+class ReadAt:
+    """Where a read must stand: the store, the position asked for, how long to wait for it."""
+
+    store: EventStore
+    min_position: int | None
+    timeout: float
+
+    @asynccontextmanager
+    async def snapshot(
+        self, response: Response, projection: str | None
+    ) -> AsyncIterator[Connection]:
+        """A read-only snapshot level with `min_position`, its position (the `projection`'s
+        checkpoint, or the store's head for None) sent as `X-Position`."""
+        pool = self.store.pool
+
+        async def position(reader: Reader) -> int:
+            if projection is None:
+                return await EventStore.head(reader)
+            return await checkpoint(reader, projection)
+
+        await wait_for_position(lambda: position(pool), self.min_position, self.timeout)
+        async with (
+            pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            response.headers["X-Position"] = str(await position(connection))
+            yield connection
+
+
+def read_at(request: Request, min_position: Annotated[int | None, Query(ge=0)] = None) -> ReadAt:
+    """The dependency every read takes: its store, `?min_position=` and the wait limit."""
+    timeout = getattr(request.app.state, "catch_up_timeout", CATCH_UP_TIMEOUT)
+    return ReadAt(request.app.state.store, min_position, float(timeout))
+
+
+def get_store(request: Request) -> EventStore:
+    """The store the app was created with."""
+    store: EventStore = request.app.state.store
+    return store
+
+
+def get_ingestor(request: Request) -> Ingestor:
+    """The ingest the app was created with."""
+    ingestor: Ingestor = request.app.state.ingestor
+    return ingestor
+
+
+ReadAtDep = Annotated[ReadAt, Depends(read_at)]
+StoreDep = Annotated[EventStore, Depends(get_store)]
+IngestorDep = Annotated[Ingestor, Depends(get_ingestor)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def page_count(rows: list[asyncpg.Record]) -> int:
+    """The total a page's rows carry in their `total` column (0 for an empty page)."""
+    return int(rows[0]["total"]) if rows else 0

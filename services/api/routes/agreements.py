@@ -1,0 +1,199 @@
+"""Agreements: the list (`GET /agreements`), one agreement with its targets, goals, budget
+lines and dialogues, and its history (every recorded event of it and of its jobcenter's figures
+for its year)."""
+
+from datetime import date
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from events.envelope import Number
+from events.store import RecordedEvent
+from services.api.deps import ERRORS, NOT_FOUND, Limit, Offset, ReadAtDep, page_count
+from services.api.errors import ApiError
+
+AGREEMENT_COLUMNS = """
+a.agreement_id, a.jobcenter_id, j.land, a.year, a.parties, a.signed_on, a.title, a.status,
+a.closed_on, a.position
+"""
+SELECT_AGREEMENTS = f"""
+SELECT {AGREEMENT_COLUMNS}, count(*) OVER () AS total
+FROM views.agreements AS a LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+WHERE ($1::integer IS NULL OR a.year = $1) AND ($2::text IS NULL OR a.jobcenter_id = $2)
+  AND ($3::text IS NULL OR j.land = $3)
+ORDER BY a.year, a.jobcenter_id, a.agreement_id LIMIT $4 OFFSET $5
+"""
+SELECT_AGREEMENT = f"""
+SELECT {AGREEMENT_COLUMNS}
+FROM views.agreements AS a LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+WHERE a.agreement_id = $1
+"""
+SELECT_TARGETS = """
+SELECT target_id, indicator, breakdown, comparator, unit, aggregation, budget_line, label,
+       agreed_value, value_in_force, amendments, withdrawn, position
+FROM views.targets WHERE agreement_id = $1 ORDER BY position
+"""
+SELECT_GOALS = """
+SELECT goal_id, section, text, state_support, position
+FROM views.goals WHERE agreement_id = $1 ORDER BY position
+"""
+SELECT_BUDGET_LINES = """
+SELECT budget_line, allocated, measures, deviations, current, position
+FROM views.budget_lines WHERE agreement_id = $1 ORDER BY position
+"""
+SELECT_DIALOGS = """
+SELECT held_on, summary, position FROM views.dialogs WHERE agreement_id = $1 ORDER BY position
+"""
+
+router = APIRouter()
+
+
+class AgreementSummary(BaseModel):
+    """An agreement with its status (`open` or `closed`)."""
+
+    agreement_id: str
+    jobcenter_id: str
+    land: str | None
+    year: int
+    parties: list[str]
+    signed_on: date | None
+    title: str | None
+    status: str
+    closed_on: date | None
+    position: int
+
+
+class Agreements(BaseModel):
+    """A page of agreements."""
+
+    items: list[AgreementSummary]
+    count: int
+
+
+class Amendment(BaseModel):
+    """One recorded amendment of a target."""
+
+    value: Number
+    effective_from: date
+    reason: str
+    position: int
+
+
+class Target(BaseModel):
+    """A target: agreed value, value in force (latest amendment, not budget-scaled)."""
+
+    target_id: str
+    indicator: str
+    breakdown: str
+    comparator: str
+    unit: str
+    aggregation: str
+    budget_line: str | None
+    label: str | None
+    agreed_value: Number
+    value_in_force: Number
+    amendments: list[Amendment]
+    withdrawn: bool
+    position: int
+
+
+class Goal(BaseModel):
+    """A qualitative goal with what the Land does to support it."""
+
+    goal_id: str
+    section: str
+    text: str
+    state_support: list[str]
+    position: int
+
+
+class Deviation(BaseModel):
+    """An in-year change of a budget line."""
+
+    period: str
+    amount_eur: Number
+    reason: str
+    position: int
+
+
+class BudgetLine(BaseModel):
+    """A budget line: allocated, its deviations, and the current amount (their sum)."""
+
+    budget_line: str
+    allocated: Number
+    measures: list[str]
+    deviations: list[Deviation]
+    current: Number
+    position: int
+
+
+class Dialog(BaseModel):
+    """A target dialogue held."""
+
+    held_on: date
+    summary: str
+    position: int
+
+
+class AgreementDetail(AgreementSummary):
+    """An agreement with its targets, goals, budget lines and dialogues."""
+
+    targets: list[Target]
+    goals: list[Goal]
+    budget_lines: list[BudgetLine]
+    dialogs: list[Dialog]
+
+
+class History(BaseModel):
+    """A page of recorded events (as the store holds them), in position order."""
+
+    items: list[RecordedEvent]
+    count: int
+
+
+@router.get("/agreements", responses=ERRORS)
+async def agreements(
+    at: ReadAtDep,
+    response: Response,
+    year: int | None = None,
+    jobcenter_id: str | None = None,
+    land: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Agreements:
+    """Agreements with their status, by year and jobcenter."""
+    async with at.snapshot(response, "agreements") as connection:
+        rows = await connection.fetch(SELECT_AGREEMENTS, year, jobcenter_id, land, limit, offset)
+    items = [AgreementSummary(**dict(r)) for r in rows]
+    return Agreements(items=items, count=page_count(rows))
+
+
+@router.get("/agreements/{agreement_id}", responses=NOT_FOUND)
+async def agreement(agreement_id: str, at: ReadAtDep, response: Response) -> AgreementDetail:
+    """The agreement: parties, targets, goals, budget lines with deviations, dialogues."""
+    async with at.snapshot(response, "agreements") as connection:
+        row = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")
+        parts = {
+            name: [dict(r) for r in await connection.fetch(query, agreement_id)]
+            for name, query in (
+                ("targets", SELECT_TARGETS), ("goals", SELECT_GOALS),
+                ("budget_lines", SELECT_BUDGET_LINES), ("dialogs", SELECT_DIALOGS),
+            )
+        }  # fmt: skip
+    return AgreementDetail.model_validate(dict(row) | parts)
+
+
+@router.get("/agreements/{agreement_id}/history", responses=NOT_FOUND)
+async def history(
+    agreement_id: str, at: ReadAtDep, response: Response, limit: Limit = 100, offset: Offset = 0
+) -> History:
+    """Every recorded event of the agreement and of its jobcenter's figures for its year."""
+    async with at.snapshot(response, None) as connection:
+        head = int(response.headers["X-Position"])
+        found = await at.store.agreement_history(agreement_id, head, limit, offset, connection)
+    if found is None:
+        raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")
+    items, count = found
+    return History(items=items, count=count)

@@ -1,0 +1,59 @@
+"""`GET /figures`: monthly figures as known now, with their revision count."""
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from events.envelope import Number
+from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
+
+SELECT_FIGURES = """
+SELECT jobcenter_id, indicator, breakdown, period, value, numerator, denominator, status,
+       revision_count, position, count(*) OVER () AS total
+FROM views.figures
+WHERE ($1::text IS NULL OR jobcenter_id = $1) AND ($2::text IS NULL OR indicator = $2)
+  AND ($3::text IS NULL OR period LIKE $3)
+ORDER BY jobcenter_id, indicator, breakdown, period LIMIT $4 OFFSET $5
+"""
+
+router = APIRouter()
+
+
+class Figure(BaseModel):
+    """A monthly figure as known now (the public contract's figure row)."""
+
+    jobcenter_id: str
+    indicator: str
+    breakdown: str
+    period: str
+    value: Number
+    numerator: Number | None
+    denominator: Number | None
+    status: str
+    revision_count: int
+    position: int
+
+
+class Figures(BaseModel):
+    """A page of figures."""
+
+    items: list[Figure]
+    count: int
+
+
+@router.get("/figures", responses=ERRORS)
+async def figures(
+    at: ReadAtDep,
+    response: Response,
+    jobcenter_id: str | None = None,
+    indicator: str | None = None,
+    year: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Figures:
+    """Monthly figures as known now, with their revision count."""
+    period = None if year is None else f"{year:04d}-%"
+    async with at.snapshot(response, "figures") as connection:
+        rows = await connection.fetch(
+            SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset
+        )
+    return Figures(items=[Figure(**dict(r)) for r in rows], count=page_count(rows))

@@ -1,0 +1,62 @@
+"""`POST /ingest`: upstream envelopes over HTTP, settled by the same ingest as the broker's."""
+
+import json
+import uuid
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from events.envelope import RejectionCode
+from services.api.deps import IngestorDep
+from services.api.errors import ApiError, ErrorResponse
+from services.pipeline.channels import Delivery
+from services.pipeline.ingest import IngestOutcome, Rejection
+
+MAX_INGEST_BATCH = 1000
+INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "one envelope, or a JSON array of up to 1,000",
+        "content": {"application/json": {"schema": {}}},
+    }
+}
+
+router = APIRouter()
+
+
+class IngestResults(BaseModel):
+    """One outcome per envelope, in the order sent."""
+
+    items: list[IngestOutcome]
+    count: int
+
+
+def split_request(body: bytes) -> list[bytes] | None:
+    """The envelopes of an ingest request: each element of a JSON array, else the whole body
+    as one; None when the array holds more than `MAX_INGEST_BATCH`."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return [body]
+    if not isinstance(parsed, list):
+        return [body]
+    if len(parsed) > MAX_INGEST_BATCH:
+        return None
+    return [json.dumps(item, ensure_ascii=False).encode() for item in parsed]
+
+
+@router.post("/ingest", responses={413: {"model": ErrorResponse}}, openapi_extra=INGEST_BODY)
+async def ingest(request: Request, ingestor: IngestorDep) -> IngestResults:
+    """Record envelopes like the broker ingest does; one outcome per envelope."""
+    raw = await request.body()
+    bodies = split_request(raw)
+    if bodies is None:
+        too_many = Rejection(
+            Delivery(raw, f"http-{uuid.uuid4()}"), RejectionCode.TOO_LARGE,
+            f"more than {MAX_INGEST_BATCH} envelopes in one request",
+        )  # fmt: skip
+        await ingestor.reject([too_many])
+        raise ApiError(413, "too_large", too_many.reason)
+    deliveries = [Delivery(body, f"http-{uuid.uuid4()}") for body in bodies]
+    outcomes = await ingestor.ingest(deliveries)
+    return IngestResults(items=outcomes, count=len(outcomes))

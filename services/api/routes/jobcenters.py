@@ -1,0 +1,40 @@
+"""`GET /jobcenters`: the registered jobcenters."""
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
+
+SELECT_JOBCENTERS = """
+SELECT jobcenter_id, name, land, kind, position, count(*) OVER () AS total
+FROM views.jobcenters ORDER BY jobcenter_id LIMIT $1 OFFSET $2
+"""
+
+router = APIRouter()
+
+
+class Jobcenter(BaseModel):
+    """A registered jobcenter."""
+
+    jobcenter_id: str
+    name: str
+    land: str
+    kind: str
+    position: int
+
+
+class Jobcenters(BaseModel):
+    """A page of jobcenters."""
+
+    items: list[Jobcenter]
+    count: int
+
+
+@router.get("/jobcenters", responses=ERRORS)
+async def jobcenters(
+    at: ReadAtDep, response: Response, limit: Limit = 100, offset: Offset = 0
+) -> Jobcenters:
+    """Registered jobcenters, by id."""
+    async with at.snapshot(response, "agreements") as connection:
+        rows = await connection.fetch(SELECT_JOBCENTERS, limit, offset)
+    return Jobcenters(items=[Jobcenter(**dict(r)) for r in rows], count=page_count(rows))

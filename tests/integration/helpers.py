@@ -1,0 +1,90 @@
+"""Helpers shared by the integration tests: waiting, recording through the ingest, wiping a
+broker, settings for the pipeline."""
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import nats
+import redis.asyncio as redis
+
+from events.store import EventStore
+from infra.settings import Settings
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
+from services.bootstrap import Servers
+from services.pipeline.channels import Delivery
+from services.pipeline.ingest import Ingestor
+from tests.factories import unique
+
+SETTLE_TIMEOUT_S = 120.0
+SLOWEST_CHECKPOINT = """
+SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 END
+FROM service.checkpoints WHERE projection = ANY($1::text[])
+"""
+"""The position every projection has reached (each advances in a transaction of its own)."""
+
+
+async def ignore(payload: dict[str, Any]) -> None:
+    """A rejection publisher for tests that do not look at `zs.rejected`."""
+
+
+async def record(store: EventStore, envelopes: list[dict[str, object]]) -> None:
+    """Ingest envelopes (as upstream would) and bring every projection up to date."""
+    ingestor = Ingestor(store, ignore, today=lambda: date(2026, 11, 21))
+    deliveries = [Delivery(json.dumps(e).encode(), unique("d")) for e in envelopes]
+    outcomes = await ingestor.ingest(deliveries)
+    assert {o.status for o in outcomes} == {"recorded"}, outcomes
+    await ProjectionRunner(store.pool, store, PROJECTIONS).catch_up()
+
+
+async def slowest_checkpoint(store: EventStore) -> int:
+    """The position every projection has reached."""
+    names = [projection.name for projection in PROJECTIONS]
+    return int(await store.pool.fetchval(SLOWEST_CHECKPOINT, names))
+
+
+async def caught_up(store: EventStore) -> bool:
+    """Whether every projection has reached the store's head."""
+    head = await store.last_position()
+    return bool(head and await slowest_checkpoint(store) == head)
+
+
+async def wipe_broker(url: str) -> None:
+    """Remove every stream (and so every consumer group) from the broker."""
+    if urlsplit(url).scheme == "redis":
+        client = redis.from_url(url)
+        await client.flushdb()  # only the database of the URL
+        await client.aclose()
+        return
+    connection = await nats.connect(url)
+    jetstream = connection.jetstream()
+    for stream in await jetstream.streams_info():
+        await jetstream.delete_stream(stream.config.name or "")
+    await connection.close()
+
+
+def settings_for(urls: Servers) -> Settings:
+    """Settings of services running on these servers, reclaiming quickly."""
+    return Settings(database_url=urls.database_url, broker_url=urls.broker_url,
+                    redeliver_after_s=1.0)  # fmt: skip
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]],
+    what: str = "the condition",
+    within_s: float = SETTLE_TIMEOUT_S,
+) -> None:
+    """Wait until `condition` (plain or awaitable) holds; fail naming `what` after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while True:
+        result = condition()
+        if await result if isinstance(result, Awaitable) else result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
