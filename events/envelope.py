@@ -4,6 +4,7 @@ Invariants: every check that refuses a message raises `InvalidEvent` with a `Rej
 numbers are exact `Decimal`s that serialise to JSON numbers and survive that round trip.
 """
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -104,16 +105,39 @@ def _identifier(value: str) -> str:
     return value
 
 
-def _iso_text(value: object) -> object:
-    """Reject a number where an ISO 8601 date or time is expected (no Unix timestamps)."""
-    if isinstance(value, int | float):
-        raise PydanticCustomError("iso_type", "must be an ISO 8601 text, not a number")
+RFC3339_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _iso_date_text(value: object) -> object:
+    """Reject anything but a `YYYY-MM-DD` text where a date is expected."""
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise PydanticCustomError("iso_date", "must be an ISO 8601 date text (YYYY-MM-DD)")
+    return value
+
+
+def _rfc3339_text(value: object) -> object:
+    """Reject anything but an RFC 3339 time with an offset (no Unix timestamps, no naive times)."""
+    if not isinstance(value, str) or not RFC3339_TIME.match(value):
+        raise PydanticCustomError(
+            "rfc3339", "must be an RFC 3339 time with an offset, e.g. 2022-10-27T08:00:00Z"
+        )
     return value
 
 
 def _to_utc(value: datetime) -> datetime:
-    """Normalise an aware datetime to UTC."""
-    return value.astimezone(UTC)
+    """Normalise an aware datetime to UTC; reject one outside 2000..2099."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = LATEST_TIME  # only the edges of the calendar overflow: out of range either way
+    if not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise PydanticCustomError("time_out_of_range", "must lie between 2000 and 2099")
+    return utc
 
 
 def split_period(period: str) -> tuple[int, int]:
@@ -158,8 +182,8 @@ Text = Annotated[str, AfterValidator(_non_blank)]
 Texts = tuple[Text, ...]
 Period = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$"), AfterValidator(_check_period)]
 Year = Annotated[int, Field(strict=True, ge=2005, le=2100)]
-IsoDate = Annotated[date, BeforeValidator(_iso_text)]
-UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_to_utc)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_to_utc)]
 Number = Annotated[
     Decimal, AfterValidator(_survives_json), PlainSerializer(_json_number, when_used="json")
 ]
@@ -185,3 +209,52 @@ class Envelope(BaseModel):
     def idempotency_key(self) -> tuple[str, str]:
         """The (source, message_id) pair that identifies a message across redeliveries."""
         return (self.source, self.message_id)
+
+
+MAX_DEPTH = 32
+"""How deeply an envelope's JSON may nest (real envelopes nest three or four levels)."""
+
+
+def unstorable(value: Any) -> tuple[str, str] | None:
+    """(path, problem) of the first part of parsed JSON that cannot be stored as it is: text
+    holding a NUL character or a lone surrogate (PostgreSQL text and UTF-8 refuse both), or
+    nesting deeper than `MAX_DEPTH`; None when everything can be stored."""
+    pending: list[tuple[str, Any, int]] = [("", value, 0)]
+    while pending:
+        path, item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return path or "envelope", f"nests deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str) and (problem := _text_problem(item)):
+            return path or "envelope", problem
+        if isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if problem := _text_problem(key):
+                    return _printable(child_path), f"a field name {problem}"
+                pending.append((child_path, child, depth + 1))
+        elif isinstance(item, list):
+            pending.extend(
+                (f"{path}.{index}", child, depth + 1) for index, child in enumerate(item)
+            )
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    """What makes `text` unstorable, if anything."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (not valid Unicode)"
+    return None
+
+
+def _printable(text: str) -> str:
+    """`text` with NUL and lone surrogates escaped, safe to store and print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def storable(text: str | None) -> str | None:
+    """`text` made safe to store: NUL and lone surrogates escaped; None stays None."""
+    return None if text is None else _printable(text)

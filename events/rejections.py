@@ -16,7 +16,7 @@ INSERT_REJECTIONS = """
 INSERT INTO service.rejections (delivery_id, source, message_id, code, reason, body, received_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
                      $7::timestamptz[])
-ON CONFLICT (delivery_id) DO NOTHING
+ON CONFLICT (delivery_id, body_sha256) DO NOTHING
 """
 SELECT_PAGE = """
 SELECT source, message_id, code, reason, received_at, body, count(*) OVER () AS total

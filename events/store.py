@@ -66,7 +66,9 @@ FROM store.events WHERE stream_id = $1 AND type = 'AgreementConcluded' AND posit
 SELECT_AGREEMENT_HISTORY = f"""
 SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
 FROM store.events
-WHERE position <= $4 AND (stream_id = $1 OR (stream_id = $2 AND left(data->>'period', 4) = $3))
+WHERE position <= $4 AND (
+    stream_id = $1 OR (stream_id = $2 AND data ? 'period' AND left(data->>'period', 4) = $3)
+)
 ORDER BY position LIMIT $5 OFFSET $6
 """
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"

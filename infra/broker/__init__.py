@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from faststream.nats import NatsBroker
 from faststream.redis import RedisBroker
+from nats import errors as nats_errors
+from redis import exceptions as redis_errors
 
 from infra.broker.nats import NatsTransport
 from infra.broker.redis import RedisTransport
@@ -26,10 +28,16 @@ from infra.broker.transport import (
 )
 
 __all__ = [
-    "REDELIVER_AFTER_S", "BatchHandler", "Group", "RawMessage", "Transport", "UnsupportedBroker",
-    "create_transport", "repair", "running",
+    "BROKER_OUTAGES", "REDELIVER_AFTER_S", "BatchHandler", "Group", "RawMessage", "Transport",
+    "UnsupportedBroker", "create_transport", "repair", "running",
 ]  # fmt: skip
 
+BROKER_OUTAGES: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError, redis_errors.TimeoutError,
+    nats_errors.ConnectionClosedError, nats_errors.NoServersError, nats_errors.TimeoutError,
+    nats_errors.StaleConnectionError, nats_errors.NoRespondersError,
+)  # fmt: skip
+"""What the broker clients raise when the broker cannot be reached (not a message's fault)."""
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 NATS_SCHEMES = ("nats", "tls")
 

@@ -18,12 +18,21 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import BadRequestError, NoStreamResponseError, NotFoundError
 
-from infra.broker.transport import BatchHandler, Binding, Group, RawMessage
+from infra.broker.transport import (
+    KEEP_ALIVE_SHARE,
+    BatchHandler,
+    Binding,
+    Group,
+    RawMessage,
+    kept_alive,
+)
 
 FETCH_WAIT_S = 0.5
 """How long one pull request waits for a first message (it returns as soon as any came)."""
 RETRY_PAUSE_S = 1.0
 """Pause before pulling again after an error."""
+STOP_GRACE_S = 15.0
+"""How long stopping waits for the batch in hand to be settled (then it is delivered again)."""
 
 log = structlog.get_logger()
 
@@ -136,8 +145,13 @@ class NatsPuller:
             return
         # The flag too: on Python 3.11 nats-py's fetch can swallow a cancellation (wait_for).
         self.stopping = True
-        async with self.settling:
-            self.task.cancel()
+        settled = False
+        with contextlib.suppress(TimeoutError):  # a batch held through an outage is abandoned
+            async with asyncio.timeout(STOP_GRACE_S):
+                settled = await self.settling.acquire()
+        self.task.cancel()  # while holding the lock: no new batch starts settling
+        if settled:
+            self.settling.release()
         await asyncio.wait([self.task])
         self.task = None
 
@@ -161,8 +175,14 @@ class NatsPuller:
 
     async def settle(self, messages: list[Msg]) -> None:
         """Hand the batch over; ack it when that returned, else NAK it with a delay."""
+
+        async def in_progress() -> None:
+            for msg in messages:
+                await msg.in_progress()  # restarts ack_wait, counts no delivery
+
         try:
-            await self.handle([raw_message(msg) for msg in messages])
+            async with kept_alive(in_progress, self.group.redeliver_after_s * KEEP_ALIVE_SHARE):
+                await self.handle([raw_message(msg) for msg in messages])
         except Exception:
             log.exception("batch not settled; it is delivered again", channel=self.group.channel)
             for msg in messages:
@@ -173,9 +193,12 @@ class NatsPuller:
 
 
 def raw_message(msg: Msg) -> RawMessage:
-    """A JetStream message with its stream sequence and delivery count."""
+    """A JetStream message with its delivery count; its id is the stream sequence plus the time
+    the stream stored it: the same on every redelivery, and unlike the bare sequence never the
+    same for two messages when a stream restarts empty (sequences start at 1 again)."""
     metadata = msg.metadata
-    return RawMessage(msg.data, str(metadata.sequence.stream), metadata.num_delivered)
+    stored_at = metadata.timestamp.isoformat() if metadata.timestamp else "?"
+    return RawMessage(msg.data, f"{metadata.sequence.stream}@{stored_at}", metadata.num_delivered)
 
 
 def stream_name(channel: str) -> str:

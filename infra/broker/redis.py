@@ -15,7 +15,15 @@ from faststream.redis import BinaryMessageFormatV1, RedisBroker, StreamSub
 from faststream.redis.message import BatchStreamMessage, RedisBatchStreamMessage
 from redis.exceptions import ResponseError
 
-from infra.broker.transport import BatchHandler, Binding, Group, RawMessage, Subscriber
+from infra.broker.transport import (
+    KEEP_ALIVE_SHARE,
+    BatchHandler,
+    Binding,
+    Group,
+    RawMessage,
+    Subscriber,
+    kept_alive,
+)
 
 RECLAIM_POLL_MS = 1000
 """How often (at most) a reclaimer looks for messages pending too long."""
@@ -56,17 +64,23 @@ class RedisTransport:
             title=f"{group.channel}:{group.name}:reclaim",
         )
 
+        async def settle(raw: BatchStreamMessage, counts: Mapping[bytes, int]) -> None:
+            async def claim() -> None:
+                await self.claim(group, raw["message_ids"])
+
+            async with kept_alive(claim, group.redeliver_after_s * KEEP_ALIVE_SHARE):
+                await handle(redis_messages(raw, counts))
+
         @reader
         async def on_new(message: Annotated[RedisBatchStreamMessage, Context("message")]) -> None:
-            await handle(redis_messages(message.raw_message, {}))
+            await settle(message.raw_message, {})
 
         @reclaimer
         async def on_reclaimed(
             message: Annotated[RedisBatchStreamMessage, Context("message")],
         ) -> None:
             entry_ids = message.raw_message["message_ids"]
-            counts = await self.delivery_counts(group, entry_ids)
-            await handle(redis_messages(message.raw_message, counts))
+            await settle(message.raw_message, await self.delivery_counts(group, entry_ids))
 
         subscribers: tuple[Subscriber, ...] = (reader, reclaimer)
         self.bindings.append(Binding(group, subscribers))
@@ -113,6 +127,14 @@ class RedisTransport:
         """XPENDING's count."""
         client = await self.broker.connect()
         return int((await client.xpending(channel, group))["pending"])
+
+    async def claim(self, group: Group, entry_ids: Sequence[bytes]) -> None:
+        """Reset the idle time of entries this consumer holds, so no reclaimer takes them;
+        JUSTID leaves their delivery counts as they are."""
+        client = await self.broker.connect()
+        await client.xclaim(
+            group.channel, group.name, group.consumer, 0, list(entry_ids), justid=True
+        )
 
     async def delivery_counts(self, group: Group, entry_ids: Sequence[bytes]) -> dict[bytes, int]:
         """How often each pending entry has been delivered (XPENDING, in one round trip)."""

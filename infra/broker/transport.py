@@ -5,20 +5,29 @@ Invariants every transport keeps:
 * a batch is acknowledged only after its handler returned; when the handler raises, nothing is
   acknowledged and the batch is delivered again after `redeliver_after_s`, with a higher
   `delivery_count` (also the messages of a consumer that died);
+* while a handler holds a batch, the transport keeps claiming it (without counting a delivery),
+  so a handler that waits out an outage is not overtaken by a redelivery of its own batch;
 * bodies reach the handler as raw bytes, whatever they are: no FastStream decoding runs on them;
 * a consumer group starts at the beginning of its stream, so messages published before the first
   consumer started are delivered too.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
 from faststream.nats import NatsBroker
 from faststream.redis import RedisBroker
 
 REDELIVER_AFTER_S = 30.0
 """A message unacknowledged this long (its consumer failed or died) is delivered again."""
+KEEP_ALIVE_SHARE = 0.3
+"""A batch in hand is claimed again after this share of `redeliver_after_s`."""
+
+log = structlog.get_logger()
 
 
 class UnsupportedBroker(ValueError):
@@ -104,3 +113,24 @@ class Transport(Protocol):
 
     async def pending(self, channel: str, group: str) -> int:
         """Messages delivered to the group but not acknowledged yet."""
+
+
+@contextlib.asynccontextmanager
+async def kept_alive(beat: Callable[[], Awaitable[None]], every_s: float) -> AsyncIterator[None]:
+    """Call `beat` every `every_s` while the block runs: a handler that holds its batch for long
+    (waiting out a database outage) keeps it from being redelivered elsewhere meanwhile."""
+
+    async def beating() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await beat()
+            except Exception as error:  # the broker is away too: redelivery is the fallback
+                log.warning("cannot keep the batch claimed", error=str(error))
+
+    task = asyncio.create_task(beating())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait([task])

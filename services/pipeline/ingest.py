@@ -16,7 +16,7 @@ import structlog
 from pydantic import BaseModel
 
 from events.catalogue import CATALOGUE, DomainEvent, parse_envelope
-from events.envelope import Envelope, InvalidEvent, RejectionCode
+from events.envelope import Envelope, InvalidEvent, RejectionCode, storable, unstorable
 from events.recording import new_event
 from events.rejections import RejectionLog, StoredRejection, body_text
 from events.rules import REFERENCE_TYPES, KnownEntities
@@ -64,18 +64,19 @@ class Rejection:
 
     def payload(self, received_at: datetime) -> dict[str, Any]:
         """The message published to `zs.rejected` (the raw body as text, else base64)."""
-        body, encoding = body_text(self.delivery.body)
+        kept = self.stored(received_at)
+        body, encoding = body_text(kept.body)
         return {
-            "delivery_id": self.delivery.delivery_id, "source": self.source,
-            "message_id": self.message_id, "code": self.code, "reason": self.reason,
+            "delivery_id": kept.delivery_id, "source": kept.source,
+            "message_id": kept.message_id, "code": kept.code, "reason": kept.reason,
             "received_at": received_at.isoformat(), "body": body, "body_encoding": encoding,
         }  # fmt: skip
 
     def stored(self, received_at: datetime) -> StoredRejection:
         """As the rejection log keeps it."""
         return StoredRejection(
-            self.delivery.delivery_id, self.source, self.message_id, str(self.code), self.reason,
-            self.delivery.body, received_at,
+            self.delivery.delivery_id, storable(self.source), storable(self.message_id),
+            str(self.code), storable(self.reason) or "", self.delivery.body, received_at,
         )  # fmt: skip
 
     def outcome(self) -> IngestOutcome:
@@ -103,9 +104,19 @@ def decode(delivery: Delivery) -> Accepted | Rejection:
         return Rejection(delivery, RejectionCode.NOT_UTF8, f"body is not UTF-8: {error}")
     except json.JSONDecodeError as error:
         return Rejection(delivery, RejectionCode.NOT_JSON, f"body is not JSON: {error}")
+    except RecursionError:
+        return Rejection(delivery, RejectionCode.NOT_JSON, "body nests too deeply to be read")
     source, message_id = identity(raw)
     if not isinstance(raw, dict):
         return Rejection(delivery, RejectionCode.INVALID_ENVELOPE, "envelope must be an object")
+    if problem := unstorable(raw):
+        path, what = problem
+        code = (
+            RejectionCode.INVALID_DATA
+            if path.startswith("data.")
+            else (RejectionCode.INVALID_ENVELOPE)
+        )
+        return Rejection(delivery, code, f"{path}: {what}", source, message_id)
     try:
         envelope, event = parse_envelope(raw)
     except InvalidEvent as invalid:
@@ -119,8 +130,8 @@ def identity(raw: Any) -> tuple[str | None, str | None]:
         return None, None
     source, message_id = raw.get("source"), raw.get("message_id")
     return (
-        source if isinstance(source, str) else None,
-        message_id if isinstance(message_id, str) else None,
+        storable(source) if isinstance(source, str) else None,
+        storable(message_id) if isinstance(message_id, str) else None,
     )
 
 

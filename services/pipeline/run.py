@@ -27,6 +27,7 @@ from services.pipeline.channels import (
 )
 from services.pipeline.ingest import Ingestor
 from services.pipeline.relay import Relay
+from services.pipeline.settle import settle, through_outages
 
 log = structlog.get_logger()
 
@@ -71,15 +72,20 @@ async def services(
         async def reject(payload: dict[str, Any]) -> None:
             await publish_rejection(transport, payload)
 
-        async def settle(deliveries: Sequence[Delivery]) -> None:
+        async def ingest(deliveries: Sequence[Delivery]) -> None:
             await ingestor.ingest(deliveries)
+
+        async def settle_batch(deliveries: Sequence[Delivery]) -> None:
+            await settle(ingest, ingestor.reject_poison, deliveries)
+
+        async def poison(delivery: Delivery, reason: str) -> None:
+            await through_outages(lambda: ingestor.reject_poison(delivery, reason))
 
         ingestor = Ingestor(store, reject)
         runner = ProjectionRunner(store.pool, store, PROJECTIONS)
         consumer, idle = consumer_name(), settings.redeliver_after_s
         if Part.INGEST in parts:
-            subscribe_ingest(transport, settle, ingestor.reject_poison, consumer,
-                             redeliver_after_s=idle)  # fmt: skip
+            subscribe_ingest(transport, settle_batch, poison, consumer, redeliver_after_s=idle)
         if Part.PROJECT in parts:
             await runner.catch_up()
             subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
