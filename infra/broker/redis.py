@@ -1,14 +1,19 @@
-"""Redis Streams: consumer groups read by FastStream subscribers.
+"""Redis Streams: consumer groups, read by a FastStream subscriber and our own reclaimer.
 
-FastStream's normal subscriber never re-delivers what a crashed consumer left pending, so each
-group has two: a reader of new messages and a reclaimer (XAUTOCLAIM) of messages pending longer
-than `redeliver_after_s`. Bodies come as FastStream's `__data__` or as a plain `data` field.
+FastStream's normal subscriber never re-delivers what a crashed consumer left pending, and its
+reclaiming subscriber takes one message per call, so a backlog left by a dead consumer would
+drain slowly. Each group therefore has a FastStream reader of new messages and a
+`RedisReclaimer` that takes over messages pending longer than `redeliver_after_s` with
+XAUTOCLAIM, a whole batch at a time. Bodies come as FastStream's `__data__` or as a plain
+`data` field.
 """
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
+import structlog
 from faststream import AckPolicy, Context
 from faststream.message import StreamMessage
 from faststream.redis import BinaryMessageFormatV1, RedisBroker, StreamSub
@@ -25,6 +30,7 @@ from infra.broker.transport import (
     kept_alive,
 )
 
+log = structlog.get_logger()
 RECLAIM_POLL_MS = 1000
 """How often (at most) a reclaimer looks for messages pending too long."""
 FASTSTREAM_FIELD = b"__data__"  # FastStream's own binary format
@@ -39,51 +45,35 @@ class RedisTransport:
         self.bindings: list[Binding] = []
 
     def subscribe(self, group: Group, handle: BatchHandler) -> None:
-        """A reader of new messages plus a reclaimer of messages pending too long (batches
-        of 1); ack each batch once `handle` returned."""
-        idle_ms = round(group.redeliver_after_s * 1000)
-        common: dict[str, Any] = {
-            "group": group.name, "consumer": group.consumer, "batch": True,
-            "max_records": group.batch_size,
-        }  # fmt: skip
+        """A FastStream reader of new messages plus our own reclaimer of messages pending too
+        long (FastStream's reclaims one message per call); ack each batch once `handle`
+        returned."""
         reader = self.broker.subscriber(
-            stream=StreamSub(group.channel, **common),
+            stream=StreamSub(
+                group.channel, group=group.name, consumer=group.consumer, batch=True,
+                max_records=group.batch_size,
+            ),
             ack_policy=AckPolicy.NACK_ON_ERROR,  # nack is a no-op on Redis: it stays pending
             parser=parse_opaque_batch,
             title=f"{group.channel}:{group.name}",
-        )
-        reclaimer = self.broker.subscriber(
-            stream=StreamSub(
-                group.channel,
-                min_idle_time=idle_ms,
-                polling_interval=min(RECLAIM_POLL_MS, idle_ms),
-                **common,
-            ),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            parser=parse_opaque_batch,
-            title=f"{group.channel}:{group.name}:reclaim",
-        )
-
-        async def settle(raw: BatchStreamMessage, counts: Mapping[bytes, int]) -> None:
-            async def claim() -> None:
-                await self.claim(group, raw["message_ids"])
-
-            async with kept_alive(claim, group.redeliver_after_s * KEEP_ALIVE_SHARE):
-                await handle(redis_messages(raw, counts))
+        )  # fmt: skip
 
         @reader
         async def on_new(message: Annotated[RedisBatchStreamMessage, Context("message")]) -> None:
-            await settle(message.raw_message, {})
+            raw = message.raw_message
+            await self.settle(group, handle, redis_messages(raw["message_ids"], raw["data"], {}))
 
-        @reclaimer
-        async def on_reclaimed(
-            message: Annotated[RedisBatchStreamMessage, Context("message")],
-        ) -> None:
-            entry_ids = message.raw_message["message_ids"]
-            await settle(message.raw_message, await self.delivery_counts(group, entry_ids))
-
-        subscribers: tuple[Subscriber, ...] = (reader, reclaimer)
+        subscribers: tuple[Subscriber, ...] = (reader, RedisReclaimer(self, group, handle))
         self.bindings.append(Binding(group, subscribers))
+
+    async def settle(self, group: Group, handle: BatchHandler, messages: list[RawMessage]) -> None:
+        """Hand a batch over, keeping it claimed while `handle` runs."""
+
+        async def claim() -> None:
+            await self.claim(group, [message.message_id for message in messages])
+
+        async with kept_alive(claim, group.redeliver_after_s * KEEP_ALIVE_SHARE):
+            await handle(messages)
 
     async def recover(self) -> list[Group]:
         """Create the missing groups at the start of their streams (FastStream would create
@@ -128,7 +118,7 @@ class RedisTransport:
         client = await self.broker.connect()
         return int((await client.xpending(channel, group))["pending"])
 
-    async def claim(self, group: Group, entry_ids: Sequence[bytes]) -> None:
+    async def claim(self, group: Group, entry_ids: Sequence[bytes | str]) -> None:
         """Reset the idle time of entries this consumer holds, so no reclaimer takes them;
         JUSTID leaves their delivery counts as they are."""
         client = await self.broker.connect()
@@ -160,11 +150,15 @@ async def parse_opaque_batch(
     return parsed
 
 
-def redis_messages(raw: BatchStreamMessage, counts: Mapping[bytes, int]) -> list[RawMessage]:
+def redis_messages(
+    entry_ids: Sequence[bytes],
+    entries: Sequence[Mapping[bytes, bytes] | None],
+    counts: Mapping[bytes, int],
+) -> list[RawMessage]:
     """The entries of a batch; a delivery count not in `counts` is 1."""
     return [
         RawMessage(entry_body(fields), entry_id.decode(), counts.get(entry_id, 1))
-        for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
+        for entry_id, fields in zip(entry_ids, entries, strict=True)
     ]
 
 
@@ -182,3 +176,60 @@ def entry_body(fields: Mapping[bytes, bytes] | None) -> bytes:
         for key, value in fields.items()
     }
     return json.dumps(text).encode()
+
+
+class RedisReclaimer:
+    """Takes over, in batches, the messages of its group pending longer than
+    `redeliver_after_s` (those of a consumer that died or failed), with their delivery counts;
+    acks a batch once `handle` returned."""
+
+    def __init__(self, transport: RedisTransport, group: Group, handle: BatchHandler) -> None:
+        self.transport, self.group, self.handle = transport, group, handle
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the reclaim loop is alive."""
+        return self.task is not None and not self.task.done()
+
+    async def start(self) -> None:
+        """Start reclaiming."""
+        self.task = asyncio.create_task(self.reclaim())
+
+    async def stop(self) -> None:
+        """Stop reclaiming; a batch in hand stays pending and is reclaimed again later."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.wait([self.task])
+            self.task = None
+
+    async def reclaim(self) -> None:
+        """Sweep the pending entries list until cancelled; pause when a sweep is done."""
+        group, cursor = self.group, b"0-0"
+        idle_ms = round(group.redeliver_after_s * 1000)
+        while True:
+            try:
+                client = await self.transport.broker.connect()
+                reply = await client.xautoclaim(
+                    group.channel, group.name, group.consumer, idle_ms, cursor,
+                    count=group.batch_size,
+                )  # fmt: skip
+                cursor, entries = reply[0], reply[1]
+                if entries:
+                    await self.settle([entry_id for entry_id, _ in entries],
+                                      [fields for _, fields in entries])  # fmt: skip
+            except Exception as error:  # NOGROUP, connection lost, handler failed: try later
+                log.warning("cannot reclaim", channel=group.channel, error=str(error))
+                cursor = b"0-0"
+            if cursor in (b"0-0", "0-0"):
+                await asyncio.sleep(min(RECLAIM_POLL_MS, idle_ms) / 1000)
+
+    async def settle(
+        self, entry_ids: list[bytes], entries: list[Mapping[bytes, bytes] | None]
+    ) -> None:
+        """Hand the reclaimed batch over with its delivery counts, then ack it."""
+        counts = await self.transport.delivery_counts(self.group, entry_ids)
+        messages = redis_messages(entry_ids, entries, counts)
+        await self.transport.settle(self.group, self.handle, messages)
+        client = await self.transport.broker.connect()
+        await client.xack(self.group.channel, self.group.name, *entry_ids)

@@ -264,3 +264,26 @@ async def test_nats_stream_deleted_while_subscribed_is_declared_again_and_goes_o
             await eventually(lambda: len(received) == 2)
 
     assert received.bodies() == [b"before", b"after"]
+
+
+async def test_redis_backlog_left_by_a_dead_consumer_is_taken_over_in_batches(
+    tmp_path: Path,
+) -> None:
+    channel, group = channel_and_group()
+    bodies = [json.dumps({"n": n}).encode() for n in range(300)]
+    failed, received = Failing(), Collected()
+    with embedded_redis_server(tmp_path) as url:
+        first, second = create_transport(url), create_transport(url)
+        subscribe_ingest(first, failed, Poisoned(), "first", channel=channel, group=group,
+                         redeliver_after_s=3600)  # fmt: skip
+        subscribe_ingest(second, received, Poisoned(), "second", channel=channel, group=group,
+                         redeliver_after_s=FAST_REDELIVERY_S)  # fmt: skip
+
+        async with running(first):
+            await publish_envelopes(first, bodies, channel=channel)
+            await eventually(lambda: set(failed.bodies()) == set(bodies))
+        async with running(second):
+            await eventually(lambda: set(received.bodies()) == set(bodies))
+
+    assert max(received.batch_sizes) > 1
+    assert {delivery.attempt for delivery in received} == {2}
