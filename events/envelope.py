@@ -47,7 +47,11 @@ class RejectionCode(StrEnum):
     NOT_JSON = "not_json"
     NOT_UTF8 = "not_utf8"
     POISON = "poison"
-    """Failed `MAX_DELIVERIES` times (e.g. the store kept failing on it)."""
+    """Handling it kept failing for reasons of its own (never for an outage)."""
+    SOURCE_NOT_ALLOWED = "source_not_allowed"
+    """The envelope's `source`, type or jobcenter is not the authenticated sender's to write."""
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    """A known (source, message_id) arrived again with a different payload."""
 
 
 # Pydantic error types raised by our own validators that carry their own rejection code.

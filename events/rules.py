@@ -35,6 +35,16 @@ AFTER_CLOSE = (BudgetDeviationRecorded, DialogHeld)
 """Agreement events still accepted once the agreement is closed (they revise its result)."""
 
 
+@dataclass(frozen=True)
+class Sender:
+    """An authenticated writer: the source it may write as, and, where named, the only event
+    types and jobcenters it may write."""
+
+    source: str
+    types: frozenset[str] | None = None
+    jobcenters: frozenset[str] | None = None
+
+
 @dataclass
 class Agreement:
     """An agreement as far as validation needs it."""
@@ -99,6 +109,34 @@ class KnownEntities:
                 )
         elif isinstance(event, AgreementEvent):
             self._check_agreement_event(event, self._require_agreement(event.agreement_id))
+
+    def check_sender(self, sender: Sender, source: str, event: DomainEvent) -> None:
+        """Raise `InvalidEvent` (`source_not_allowed`) unless `sender` may write `event` as
+        `source`."""
+        if source != sender.source:
+            raise InvalidEvent(
+                RejectionCode.SOURCE_NOT_ALLOWED,
+                f"source {source!r} is not the sender's ({sender.source!r})",
+            )
+        if sender.types is not None and event.event_type not in sender.types:
+            raise InvalidEvent(
+                RejectionCode.SOURCE_NOT_ALLOWED,
+                f"{sender.source!r} may not send {event.event_type}",
+            )
+        jobcenter = self.jobcenter_of(event)
+        if sender.jobcenters is not None and jobcenter not in sender.jobcenters:
+            raise InvalidEvent(
+                RejectionCode.SOURCE_NOT_ALLOWED,
+                f"{sender.source!r} may not write for jobcenter {jobcenter!r}",
+            )
+
+    def jobcenter_of(self, event: DomainEvent) -> str | None:
+        """The jobcenter an event is about, as far as known."""
+        if isinstance(event, FigureEvent | JobcenterRegistered | AgreementConcluded):
+            return event.jobcenter_id
+        if isinstance(event, AgreementEvent) and event.agreement_id in self.agreements:
+            return self.agreements[event.agreement_id].jobcenter_id
+        return None
 
     def _check_figure(self, event: FigureEvent, today: date) -> None:
         self._require_jobcenter(event.jobcenter_id)

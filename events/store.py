@@ -41,6 +41,12 @@ FROM store.events AS e
 JOIN unnest($1::text[], $2::text[]) AS k(source, message_id)
   ON e.source = k.source AND e.message_id = k.message_id
 """
+SELECT_RECORDED_EVENTS = f"""
+SELECT {", ".join(f"e.{column}" for column in EVENT_COLUMNS)}
+FROM store.events AS e
+JOIN unnest($1::text[], $2::text[]) AS k(source, message_id)
+  ON e.source = k.source AND e.message_id = k.message_id
+"""
 SELECT_STREAM_VERSIONS = """
 SELECT s.stream_id, v.version
 FROM unnest($1::text[]) AS s(stream_id)
@@ -322,6 +328,17 @@ class EventStore:
             )
             for row in rows
         }
+
+    async def recorded_events(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], RecordedEvent]:
+        """The recorded events of those (source, message_id) keys that are recorded."""
+        if not keys:
+            return {}
+        rows = await self._fetch(
+            SELECT_RECORDED_EVENTS, [source for source, _ in keys], [mid for _, mid in keys]
+        )
+        return {(row["source"], row["message_id"]): record_from_row(row) for row in rows}
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         """The events of one stream from `from_version` on, in version order."""

@@ -25,6 +25,19 @@ class Settings(BaseSettings):
     log_format: str = "auto"
     """`json`, `console`, or `auto` (console on a terminal, JSON otherwise)."""
     log_level: str = "info"
+    auth_issuer: str = "zielsteuerung-local"
+    """The `iss` every bearer token must carry."""
+    auth_audience: str = "zielsteuerung"
+    """The `aud` every bearer token must carry."""
+    auth_jwks_url: str | None = None
+    """The identity provider's JWKS URL; unset: `auth_public_key_file`, else the local key."""
+    auth_public_key_file: Path | None = None
+    """A PEM public key that signs the tokens; unset (and no JWKS URL): the local key pair
+    under `<data_dir>/auth/`, created on first use, which `zs token issue` signs with."""
+    cors_origins: list[str] = []
+    """Browser origins allowed to call the API (CORS); empty: none."""
+    max_body_bytes: int = 8 * 1024 * 1024
+    """HTTP request bodies larger than this are refused with 413."""
 
 
 @lru_cache(maxsize=1)

@@ -204,10 +204,11 @@ class RedisReclaimer:
             self.task = None
 
     async def reclaim(self) -> None:
-        """Sweep the pending entries list until cancelled; pause when a sweep is done."""
+        """Sweep the pending entries list until cancelled; pause unless a full batch came."""
         group, cursor = self.group, b"0-0"
         idle_ms = round(group.redeliver_after_s * 1000)
         while True:
+            entries: list[tuple[bytes, Mapping[bytes, bytes] | None]] = []
             try:
                 client = await self.transport.broker.connect()
                 reply = await client.xautoclaim(
@@ -221,7 +222,7 @@ class RedisReclaimer:
             except Exception as error:  # NOGROUP, connection lost, handler failed: try later
                 log.warning("cannot reclaim", channel=group.channel, error=str(error))
                 cursor = b"0-0"
-            if cursor in (b"0-0", "0-0"):
+            if len(entries) < group.batch_size:
                 await asyncio.sleep(min(RECLAIM_POLL_MS, idle_ms) / 1000)
 
     async def settle(

@@ -1,11 +1,21 @@
-"""The API's one error answer: `{"error": {"code": ..., "message": ...}}` with a 4xx/5xx status."""
+"""The API's one error answer: `{"error": {"code": ..., "message": ...}}` with a 4xx/5xx status,
+for every failure: our own, invalid requests, unknown routes and methods, oversized bodies, an
+unavailable store, and anything unexpected (500, details only in the log)."""
 
+import json
+
+import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.store import StoreError
+
+log = structlog.get_logger()
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 class ErrorBody(BaseModel):
@@ -29,16 +39,72 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def error_response(error: ApiError) -> JSONResponse:
+    """The JSON answer for `error` (401s name the Bearer scheme)."""
+    body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message))
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
+
+
 async def api_error(request: Request, error: Exception) -> JSONResponse:
-    """`ApiError`, a store failure (503) or an invalid request (422) as a JSON error body."""
+    """Any failure of a request as the one error shape."""
     if isinstance(error, StoreError):
-        error = ApiError(503, "store_unavailable", str(error))
-    if isinstance(error, RequestValidationError):
+        log.warning("store unavailable for a request", path=request.url.path, error=str(error))
+        error = ApiError(503, "store_unavailable", "the event store is unavailable; try again")
+    elif isinstance(error, RequestValidationError):
         problems = "; ".join(
             f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
             for problem in error.errors()
         )
         error = ApiError(422, "invalid_request", problems)
-    assert isinstance(error, ApiError)
-    body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message))
-    return JSONResponse(body.model_dump(), status_code=error.status)
+    elif isinstance(error, HTTPException):
+        code = HTTP_CODES.get(error.status_code, "http_error")
+        error = ApiError(error.status_code, code, str(error.detail))
+    elif not isinstance(error, ApiError):
+        log.exception("request failed", path=request.url.path)
+        error = ApiError(500, "internal_error", "the request failed; the log has the details")
+    return error_response(error)
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over `max_bytes` with 413, whether announced
+    by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self.refuse(send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLarge:
+            await self.refuse(send)
+
+    async def refuse(self, send: Send) -> None:
+        """Answer 413 in the error shape."""
+        body = json.dumps(
+            {"error": {"code": "too_large", "message": f"body over {self.max_bytes} bytes"}}
+        ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    """A streamed body went over the limit."""

@@ -19,6 +19,7 @@ from services.bootstrap import Servers, database_server, open_store, servers
 from services.cli.audit import audit
 from services.cli.projections import projections
 from services.cli.publish import Tally, publish_file, read_lines
+from services.cli.tokens import tokens
 from services.cli.up import run_up
 from services.pipeline.run import Part, run_until_stopped
 
@@ -27,6 +28,7 @@ schema = typer.Typer(help="JSON Schemas of the event catalogue.", no_args_is_hel
 app.add_typer(schema, name="schema")
 app.add_typer(audit, name="audit")
 app.add_typer(projections, name="projections")
+app.add_typer(tokens, name="token")
 
 
 @app.callback()

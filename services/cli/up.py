@@ -10,9 +10,11 @@ from rich.console import Console
 
 from infra.database import redact
 from infra.settings import Settings
+from infra.tokens import TokenVerifier
 from services.api.app import create_app
 from services.bootstrap import Servers, noted_servers, servers
 from services.cli.demo import demo_envelopes
+from services.cli.tokens import demo_token
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.run import Part, Running, services
 
@@ -35,7 +37,7 @@ async def serve(settings: Settings, urls: Servers, console: Console, load_demo: 
         if load_demo:
             await load_demo_once(running)
         config = uvicorn.Config(
-            create_app(running.store, running.ingestor),
+            create_app(running.store, running.ingestor, settings, TokenVerifier(settings)),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -47,9 +49,15 @@ async def serve(settings: Settings, urls: Servers, console: Console, load_demo: 
             await asyncio.sleep(STARTUP_POLL_S)
         if server.started:
             console.print("[bold green]Zielsteuerung is up[/]  (Ctrl-C stops it)")
+            local_key = not (settings.auth_jwks_url or settings.auth_public_key_file)
             console.print(f"  API       http://{settings.http_host}:{settings.http_port}")
+            if local_key:
+                console.print(f"  token     {demo_token()}")
             console.print(f"  broker    {redact(urls.broker_url)}")
             console.print(f"  database  {redact(urls.database_url)}")
+            if local_key:
+                console.print("  (the token is an auditor's, signed with the local key in the "
+                              "data folder; `zs token issue` mints others)")  # fmt: skip
             console.file.flush()  # a supervisor reading a pipe sees the URLs at once
             log.info("ready", position=await running.store.last_position())
         await serving

@@ -7,7 +7,7 @@ published to `zs.rejected`. Only then does `ingest` return, so the caller may ac
 """
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -16,11 +16,12 @@ import structlog
 from pydantic import BaseModel
 
 from events.catalogue import CATALOGUE, DomainEvent, parse_envelope
+from events.chain import canonical_json
 from events.envelope import Envelope, InvalidEvent, RejectionCode, storable, unstorable
 from events.recording import new_event
 from events.rejections import RejectionLog, StoredRejection, body_text
-from events.rules import REFERENCE_TYPES, KnownEntities
-from events.store import EventStore, WrongExpectedVersion
+from events.rules import REFERENCE_TYPES, KnownEntities, Sender
+from events.store import EventStore, NewEvent, WrongExpectedVersion
 from services.pipeline.channels import MAX_DELIVERIES, Delivery
 
 MAX_ENVELOPE_BYTES = 64 * 1024
@@ -85,6 +86,16 @@ class Rejection:
             status="rejected", source=self.source, message_id=self.message_id,
             code=self.code, reason=self.reason,
         )  # fmt: skip
+
+
+Payload = tuple[str, int, datetime, str]
+"""What must be equal for a repeated (source, message_id) to be a duplicate: type, schema
+version, occurred_at and the canonical data."""
+
+
+def payload(event: NewEvent) -> Payload:
+    """The payload of an event to append or recorded."""
+    return event.type, event.schema_version, event.occurred_at, canonical_json(event.data)
 
 
 Judged = Accepted | Rejection | Key
@@ -163,12 +174,15 @@ class Ingestor:
         self.today = today
         self.known = KnownEntities()
 
-    async def ingest(self, deliveries: Sequence[Delivery]) -> list[IngestOutcome]:
-        """One outcome per delivery, in order, once every fate is durable."""
+    async def ingest(
+        self, deliveries: Sequence[Delivery], sender: Sender | None = None
+    ) -> list[IngestOutcome]:
+        """One outcome per delivery, in order, once every fate is durable. With a `sender`,
+        only what it may write is accepted (the rest: `source_not_allowed`)."""
         for _ in range(MAX_CONFLICT_RETRIES):
             await self.catch_up()
             try:
-                return await self._settle([decode(delivery) for delivery in deliveries])
+                return await self._settle([decode(delivery) for delivery in deliveries], sender)
             except WrongExpectedVersion as conflict:
                 log.info("batch conflicts with a concurrent append; judging it again",
                          stream_id=conflict.stream_id)  # fmt: skip
@@ -196,10 +210,12 @@ class Ingestor:
                 )
         self.known.position = max(self.known.position, head)
 
-    async def _settle(self, decoded: list[Accepted | Rejection]) -> list[IngestOutcome]:
+    async def _settle(
+        self, decoded: list[Accepted | Rejection], sender: Sender | None = None
+    ) -> list[IngestOutcome]:
         accepted = [item for item in decoded if isinstance(item, Accepted)]
-        recorded = await self.store.find_recorded([a.envelope.idempotency_key for a in accepted])
-        judged = self._judge(decoded, recorded.keys())
+        recorded = await self.store.recorded_events([a.envelope.idempotency_key for a in accepted])
+        judged = self._judge(decoded, {k: payload(e) for k, e in recorded.items()}, sender)
         to_append = [item for item in judged if isinstance(item, Accepted)]
         expected = {
             stream: self.known.stream_version(stream)
@@ -222,26 +238,39 @@ class Ingestor:
         await self.reject([item for item in judged if isinstance(item, Rejection)])
         return [outcome(item, positions, raced) for item in judged]
 
-    def _judge(self, decoded: list[Accepted | Rejection], recorded: Iterable[Key]) -> list[Judged]:
+    def _judge(
+        self,
+        decoded: list[Accepted | Rejection],
+        recorded: Mapping[Key, Payload],
+        sender: Sender | None,
+    ) -> list[Judged]:
         """Check each accepted delivery against what is known, including earlier ones of the
-        batch: a repeat of a recorded (or earlier accepted) message is its key."""
-        working, seen = self.known.copy(), set(recorded)
+        batch: a repeat of a recorded (or earlier accepted) message is its key, or an
+        `idempotency_conflict` when its payload differs."""
+        working, seen = self.known.copy(), dict(recorded)
         today, judged = self.today(), list[Judged]()
         for item in decoded:
             if isinstance(item, Rejection):
                 judged.append(item)
                 continue
             key = item.envelope.idempotency_key
-            if key in seen:
-                judged.append(key)
-                continue
             try:
+                if sender is not None:
+                    working.check_sender(sender, item.envelope.source, item.event)
+                if key in seen:
+                    if seen[key] != payload(new_event(item.envelope, item.event)):
+                        raise InvalidEvent(
+                            RejectionCode.IDEMPOTENCY_CONFLICT,
+                            f"message {key[1]!r} of {key[0]!r} is known with another payload",
+                        )
+                    judged.append(key)
+                    continue
                 working.check(item.event, today)
             except InvalidEvent as invalid:
                 judged.append(Rejection(item.delivery, invalid.code, invalid.reason, *key))
                 continue
             working.apply(item.event)
-            seen.add(key)
+            seen[key] = payload(new_event(item.envelope, item.event))
             judged.append(item)
         return judged
 

@@ -9,13 +9,18 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import nats
 import redis.asyncio as redis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 
 from events.store import EventStore
 from infra.settings import Settings
+from infra.tokens import TokenVerifier, mint
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
+from services.api.app import create_app
 from services.bootstrap import Servers
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
@@ -88,3 +93,37 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+TEST_KEY = Ed25519PrivateKey.generate()
+TEST_SOURCE = "test-upstream"
+"""The source of the factories' envelopes."""
+
+
+def token(role: str, **claims: object) -> str:
+    """A bearer token for `role`, signed with the tests' key, with extra claims."""
+    return mint(TEST_KEY, Settings(), {"sub": f"test-{role}", "role": role, **claims})
+
+
+def api_app(store: EventStore, ingestor: Ingestor) -> FastAPI:
+    """The API as the services build it, trusting the tests' key."""
+    settings = Settings()
+    return create_app(store, ingestor, settings, TokenVerifier(settings, TEST_KEY.public_key()))
+
+
+class RoleAuth(httpx.Auth):
+    """A source's token for `POST /ingest` (as `TEST_SOURCE`), an auditor's for everything
+    else: the tokens a test client needs to do what the upstream and the auditors do."""
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        role = "source" if request.url.path == "/ingest" else "auditor"
+        claims = {"source": TEST_SOURCE} if role == "source" else {}
+        request.headers["Authorization"] = f"Bearer {token(role, **claims)}"
+        yield request
+
+
+def api_client(app: FastAPI, **options: object) -> httpx.AsyncClient:
+    """An HTTP client talking to `app` in process, authenticated as `RoleAuth` says."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://zs", auth=RoleAuth(), **options
+    )

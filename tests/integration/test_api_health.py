@@ -7,17 +7,16 @@ import httpx
 import pytest
 
 from events.store import EventStore
-from services.api.app import create_app
 from services.pipeline.ingest import Ingestor
 from tests.factories import figure_event
-from tests.integration.helpers import ignore
+from tests.integration.helpers import api_app, api_client, ignore
 
 
 @pytest.fixture
 async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in process."""
-    transport = httpx.ASGITransport(app=create_app(store, Ingestor(store, ignore)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://zs") as client:
+    app = api_app(store, Ingestor(store, ignore))
+    async with api_client(app) as client:
         yield client
 
 

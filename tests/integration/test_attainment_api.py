@@ -9,20 +9,19 @@ import httpx
 import pytest
 
 from events.store import EventStore
-from services.api.app import create_app
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.ingest import Ingestor
 from services.pipeline.run import Running
 from tests.factories import envelope, odenwald_2021, unique
-from tests.integration.helpers import ignore, record
+from tests.integration.helpers import api_app, api_client, ignore, record
 
 
 @pytest.fixture
 async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking in process to the app."""
-    app = create_app(store, Ingestor(store, ignore))
+    app = api_app(store, Ingestor(store, ignore))
     app.state.catch_up_timeout = 0.3
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://zs") as c:
+    async with api_client(app) as c:
         yield c
 
 
@@ -87,8 +86,8 @@ async def test_worked_example_through_the_broker_and_the_api(pipeline: Running) 
     jobcenter, agreement = unique("jc"), unique("odw")
     envelopes = odenwald_2021(jobcenter, agreement)
     await publish_envelopes(pipeline.transport, [json.dumps(e).encode() for e in envelopes])
-    app = create_app(pipeline.store, pipeline.ingestor)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://zs") as c:
+    app = api_app(pipeline.store, pipeline.ingestor)
+    async with api_client(app) as c:
         answer = await c.get(f"/agreements/{agreement}/attainment",
                              params={"min_position": len(envelopes)})  # fmt: skip
 

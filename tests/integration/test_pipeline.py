@@ -5,17 +5,21 @@ import asyncio
 import json
 
 import asyncpg
-import httpx
 import pytest
 
 from events.store import EventStore, RecordedEvent
 from events.verify import verify_chain
 from projections.figures import fold_figures
-from services.api.app import create_app
 from services.pipeline.channels import publish_envelopes, publish_events
 from services.pipeline.run import Running
 from tests.factories import agreement_setup, figure_envelope, unique
-from tests.integration.helpers import caught_up, eventually, slowest_checkpoint
+from tests.integration.helpers import (
+    api_app,
+    api_client,
+    caught_up,
+    eventually,
+    slowest_checkpoint,
+)
 from tests.integration.workload import account, make_workload, settled
 
 CHECKPOINT = (
@@ -45,8 +49,8 @@ async def test_published_envelopes_are_recorded_relayed_and_projected(
         return await pipeline.store.last_position() == 6 and await caught_up(pipeline.store)
 
     await eventually(corrected, "the correction to be projected")
-    transport = httpx.ASGITransport(app=create_app(pipeline.store, pipeline.ingestor))
-    async with httpx.AsyncClient(transport=transport, base_url="http://zs") as client:
+    app = api_app(pipeline.store, pipeline.ingestor)
+    async with api_client(app) as client:
         health = (await client.get("/health")).json()
     rows = await pipeline.store.pool.fetch(FIGURES_ROWS)
 

@@ -11,9 +11,9 @@ from events.store import EventStore
 from projections.agreements import AGREEMENTS
 from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
-from services.api.app import create_app
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
+from tests.integration.helpers import api_app, api_client
 
 WAIT_LIMIT = 0.5
 HISTORY_KEYS = {
@@ -39,10 +39,10 @@ def runner(store: EventStore) -> ProjectionRunner:
 @pytest.fixture
 async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking in process to the app."""
-    app = create_app(store, Ingestor(store, ignore))
+    app = api_app(store, Ingestor(store, ignore))
     app.state.catch_up_timeout = WAIT_LIMIT
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://zs") as client:
+    app = app
+    async with api_client(app) as client:
         yield client
 
 

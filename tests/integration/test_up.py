@@ -58,9 +58,13 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
         announced = wait_until_ready(process)
         assert announced["API"] == f"http://127.0.0.1:{port}"
         assert announced["broker"].startswith("redis://127.0.0.1:")
-        async with httpx.AsyncClient() as client:
+        bearer = {"Authorization": f"Bearer {announced['token']}"}
+        async with httpx.AsyncClient(headers=bearer) as client:
             health = await client.get(f"{announced['API']}/health")
-        assert health.status_code == 200
+            anonymous = await client.get(
+                f"{announced['API']}/health", headers={"Authorization": ""}
+            )
+        assert (health.status_code, anonymous.status_code) == (200, 401)
         assert health.json() == {"status": "ok", "position": 0, "projections": {}}
         pool = await create_pool(announced["database"], role="zs_app")
         await EventStore(pool).append([figure_event(), figure_event()])
@@ -74,7 +78,8 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
     process = start_up(tmp_path, port)
     try:
         announced = wait_until_ready(process)
-        async with httpx.AsyncClient() as client:
+        bearer = {"Authorization": f"Bearer {announced['token']}"}
+        async with httpx.AsyncClient(headers=bearer) as client:
             health = await client.get(f"{announced['API']}/health")
         assert (health.json()["position"], health.headers["X-Position"]) == (2, "2")
     finally:

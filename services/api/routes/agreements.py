@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from events.envelope import Number
 from events.store import RecordedEvent
-from services.api.deps import ERRORS, NOT_FOUND, Limit, Offset, ReadAtDep, page_count
+from services.api.auth import Principal, Reader, scope_sql
+from services.api.deps import ERRORS, NOT_FOUND, Limit, Offset, ReadAt, ReadAtDep, page_count
 from services.api.errors import ApiError
 
 AGREEMENT_COLUMNS = """
@@ -20,7 +21,7 @@ SELECT_AGREEMENTS = f"""
 SELECT {AGREEMENT_COLUMNS}, count(*) OVER () AS total
 FROM views.agreements AS a LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE ($1::integer IS NULL OR a.year = $1) AND ($2::text IS NULL OR a.jobcenter_id = $2)
-  AND ($3::text IS NULL OR j.land = $3)
+  AND ($3::text IS NULL OR j.land = $3) AND {scope_sql("j.land", "a.jobcenter_id", 6)}
 ORDER BY a.year, a.jobcenter_id, a.agreement_id LIMIT $4 OFFSET $5
 """
 SELECT_AGREEMENT = f"""
@@ -155,6 +156,7 @@ class History(BaseModel):
 async def agreements(
     at: ReadAtDep,
     response: Response,
+    caller: Reader,
     year: int | None = None,
     jobcenter_id: str | None = None,
     land: str | None = None,
@@ -163,17 +165,21 @@ async def agreements(
 ) -> Agreements:
     """Agreements with their status, by year and jobcenter."""
     async with at.snapshot(response, "agreements") as connection:
-        rows = await connection.fetch(SELECT_AGREEMENTS, year, jobcenter_id, land, limit, offset)
+        rows = await connection.fetch(
+            SELECT_AGREEMENTS, year, jobcenter_id, land, limit, offset, *caller.scope_args()
+        )
     items = [AgreementSummary(**dict(r)) for r in rows]
     return Agreements(items=items, count=page_count(rows))
 
 
 @router.get("/agreements/{agreement_id}", responses=NOT_FOUND)
-async def agreement(agreement_id: str, at: ReadAtDep, response: Response) -> AgreementDetail:
+async def agreement(
+    agreement_id: str, at: ReadAtDep, response: Response, caller: Reader
+) -> AgreementDetail:
     """The agreement: parties, targets, goals, budget lines with deviations, dialogues."""
     async with at.snapshot(response, "agreements") as connection:
         row = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
-        if row is None:
+        if row is None or not caller.sees(row["land"], row["jobcenter_id"]):
             raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")
         parts = {
             name: [dict(r) for r in await connection.fetch(query, agreement_id)]
@@ -187,9 +193,15 @@ async def agreement(agreement_id: str, at: ReadAtDep, response: Response) -> Agr
 
 @router.get("/agreements/{agreement_id}/history", responses=NOT_FOUND)
 async def history(
-    agreement_id: str, at: ReadAtDep, response: Response, limit: Limit = 100, offset: Offset = 0
+    agreement_id: str,
+    at: ReadAtDep,
+    response: Response,
+    caller: Reader,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> History:
     """Every recorded event of the agreement and of its jobcenter's figures for its year."""
+    await require_in_scope(at, caller, agreement_id)
     async with at.snapshot(response, None) as connection:
         head = int(response.headers["X-Position"])
         found = await at.store.agreement_history(agreement_id, head, limit, offset, connection)
@@ -197,3 +209,12 @@ async def history(
         raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")
     items, count = found
     return History(items=items, count=count)
+
+
+async def require_in_scope(at: ReadAt, caller: Principal, agreement_id: str) -> None:
+    """404 unless the agreement's jobcenter is in the caller's scope (federal callers pass)."""
+    if caller.federal:
+        return
+    row = await at.store.pool.fetchrow(SELECT_AGREEMENT, agreement_id)
+    if row is None or not caller.sees(row["land"], row["jobcenter_id"]):
+        raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")

@@ -9,19 +9,23 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from projections.attainment import AgreementAttainment, TargetResult
+from services.api.auth import Reader, scope_sql
 from services.api.deps import Limit, Offset, ReadAtDep, page_count
 from services.api.errors import ApiError
 from services.replay import attainment_at, position_of
 
-SELECT_AGREEMENT_YEAR = (
-    "SELECT jobcenter_id, year FROM views.agreement_years WHERE agreement_id = $1"
-)
-SELECT_RESULTS = """
+SELECT_AGREEMENT_YEAR = """
+SELECT y.jobcenter_id, y.year, j.land
+FROM views.agreement_years AS y LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+WHERE y.agreement_id = $1
+"""
+SELECT_LAND = "SELECT land FROM views.jobcenters WHERE jobcenter_id = $1"
+SELECT_RESULTS = f"""
 SELECT a.*, j.land, count(*) OVER () AS total
 FROM views.attainment a LEFT JOIN views.jobcenters j USING (jobcenter_id)
 WHERE ($1::text IS NULL OR a.agreement_id = $1) AND ($2::int IS NULL OR a.year = $2)
   AND ($3::text IS NULL OR j.land = $3) AND ($4::text IS NULL OR a.indicator = $4)
-  AND ($5::text IS NULL OR a.status = $5)
+  AND ($5::text IS NULL OR a.status = $5) AND {scope_sql("j.land", "a.jobcenter_id", 8)}
 ORDER BY a.year, a.agreement_id, a.ordinal
 LIMIT $6 OFFSET $7
 """
@@ -55,6 +59,7 @@ async def agreement_attainment(
     agreement_id: str,
     read: ReadAtDep,
     response: Response,
+    caller: Reader,
     as_of: datetime | None = None,
     as_of_position: Annotated[int | None, Query(ge=0)] = None,
 ) -> AgreementAttainment:
@@ -62,15 +67,19 @@ async def agreement_attainment(
     if as_of is not None or as_of_position is not None:
         position = await position_of(read.store, as_of, as_of_position)
         result = await attainment_at(read.store, agreement_id, position)
-        if result is None:
+        if result is None or not caller.sees(
+            await read.store.pool.fetchval(SELECT_LAND, result.jobcenter_id), result.jobcenter_id
+        ):
             raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
         response.headers["X-Position"] = str(position)
         return result.model_copy(update={"position": position})
     async with read.snapshot(response, "attainment") as connection:
         known = await connection.fetchrow(SELECT_AGREEMENT_YEAR, agreement_id)
-        if known is None:
+        if known is None or not caller.sees(known["land"], known["jobcenter_id"]):
             raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
-        rows = await connection.fetch(SELECT_RESULTS, agreement_id, None, None, None, None, 1000, 0)
+        rows = await connection.fetch(
+            SELECT_RESULTS, agreement_id, None, None, None, None, 1000, 0, *caller.scope_args()
+        )
     return AgreementAttainment(
         agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], year=known["year"],
         position=int(response.headers["X-Position"]),
@@ -82,6 +91,7 @@ async def agreement_attainment(
 async def portfolio(
     read: ReadAtDep,
     response: Response,
+    caller: Reader,
     year: int | None = None,
     land: str | None = None,
     indicator: str | None = None,
@@ -92,7 +102,15 @@ async def portfolio(
     """One row per (agreement, target), filtered, for portfolio views."""
     async with read.snapshot(response, "attainment") as connection:
         rows = await connection.fetch(
-            SELECT_RESULTS, None, year, land, indicator, status, limit, offset
+            SELECT_RESULTS,
+            None,
+            year,
+            land,
+            indicator,
+            status,
+            limit,
+            offset,
+            *caller.scope_args(),
         )
     items = [
         PortfolioRow(

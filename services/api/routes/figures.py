@@ -4,15 +4,16 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
+from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
 
-SELECT_FIGURES = """
-SELECT jobcenter_id, indicator, breakdown, period, value, numerator, denominator, status,
-       revision_count, position, count(*) OVER () AS total
-FROM views.figures
-WHERE ($1::text IS NULL OR jobcenter_id = $1) AND ($2::text IS NULL OR indicator = $2)
-  AND ($3::text IS NULL OR period LIKE $3)
-ORDER BY jobcenter_id, indicator, breakdown, period LIMIT $4 OFFSET $5
+SELECT_FIGURES = f"""
+SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator, f.denominator,
+       f.status, f.revision_count, f.position, count(*) OVER () AS total
+FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
+  AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
+ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
 """
 
 router = APIRouter()
@@ -44,6 +45,7 @@ class Figures(BaseModel):
 async def figures(
     at: ReadAtDep,
     response: Response,
+    caller: Reader,
     jobcenter_id: str | None = None,
     indicator: str | None = None,
     year: int | None = None,
@@ -54,6 +56,6 @@ async def figures(
     period = None if year is None else f"{year:04d}-%"
     async with at.snapshot(response, "figures") as connection:
         rows = await connection.fetch(
-            SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset
+            SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset, *caller.scope_args()
         )
     return Figures(items=[Figure(**dict(r)) for r in rows], count=page_count(rows))

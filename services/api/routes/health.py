@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from projections.checkpoints import checkpoints
+from services.api.auth import AnyRole
 from services.api.deps import StoreDep
 from services.api.errors import ErrorResponse
 
@@ -19,8 +20,20 @@ class Health(BaseModel):
 
 
 @router.get("/health", responses={503: {"model": ErrorResponse}})
-async def health(store: StoreDep, response: Response) -> Health:
+async def health(store: StoreDep, response: Response, caller: AnyRole) -> Health:
     """Last recorded position and every projection's checkpoint."""
     position = await store.last_position()
     response.headers["X-Position"] = str(position)
     return Health(status="ok", position=position, projections=await checkpoints(store.pool))
+
+
+class Liveness(BaseModel):
+    """The process answers."""
+
+    status: str
+
+
+@router.get("/live")
+async def live() -> Liveness:
+    """Whether the process answers (no token needed; tells nothing else)."""
+    return Liveness(status="ok")

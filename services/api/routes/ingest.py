@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from events.envelope import RejectionCode
+from events.rules import Sender
+from services.api.auth import Source
 from services.api.deps import IngestorDep
 from services.api.errors import ApiError, ErrorResponse
 from services.pipeline.channels import Delivery
@@ -46,8 +48,14 @@ def split_request(body: bytes) -> list[bytes] | None:
 
 
 @router.post("/ingest", responses={413: {"model": ErrorResponse}}, openapi_extra=INGEST_BODY)
-async def ingest(request: Request, ingestor: IngestorDep) -> IngestResults:
-    """Record envelopes like the broker ingest does; one outcome per envelope."""
+async def ingest(request: Request, ingestor: IngestorDep, caller: Source) -> IngestResults:
+    """Record envelopes like the broker ingest does; one outcome per envelope. Only as the
+    caller's own source, and only the types and jobcenters its token names (where it does)."""
+    sender = Sender(
+        source=caller.source or caller.subject,
+        types=frozenset(caller.types) if caller.types is not None else None,
+        jobcenters=frozenset(caller.jobcenters) if caller.jobcenters is not None else None,
+    )
     raw = await request.body()
     bodies = split_request(raw)
     if bodies is None:
@@ -58,5 +66,5 @@ async def ingest(request: Request, ingestor: IngestorDep) -> IngestResults:
         await ingestor.reject([too_many])
         raise ApiError(413, "too_large", too_many.reason)
     deliveries = [Delivery(body, f"http-{uuid.uuid4()}") for body in bodies]
-    outcomes = await ingestor.ingest(deliveries)
+    outcomes = await ingestor.ingest(deliveries, sender)
     return IngestResults(items=outcomes, count=len(outcomes))

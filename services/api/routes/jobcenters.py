@@ -3,11 +3,13 @@
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
 
-SELECT_JOBCENTERS = """
+SELECT_JOBCENTERS = f"""
 SELECT jobcenter_id, name, land, kind, position, count(*) OVER () AS total
-FROM views.jobcenters ORDER BY jobcenter_id LIMIT $1 OFFSET $2
+FROM views.jobcenters WHERE {scope_sql("land", "jobcenter_id", 3)}
+ORDER BY jobcenter_id LIMIT $1 OFFSET $2
 """
 
 router = APIRouter()
@@ -32,9 +34,9 @@ class Jobcenters(BaseModel):
 
 @router.get("/jobcenters", responses=ERRORS)
 async def jobcenters(
-    at: ReadAtDep, response: Response, limit: Limit = 100, offset: Offset = 0
+    at: ReadAtDep, response: Response, caller: Reader, limit: Limit = 100, offset: Offset = 0
 ) -> Jobcenters:
-    """Registered jobcenters, by id."""
+    """Registered jobcenters (those in the caller's scope), by id."""
     async with at.snapshot(response, "agreements") as connection:
-        rows = await connection.fetch(SELECT_JOBCENTERS, limit, offset)
+        rows = await connection.fetch(SELECT_JOBCENTERS, limit, offset, *caller.scope_args())
     return Jobcenters(items=[Jobcenter(**dict(r)) for r in rows], count=page_count(rows))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from events.rejections import RejectionLog, StoredRejection, body_text
+from services.api.auth import Auditor
 from services.api.deps import Limit, Offset, StoreDep
 
 router = APIRouter()
@@ -44,6 +45,7 @@ def rejection_row(rejection: StoredRejection) -> RejectionRow:
 async def rejections(
     store: StoreDep,
     response: Response,
+    caller: Auditor,
     source: str | None = None,
     since: datetime | None = None,
     limit: Limit = 100,
