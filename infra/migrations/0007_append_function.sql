@@ -132,19 +132,20 @@ BEGIN
         last_position := positions[i];
     END LOOP;
 
-    INSERT INTO store.events (
-        position, event_id, stream_id, stream_version, type, schema_version, source,
-        message_id, occurred_at, recorded_at, correlation_id, data, prev_hash, hash)
-    SELECT b.position, b.event_id, b.stream_id, b.stream_version, b.type, b.schema_version,
-           b.source, b.message_id, b.occurred_at, recorded, b.correlation_id, b.data::jsonb,
-           b.prev_hash, b.hash
-    FROM unnest(positions, event_ids, stream_ids, versions, types, schema_versions, sources,
-                message_ids, occurred_ats, correlation_ids, data_jsons, prev_hashes, hashes)
-        AS b(position, event_id, stream_id, stream_version, type, schema_version, source,
-             message_id, occurred_at, correlation_id, data, prev_hash, hash)
-    WHERE b.position IS NOT NULL;
-
     RETURN QUERY
+    WITH inserted AS (
+        INSERT INTO store.events (
+            position, event_id, stream_id, stream_version, type, schema_version, source,
+            message_id, occurred_at, recorded_at, correlation_id, data, prev_hash, hash)
+        SELECT b.position, b.event_id, b.stream_id, b.stream_version, b.type, b.schema_version,
+               b.source, b.message_id, b.occurred_at, recorded, b.correlation_id, b.data::jsonb,
+               b.prev_hash, b.hash
+        FROM unnest(positions, event_ids, stream_ids, versions, types, schema_versions, sources,
+                    message_ids, occurred_ats, correlation_ids, data_jsons, prev_hashes, hashes)
+            AS b(position, event_id, stream_id, stream_version, type, schema_version, source,
+                 message_id, occurred_at, correlation_id, data, prev_hash, hash)
+        WHERE b.position IS NOT NULL
+    )  -- runs to completion whether or not read; the answer comes from the plan
     SELECT coalesce(o.recorded_event_id, o.event_id), coalesce(o.recorded_position, o.position),
            coalesce(o.recorded_version, o.stream_version), o.recorded_position IS NOT NULL
     FROM unnest(event_ids, positions, versions, recorded_event_ids, recorded_positions,
