@@ -16,15 +16,15 @@ from uuid import UUID
 GENESIS_HASH = "0" * 64
 
 
+CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+encode_string = json.encoder.encode_basestring  # a JSON string, as ensure_ascii=False writes it
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic compact JSON of `value`, as stored in JSONB and hashed."""
-    return json.dumps(
-        normalise_numbers(value),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
+    return CANONICAL_ENCODER.encode(normalise_numbers(value))
 
 
 def normalise_numbers(value: Any) -> Any:
@@ -32,10 +32,18 @@ def normalise_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: normalise_numbers(item) for key, item in value.items()}
+        if not any(isinstance(item, NESTED) for item in value.values()):
+            return value  # nothing to change: no copy
+        return {
+            key: normalise_numbers(item) if isinstance(item, NESTED) else item
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [normalise_numbers(item) for item in value]
+        return [normalise_numbers(item) if isinstance(item, NESTED) else item for item in value]
     return value
+
+
+NESTED = (float, dict, list)  # the values `normalise_numbers` may change
 
 
 def timestamp_text(moment: datetime) -> str:
@@ -74,3 +82,29 @@ def chain_hash(
     )  # fmt: skip
     canonical = f"{header[:-1]},{data_json}]"
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode()).hexdigest()
+
+
+def canonical_frame(
+    *,
+    event_id: UUID,
+    stream_id: str,
+    type: str,
+    schema_version: int,
+    source: str,
+    message_id: str,
+    occurred_at: datetime,
+    correlation_id: str | None,
+) -> tuple[str, str, str]:
+    """The canonical bytes of `chain_hash` around the three fields assigned under the lock.
+
+    For the parts (a, b, c), the canonical text is `[` position a stream_version b
+    recorded_at_text c data_json `]`: the store fills the holes once the head is known.
+    Each string is encoded as `chain_hash`'s `json.dumps` encodes it, so the bytes are equal.
+    """
+    correlation = "null" if correlation_id is None else encode_string(correlation_id)
+    return (
+        f',"{event_id}",{encode_string(stream_id)},',
+        f",{encode_string(type)},{int(schema_version)},{encode_string(source)},"
+        f'{encode_string(message_id)},"{timestamp_text(occurred_at)}","',
+        f'",{correlation},',
+    )

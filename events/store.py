@@ -15,7 +15,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from events.chain import GENESIS_HASH, canonical_json, chain_hash
+from events.chain import canonical_frame, canonical_json
 
 APPEND_LOCK_KEY = 0x5A53_4150  # "ZSAP": the one lock every append takes
 NOTIFY_CHANNEL = "zs_events"
@@ -27,14 +27,11 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM store.events"
 
-LOCK_APPENDS = "SELECT pg_advisory_xact_lock($1)"
-SELECT_HEAD = """
-SELECT clock_timestamp() AS now, head.position, head.hash, head.recorded_at
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-    SELECT position, hash, recorded_at FROM store.events ORDER BY position DESC LIMIT 1
-) AS head ON true
-"""
+APPEND = """
+SELECT event_id, position, stream_version, duplicate
+FROM store.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+"""  # infra/migrations/0007_append_function.sql
+WRONG_EXPECTED_VERSION = "ZS409"  # the SQLSTATE store.append_events raises for a stale version
 SELECT_RECORDED_KEYS = """
 SELECT e.source, e.message_id, e.event_id, e.position, e.stream_version
 FROM store.events AS e
@@ -47,15 +44,6 @@ FROM store.events AS e
 JOIN unnest($1::text[], $2::text[]) AS k(source, message_id)
   ON e.source = k.source AND e.message_id = k.message_id
 """
-SELECT_STREAM_VERSIONS = """
-SELECT s.stream_id, v.version
-FROM unnest($1::text[]) AS s(stream_id)
-CROSS JOIN LATERAL (
-    SELECT max(stream_version) AS version FROM store.events WHERE stream_id = s.stream_id
-) AS v
-WHERE v.version IS NOT NULL
-"""
-NOTIFY_HEAD = "SELECT pg_notify($1, $2::text)"
 SELECT_STREAM = (
     f"{SELECT_EVENTS} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
 )
@@ -139,6 +127,51 @@ class Appended(BaseModel):
     duplicate: bool
 
 
+def append_arguments(
+    events: Sequence[NewEvent], expected_versions: Mapping[str, int]
+) -> tuple[list[Any], ...]:
+    """The arguments of store.append_events: one array per column, frames, expectations."""
+    frames = [
+        canonical_frame(
+            event_id=e.event_id, stream_id=e.stream_id, type=e.type,
+            schema_version=e.schema_version, source=e.source, message_id=e.message_id,
+            occurred_at=e.occurred_at, correlation_id=e.correlation_id,
+        )
+        for e in events
+    ]  # fmt: skip
+    return (
+        [e.event_id for e in events], [e.stream_id for e in events], [e.type for e in events],
+        [e.schema_version for e in events], [e.source for e in events],
+        [e.message_id for e in events], [e.occurred_at for e in events],
+        [e.correlation_id for e in events], [canonical_json(e.data) for e in events],
+        [a for a, _, _ in frames], [b for _, b, _ in frames], [c for _, _, c in frames],
+        list(expected_versions), list(expected_versions.values()),
+    )  # fmt: skip
+
+
+def first_occurrences(events: Sequence[NewEvent]) -> list[int]:
+    """For each event, the index of the first event of the batch with its (source, message_id)."""
+    first: dict[tuple[str, str], int] = {}
+    return [first.setdefault((e.source, e.message_id), index) for index, e in enumerate(events)]
+
+
+def appended(row: asyncpg.Record, *, duplicate: bool) -> Appended:
+    """An `Appended` from a row of store.append_events, marked a duplicate if it repeats one."""
+    return Appended.model_construct(
+        event_id=row[0], position=row[1], stream_version=row[2], duplicate=row[3] or duplicate
+    )
+
+
+def append_error(error: asyncpg.PostgresError) -> StoreError:
+    """The store's exception for a database error raised by an append."""
+    if error.sqlstate == WRONG_EXPECTED_VERSION:
+        detail = json.loads(getattr(error, "detail", None) or "{}")
+        return WrongExpectedVersion(detail["stream_id"], detail["expected"], detail["actual"])
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return StoreError(f"append refused: {error}")
+    return StoreUnavailable(f"append failed: {error}")
+
+
 class CanonicalJson(str):
     """JSON text already in canonical form: stored as it is, not serialised again."""
 
@@ -207,100 +240,44 @@ class EventStore:
         """
         if not events:
             return []
-        try:
-            async with self.pool.acquire() as connection, connection.transaction():
-                return await self._append_locked(connection, events, expected_versions or {})
-        except asyncpg.IntegrityConstraintViolationError as error:
-            raise StoreError(f"append refused: {error}") from error
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise StoreUnavailable(f"append failed: {error}") from error
-
-    async def _append_locked(
-        self,
-        connection: PoolConnectionProxy[asyncpg.Record],
-        events: Sequence[NewEvent],
-        expected_versions: Mapping[str, int],
-    ) -> list[Appended]:
+        firsts = first_occurrences(events)  # a repeat within the batch answers its first
+        unique = [events[index] for index in dict.fromkeys(firsts)]
+        arguments = append_arguments(unique, expected_versions or {})
         # Why one lock for every append. Readers follow the log by position ("give me
         # everything after N"), so a position may only become visible once every lower
         # position is visible. A sequence cannot promise that: two transactions draw 7 and
         # 8, the one holding 8 commits first, a reader sees 8, moves its checkpoint past 7
         # and never sees 7 when it commits a moment later. So positions are not drawn from a
-        # sequence. Each append first takes this transaction-scoped advisory lock, then
-        # reads the current head (in a statement of its own, so its snapshot is taken after
-        # the lock was granted and includes the previous holder's commit), numbers its
-        # events head+1, head+2, ... and inserts them. The lock is released only when the
-        # transaction commits or rolls back, so appends commit one after another, in
-        # position order: positions are gapless (a rolled-back append used none) and follow
-        # commit order, and a reader that has seen position N has seen every event below N.
-        # The same serial section makes the hash chain well defined (each event links to
-        # the committed head) and keeps recorded_at non-decreasing along positions, so "as
-        # known at time T" is a prefix of the log. The price is one appender at a time; it
-        # is paid per transaction, not per event, which is why appends come in batches.
-        await connection.execute(LOCK_APPENDS, APPEND_LOCK_KEY)
-        head = await connection.fetchrow(SELECT_HEAD)
-        assert head is not None  # the query always answers one row
-        known = await self._recorded_keys(connection, [(e.source, e.message_id) for e in events])
-        rows = await connection.fetch(
-            SELECT_STREAM_VERSIONS, sorted({event.stream_id for event in events})
-        )
-        versions: dict[str, int] = {row["stream_id"]: row["version"] for row in rows}
-        fresh_streams = {
-            event.stream_id for event in events if (event.source, event.message_id) not in known
-        }
-        for stream_id, expected in expected_versions.items():
-            if stream_id in fresh_streams or stream_id not in {e.stream_id for e in events}:
-                actual = versions.get(stream_id, 0)
-                if actual != expected:
-                    raise WrongExpectedVersion(stream_id, expected, actual)
-
-        position = head["position"] or 0
-        prev_hash = head["hash"] or GENESIS_HASH
-        recorded_at = max(head["now"], head["recorded_at"] or head["now"])
-        records: list[tuple[object, ...]] = []
-        outcomes: list[Appended] = []
-        for event in events:
-            key = (event.source, event.message_id)
-            if key in known:
-                outcomes.append(known[key].model_copy(update={"duplicate": True}))
-                continue
-            position += 1
-            version = versions.get(event.stream_id, 0) + 1
-            versions[event.stream_id] = version
-            data_json = canonical_json(event.data)
-            digest = chain_hash(
-                prev_hash,
-                position=position,
-                event_id=event.event_id,
-                stream_id=event.stream_id,
-                stream_version=version,
-                type=event.type,
-                schema_version=event.schema_version,
-                source=event.source,
-                message_id=event.message_id,
-                occurred_at=event.occurred_at,
-                recorded_at=recorded_at,
-                correlation_id=event.correlation_id,
-                data_json=data_json,
-            )
-            records.append(
-                (position, event.event_id, event.stream_id, version, event.type,
-                 event.schema_version, event.source, event.message_id, event.occurred_at,
-                 recorded_at, event.correlation_id, CanonicalJson(data_json), prev_hash, digest)
-            )  # fmt: skip
-            prev_hash = digest
-            appended = Appended(
-                event_id=event.event_id, position=position, stream_version=version,
-                duplicate=False,
-            )  # fmt: skip
-            known[key] = appended
-            outcomes.append(appended)
-        if records:
-            await connection.copy_records_to_table(
-                "events", schema_name="store", records=records, columns=EVENT_COLUMNS
-            )
-            await connection.execute(NOTIFY_HEAD, NOTIFY_CHANNEL, str(position))
-        return outcomes
+        # sequence. Each append first takes one transaction-scoped advisory lock
+        # (APPEND_LOCK_KEY), then reads the current head (in a statement of its own, so its
+        # snapshot is taken after the lock was granted and includes the previous holder's
+        # commit), numbers its events head+1, head+2, ... and inserts them. The lock is
+        # released only when the transaction commits or rolls back, so appends commit one
+        # after another, in position order: positions are gapless (a rolled-back append used
+        # none) and follow commit order, and a reader that has seen position N has seen
+        # every event below N. The same serial section makes the hash chain well defined
+        # (each event links to the committed head) and keeps recorded_at non-decreasing
+        # along positions, so "as known at time T" is a prefix of the log. The price is one
+        # appender at a time, so the serial section is kept short: everything that does not
+        # depend on the head (canonical JSON, the canonical bytes around position, stream
+        # version and recorded_at) is computed here before the call, and the section itself
+        # is one server-side function, store.append_events (migration 0007), run as a single
+        # statement in its own implicit transaction: lock, head, expected versions, repeats,
+        # numbering, hash chain, insert and NOTIFY in one round trip, the lock held from the
+        # function's first line to the commit and never across a client round trip. Its
+        # statements are each given a fresh snapshot (a VOLATILE function in READ COMMITTED),
+        # which is what the head read after the lock relies on.
+        try:
+            rows = await self.pool.fetch(APPEND, *arguments)
+        except asyncpg.PostgresError as error:
+            raise append_error(error) from error
+        except (OSError, asyncpg.InterfaceError) as error:
+            raise StoreUnavailable(f"append failed: {error}") from error
+        outcomes = dict(zip(dict.fromkeys(firsts), rows, strict=True))
+        return [
+            appended(outcomes[first], duplicate=first != index)
+            for index, first in enumerate(firsts)
+        ]
 
     async def find_recorded(
         self, keys: Sequence[tuple[str, str]]

@@ -1,7 +1,8 @@
 """Append throughput of our event store against raw COPY and the `eventsourcing` library.
 
-Run: `python -m tests.benchmarks.bench_append [--events N]`. All three writers use the same
-PostgreSQL server (ZS_DATABASE_URL, else an embedded one), each a fresh database of its own.
+Run: `python -m tests.benchmarks.bench_append [--events N]`, or `run(n)` from Python for the
+figures as a dict. All three writers use the same PostgreSQL server (ZS_DATABASE_URL, else an
+embedded one), each a fresh database of its own, the same batches, and take turns.
 """
 
 import argparse
@@ -37,6 +38,7 @@ BATCH_SIZES = (1, 100, 1_000)
 SINGLE_EVENT_SHARE = 10  # batch size 1 appends N / 10 events, to keep the run short
 STREAMS = 100
 WARMUP_EVENTS = 50  # per writer and batch size, at least two batches
+ROUNDS = 10  # the writers take turns, each timed batch sequence cut into this many slices
 SERVICE_ROLE = "zs_app"
 WRITER_NAMES = ("our store", "raw COPY", "eventsourcing")
 SHORT_NAMES = ("store", "COPY", "es")
@@ -263,21 +265,33 @@ async def run_batches(
     return elapsed
 
 
+def rounds(batches: Batches) -> list[Batches]:
+    """`batches` in up to `ROUNDS` consecutive slices, in order."""
+    size = -(-len(batches) // ROUNDS)
+    return [batches[start : start + size] for start in range(0, len(batches), size)]
+
+
 async def measure(writers: Sequence[Writer[Any]], variant: Variant, progress: Progress) -> Result:
-    """Warm up, then time every writer at one batch size."""
+    """Warm up, then time every writer at one batch size.
+
+    The writers take turns, a slice of the batches each, so that a change in the machine's
+    load during the run falls on all of them alike.
+    """
     task = progress.add_task(f"batch {variant.batch_size}", total=len(writers) * variant.all_events)
-    rates: dict[str, float] = {}
+    seconds = dict.fromkeys((writer.name for writer in writers), 0.0)
 
     def advance(count: int) -> None:
         """Move the bar on by `count` events."""
         progress.advance(task, count)
 
+    progress.update(task, description=f"batch {variant.batch_size:>5}")
     for writer in writers:
-        progress.update(task, description=f"batch {variant.batch_size:>5}: {writer.name}")
         await run_batches(writer, variant.warmup, advance)
-        seconds = await run_batches(writer, variant.timed, advance)
-        rates[writer.name] = variant.timed_events / seconds
+    for batches in rounds(variant.timed):
+        for writer in writers:
+            seconds[writer.name] += await run_batches(writer, batches, advance)
     progress.update(task, description=f"batch {variant.batch_size:>5}: done")
+    rates = {name: variant.timed_events / elapsed for name, elapsed in seconds.items()}
     return Result(variant.batch_size, variant.timed_events, rates)
 
 
@@ -339,7 +353,7 @@ def new_progress(console: Console) -> Progress:
     )
 
 
-async def run(server_url: str, events: int, console: Console) -> None:
+async def report(server_url: str, events: int, console: Console) -> None:
     """Benchmark against `server_url` and print the report."""
     facts = await server_facts(server_url)
     console.print(facts)
@@ -349,6 +363,33 @@ async def run(server_url: str, events: int, console: Console) -> None:
     with new_progress(console) as progress:
         results = await benchmark(server_url, events, progress)
     console.print(results_table(results))
+
+
+def result_figures(result: Result) -> dict[str, Any]:
+    """One batch size as plain data: events/s per writer and the store's ratios."""
+    store, copy, library = (result.rates[name] for name in WRITER_NAMES)
+    return {
+        "batch_size": result.batch_size,
+        "events": result.events,
+        "rates": dict(result.rates),
+        "store_vs_copy": store / copy,
+        "store_vs_eventsourcing": store / library,
+    }
+
+
+def run(n: int = DEFAULT_EVENTS) -> dict[str, Any]:
+    """Run the benchmark with N events per batch size (N / 10 at batch 1), print nothing,
+    and return the figures: the server, N and, per batch size, the rates and ratios."""
+
+    async def measure_all(server_url: str) -> dict[str, Any]:
+        """The server's facts and every batch size's figures."""
+        facts = await server_facts(server_url)
+        with Progress(disable=True) as progress:
+            results = await benchmark(server_url, n, progress)
+        return {"server": facts, "events": n, "results": [result_figures(r) for r in results]}
+
+    with postgres_server() as server_url:
+        return asyncio.run(measure_all(server_url))
 
 
 @contextlib.contextmanager
@@ -390,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
     with postgres_server() as server_url:
-        asyncio.run(run(server_url, args.events, console))
+        asyncio.run(report(server_url, args.events, console))
     return 0
 
 
