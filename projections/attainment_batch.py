@@ -10,12 +10,13 @@ compared field changed (`projections.results.compared`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from events.catalogue import AgreementConcluded, AgreementEvent, DomainEvent, FigureEvent
-from events.store import RecordedEvent
+from events.store import CanonicalJson, RecordedEvent
 from projections.aggregations import Month
 from projections.attainment import (
     RELEVANT_TYPES,
@@ -132,8 +133,13 @@ def _history(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any] | None,
 ) -> tuple[object, ...]:
-    """A history row, in table order."""
+    """A history row, in table order (old and new as JSON text, stored as it is)."""
     return (
         agreement_id, target_id, recorded.position, recorded.event_id, recorded.type,
-        recorded.recorded_at, old, new,
+        recorded.recorded_at, _text(old), _text(new),
     )  # fmt: skip
+
+
+def _text(values: Mapping[str, Any] | None) -> CanonicalJson | None:
+    """Compared values as JSON text (plain numbers, strings and booleans: no normalising)."""
+    return None if values is None else CanonicalJson(json.dumps(values, separators=(",", ":")))
