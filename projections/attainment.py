@@ -5,6 +5,9 @@ jobcenter's figures (years Y-1 and Y matter), in position order, and names the t
 change; `evaluate`/`target_result` give one target's result from the state. The live projector
 and the rebuild keep the state and apply each event once; the as-of replay and the audit CLI fold
 a list (`attainment`, `projections.results.walk`).
+
+Longer than most modules on purpose: the fold, the per-target numbers and their presentation are
+the one calculation and are read together.
 """
 
 from collections.abc import Iterable

@@ -30,8 +30,19 @@ APPEND_BATCH = 5000
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size, in MB (Linux reports KiB)."""
+    """This process's peak resident set size, in MB (Linux reports KiB). A forked child starts
+    from its parent's figure, so the child also reports `high_water_mb`."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def high_water_mb() -> float:
+    """The peak RSS of this program since its exec (Linux `VmHWM`), in MB; 0 elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0.0
+    return int(line.split()[1]) / 1024
 
 
 async def prepare(server_url: str, jobcenters: int, years: int) -> tuple[str, int, float]:
@@ -80,7 +91,8 @@ async def rebuild(url: str, name: str) -> dict[str, Any]:
         position = await ProjectionRunner(pool, store, PROJECTIONS).rebuild(name)
         seconds = time.perf_counter() - started
         return {"seconds": round(seconds, 2), "events_per_s": round(position / seconds),
-                "peak_rss_mb": round(peak_rss_mb(), 1)}  # fmt: skip
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "high_water_mb": round(high_water_mb(), 1)}  # fmt: skip
     finally:
         await pool.close()
 
@@ -115,6 +127,7 @@ async def run(server_url: str, args: argparse.Namespace) -> dict[str, Any]:
         "append_seconds": round(appended, 1), "live_catch_up": live, "rebuild": rebuilds,
         "rebuild_total_seconds": round(total, 2),
         "rebuild_peak_rss_mb": max(r["peak_rss_mb"] for r in rebuilds.values()),
+        "rebuild_high_water_mb": max(r["high_water_mb"] for r in rebuilds.values()),
     }  # fmt: skip
 
 
