@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from events.catalogue import AgreementConcluded, FigureEvent
+from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
 from events.store import SELECT_EVENTS, CanonicalJson, RecordedEvent, record_from_row
 from projections.aggregations import Month
 from projections.attainment import RELEVANT_TYPES, FigureKey, State, decode, figure_entry
@@ -230,8 +230,8 @@ async def load_states(
         if isinstance(data, FigureEvent):
             year = figure_year(data)
             years |= {(data.jobcenter_id, year), (data.jobcenter_id, year + 1)}
-        elif not isinstance(data, AgreementConcluded):
-            agreements.add(data.agreement_id)  # type: ignore[attr-defined]
+        elif isinstance(data, AgreementEvent):  # a conclusion too: only the first one counts
+            agreements.add(data.agreement_id)
     pairs = sorted(years)
     rows = await connection.fetch(
         SELECT_STATES.format(**tables),
