@@ -225,6 +225,7 @@ class Catalogue:
     def __init__(self, *models: type[DomainEvent]) -> None:
         self._models: dict[tuple[str, int], type[DomainEvent]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._latest: dict[str, int] = {}
         for model_cls in models:
             self.register(model_cls)
 
@@ -233,6 +234,7 @@ class Catalogue:
         clone = Catalogue()
         clone._models = dict(self._models)
         clone._upcasters = dict(self._upcasters)
+        clone._latest = dict(self._latest)
         return clone
 
     def register(self, model_cls: type[EventT]) -> type[EventT]:
@@ -241,6 +243,7 @@ class Catalogue:
         if key in self._models:
             raise ValueError(f"{key[0]} v{key[1]} is already registered")
         self._models[key] = model_cls
+        self._latest[key[0]] = max(self._latest.get(key[0], 0), key[1])
         return model_cls
 
     def register_upcaster(self, event_type: str, from_version: int, fn: Upcaster) -> None:
@@ -256,10 +259,9 @@ class Catalogue:
 
     def latest_version(self, event_type: str) -> int:
         """The newest registered schema version of `event_type`."""
-        versions = [version for name, version in self._models if name == event_type]
-        if not versions:
+        if event_type not in self._latest:
             raise InvalidEvent(RejectionCode.UNKNOWN_TYPE, f"type: {event_type!r} is not known")
-        return max(versions)
+        return self._latest[event_type]
 
     def model(self, event_type: str) -> type[DomainEvent]:
         """The model of the latest version of `event_type`."""
@@ -268,6 +270,8 @@ class Catalogue:
     def decode(self, event_type: str, schema_version: int, data: Mapping[str, Any]) -> DomainEvent:
         """Validate `data` of the given type and version, upcast to the latest model."""
         latest = self.latest_version(event_type)
+        if schema_version == latest:  # nothing to upcast; validation does not change `data`
+            return _validate(self._models[(event_type, latest)], data)
         self._check_version(event_type, schema_version, latest)
         upcast = deepcopy(dict(data))
         for version in range(schema_version, latest):

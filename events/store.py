@@ -33,17 +33,21 @@ FROM store.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
 """  # infra/migrations/0007_append_function.sql
 WRONG_EXPECTED_VERSION = "ZS409"  # the SQLSTATE store.append_events raises for a stale version
 SELECT_RECORDED_KEYS = """
-SELECT e.source, e.message_id, e.event_id, e.position, e.stream_version
-FROM store.events AS e
-JOIN unnest($1::text[], $2::text[]) AS k(source, message_id)
-  ON e.source = k.source AND e.message_id = k.message_id
-"""
+SELECT e.*
+FROM unnest($1::text[], $2::text[]) AS k(source, message_id)
+CROSS JOIN LATERAL (
+    SELECT source, message_id, event_id, position, stream_version FROM store.events
+    WHERE source = k.source AND message_id = k.message_id
+) AS e
+"""  # one index probe per key: a plain join may scan the whole log
 SELECT_RECORDED_EVENTS = f"""
-SELECT {", ".join(f"e.{column}" for column in EVENT_COLUMNS)}
-FROM store.events AS e
-JOIN unnest($1::text[], $2::text[]) AS k(source, message_id)
-  ON e.source = k.source AND e.message_id = k.message_id
-"""
+SELECT e.*
+FROM unnest($1::text[], $2::text[]) AS k(source, message_id)
+CROSS JOIN LATERAL (
+    SELECT {", ".join(EVENT_COLUMNS)} FROM store.events
+    WHERE source = k.source AND message_id = k.message_id
+) AS e
+"""  # one index probe per key: a plain join may scan the whole log
 SELECT_STREAM = (
     f"{SELECT_EVENTS} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
 )

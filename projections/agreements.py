@@ -274,6 +274,7 @@ class AgreementsProjection:
 
     name = "agreements"
     tables = ("jobcenters", "agreements", "targets", "goals", "budget_lines", "dialogs")
+    types = HANDLED_TYPES
 
     def ddl(self, tables: Mapping[str, str]) -> list[str]:
         """The statements that create this projection's tables under the given names."""
@@ -287,6 +288,10 @@ class AgreementsProjection:
             statement = statement_for(recorded)
             if statement is not None:
                 await _execute(connection, statement, tables)
+
+    def loader(self) -> None:
+        """No bulk loader: a rebuild applies its (few) events a page per transaction."""
+        return None
 
 
 def _execute(

@@ -1,13 +1,18 @@
-"""The one calculation: attainment of every target of an agreement, from events alone.
+"""The one calculation: attainment of every target of an agreement, as a fold over events.
 
-Pure (no IO). Used by the live projector, the rebuild, the as-of replay and the audit CLI.
-Input: the recorded events of the agreement's stream and of its jobcenter's figures stream
-(years Y-1 and Y matter), in position order, up to the position the answer reflects.
+Pure (no IO). `apply(state, position, event)` folds one event of the agreement's stream or of its
+jobcenter's figures (years Y-1 and Y matter), in position order, and names the targets it may
+change; `evaluate`/`target_result` give one target's result from the state. The live projector
+and the rebuild keep the state and apply each event once; the as-of replay and the audit CLI fold
+a list (`attainment`, `projections.results.walk`).
+
+Longer than most modules on purpose: the fold, the per-target numbers and their presentation are
+the one calculation and are read together.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
@@ -86,7 +91,10 @@ RELEVANT: tuple[type[DomainEvent], ...] = (
 )  # fmt: skip
 RELEVANT_TYPES = frozenset(model.event_type for model in RELEVANT)
 CENT = Decimal("0.01")
+CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 Signature = tuple[Decimal | None, Decimal, str, int]
+FigureKey = tuple[str, str, int, int]
+"""(indicator, breakdown, year, month) of a figure of the agreement's jobcenter."""
 
 
 @dataclass(frozen=True)
@@ -110,63 +118,146 @@ class Outcome:
 
 @dataclass
 class State:
-    """What the agreement's and its figures' events say so far."""
+    """What the agreement's and its jobcenter's figure events say so far: the fold's state."""
 
     agreement: AgreementConcluded
     targets: dict[str, TargetSet] = field(default_factory=dict)
     amended: dict[str, Decimal] = field(default_factory=dict)
     allocated: dict[str, Decimal] = field(default_factory=dict)
     deviations: dict[str, Decimal] = field(default_factory=dict)
-    figures: dict[tuple[str, str, int, int], tuple[int, Month]] = field(default_factory=dict)
+    figures: dict[FigureKey, tuple[int, Month]] = field(default_factory=dict)
     closed_at: int | None = None
     revised: set[str] = field(default_factory=set)
+    at_close: dict[str, Signature | None] = field(default_factory=dict)
+    """Each target's signature at the close, moved on with every revision after it."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One active target's result as the state gives it (a `TargetResult` before presenting)."""
+
+    target: TargetSet
+    outcome: Outcome
+    revised: bool
+
+    def result(self) -> TargetResult:
+        """The answer row of this target."""
+        return _result(self.target, self.outcome, self.revised)
+
+
+def new_state(agreement: AgreementConcluded) -> State:
+    """The state of a freshly concluded agreement."""
+    return State(agreement)
+
+
+def apply(state: State, position: int, event: DomainEvent) -> list[str]:
+    """Fold one event (of the agreement or its jobcenter's figures, in position order) into
+    `state`; the ids of the targets whose result it may change."""
+    touched = touches(state, event)
+    with localcontext(CONTEXT):
+        _apply(state, position, event)
+        if isinstance(event, AgreementClosed) and state.closed_at is None:
+            state.closed_at = position
+            state.at_close = {tid: _signature(state, tid) for tid in state.targets}
+        elif state.closed_at is not None and position > state.closed_at:
+            for target_id in touched:
+                signature = _signature(state, target_id)
+                if signature != state.at_close.get(target_id):
+                    state.revised.add(target_id)
+                    state.at_close[target_id] = signature
+    return touched
+
+
+def touches(state: State, event: DomainEvent) -> list[str]:
+    """The targets whose inputs `event` is about: a figure those of its series (for Y-1 and Y),
+    a budget event those of its line, a (first) close every target."""
+    if isinstance(event, TargetSet | TargetAmended | TargetWithdrawn):
+        return [event.target_id]
+    if isinstance(event, BudgetAllocated | BudgetDeviationRecorded):
+        return [tid for tid, t in state.targets.items() if t.budget_line == event.budget_line]
+    if isinstance(event, FigureEvent):
+        if event.year_month[0] not in (state.agreement.year - 1, state.agreement.year):
+            return []
+        series = (event.indicator, event.breakdown)
+        return [tid for tid, t in state.targets.items() if (t.indicator, t.breakdown) == series]
+    if isinstance(event, AgreementClosed) and state.closed_at is None:
+        return list(state.targets)
+    return []
+
+
+def evaluate(state: State, target_id: str) -> Evaluation | None:
+    """One target's result from the state; None when it is not active."""
+    target = state.targets.get(target_id)
+    if target is None:
+        return None
+    with localcontext(CONTEXT):
+        outcome = _outcome(target, state)
+    return Evaluation(target, outcome, target_id in state.revised)
+
+
+def target_result(state: State, target_id: str) -> TargetResult | None:
+    """One target's answer row from the state; None when it is not active."""
+    evaluation = evaluate(state, target_id)
+    return None if evaluation is None else evaluation.result()
+
+
+def agreement_result(state: State, position: int) -> AgreementAttainment:
+    """Every active target's result, as known at `position`."""
+    evaluations = [evaluate(state, target_id) for target_id in state.targets]
+    return AgreementAttainment(
+        agreement_id=state.agreement.agreement_id,
+        jobcenter_id=state.agreement.jobcenter_id,
+        year=state.agreement.year,
+        position=position,
+        targets=[evaluation.result() for evaluation in evaluations if evaluation],
+    )
+
+
+def fold(agreement_id: str, events: Iterable[RecordedEvent]) -> State | None:
+    """The state after `events` (any streams, in position order); None if never concluded."""
+    recorded = list(events)
+    concluded = concluded_in(agreement_id, recorded)
+    if concluded is None:
+        return None
+    state = new_state(concluded)
+    for event in recorded:
+        data = relevant(concluded, event)
+        if data is not None:
+            apply(state, event.position, data)
+    return state
 
 
 def attainment(agreement_id: str, events: Iterable[RecordedEvent]) -> AgreementAttainment | None:
     """The agreement's attainment from `events` (None if it was never concluded in them)."""
     recorded = list(events)
-    concluded = _concluded(agreement_id, recorded)
-    if concluded is None:
+    state = fold(agreement_id, recorded)
+    if state is None:
         return None
-    with localcontext() as context:
-        context.prec, context.rounding = 28, ROUND_HALF_EVEN
-        state = _replay(concluded, _relevant(concluded, recorded))
-        targets = [_result(target, state) for target in state.targets.values()]
-    return AgreementAttainment(
-        agreement_id=agreement_id,
-        jobcenter_id=concluded.jobcenter_id,
-        year=concluded.year,
-        position=max((event.position for event in recorded), default=0),
-        targets=targets,
-    )
+    return agreement_result(state, max((event.position for event in recorded), default=0))
 
 
-def _concluded(agreement_id: str, recorded: list[RecordedEvent]) -> AgreementConcluded | None:
+def concluded_in(agreement_id: str, recorded: list[RecordedEvent]) -> AgreementConcluded | None:
     """The first AgreementConcluded of `agreement_id` among `recorded`."""
     for event in recorded:
         if event.type == "AgreementConcluded" and event.stream_id == f"agreement-{agreement_id}":
-            decoded = _decode(event)
+            decoded = decode(event)
             if isinstance(decoded, AgreementConcluded) and decoded.agreement_id == agreement_id:
                 return decoded
     return None
 
 
-def _decode(event: RecordedEvent) -> DomainEvent:
+def decode(event: RecordedEvent) -> DomainEvent:
     """The typed data of a recorded event."""
     return CATALOGUE.decode(event.type, event.schema_version, event.data)
 
 
-def _relevant(
-    agreement: AgreementConcluded, recorded: list[RecordedEvent]
-) -> list[tuple[int, DomainEvent]]:
-    """(position, data) of the agreement's events and its jobcenter's figures, in order."""
-    streams = {f"agreement-{agreement.agreement_id}", f"figures-{agreement.jobcenter_id}"}
-    decoded = [
-        (event.position, _decode(event))
-        for event in recorded
-        if event.stream_id in streams and event.type in RELEVANT_TYPES
-    ]
-    return [(position, data) for position, data in decoded if _belongs(data, agreement)]
+def relevant(agreement: AgreementConcluded, event: RecordedEvent) -> DomainEvent | None:
+    """The typed data of `event` if it is the agreement's or its jobcenter's figures', else None."""
+    streams = (f"agreement-{agreement.agreement_id}", f"figures-{agreement.jobcenter_id}")
+    if event.stream_id not in streams or event.type not in RELEVANT_TYPES:
+        return None
+    data = decode(event)
+    return data if _belongs(data, agreement) else None
 
 
 def _belongs(event: DomainEvent, agreement: AgreementConcluded) -> bool:
@@ -174,24 +265,6 @@ def _belongs(event: DomainEvent, agreement: AgreementConcluded) -> bool:
     if isinstance(event, FigureEvent):
         return event.jobcenter_id == agreement.jobcenter_id
     return isinstance(event, AgreementEvent) and event.agreement_id == agreement.agreement_id
-
-
-def _replay(agreement: AgreementConcluded, events: list[tuple[int, DomainEvent]]) -> State:
-    """Fold the events, noting targets whose result changed after the close."""
-    state = State(agreement)
-    before_close: dict[str, Signature | None] = {}
-    for position, event in events:
-        _apply(state, position, event)
-        if isinstance(event, AgreementClosed) and state.closed_at is None:
-            state.closed_at = position
-            before_close = {tid: _signature(state, tid) for tid in state.targets}
-        elif state.closed_at is not None and position > state.closed_at:
-            for target_id in _touched(state, event):
-                signature = _signature(state, target_id)
-                if signature != before_close.get(target_id):
-                    state.revised.add(target_id)
-                    before_close[target_id] = signature
-    return state
 
 
 def _apply(state: State, position: int, event: DomainEvent) -> None:
@@ -209,29 +282,23 @@ def _apply(state: State, position: int, event: DomainEvent) -> None:
         line = event.budget_line
         state.deviations[line] = state.deviations.get(line, Decimal(0)) + event.amount_eur
     elif isinstance(event, FigureEvent):
-        _apply_figure(state, position, event)
+        put_figure(state, position, *figure_entry(event))
 
 
-def _apply_figure(state: State, position: int, event: FigureEvent) -> None:
-    """Keep the latest recorded figure of a month of Y-1 or Y."""
+def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
+    """A figure publication as (indicator, breakdown, year, month) and the figure it gives."""
     year, month = event.year_month
-    if year not in (state.agreement.year - 1, state.agreement.year):
-        return
     key = (event.indicator, event.breakdown, year, month)
+    return key, Month(event.value, event.numerator, event.denominator)
+
+
+def put_figure(state: State, position: int, key: FigureKey, figure: Month) -> None:
+    """Keep the latest recorded figure of a month of Y-1 or Y (a figure event's whole effect;
+    before the agreement has targets it is also how its jobcenter's earlier figures enter)."""
+    if key[2] not in (state.agreement.year - 1, state.agreement.year):
+        return
     if key not in state.figures or state.figures[key][0] <= position:
-        state.figures[key] = (position, Month(event.value, event.numerator, event.denominator))
-
-
-def _touched(state: State, event: DomainEvent) -> list[str]:
-    """The targets whose inputs `event` is about."""
-    if isinstance(event, TargetSet | TargetAmended | TargetWithdrawn):
-        return [event.target_id]
-    if isinstance(event, BudgetAllocated | BudgetDeviationRecorded):
-        return [tid for tid, t in state.targets.items() if t.budget_line == event.budget_line]
-    if isinstance(event, FigureEvent):
-        series = (event.indicator, event.breakdown)
-        return [tid for tid, t in state.targets.items() if (t.indicator, t.breakdown) == series]
-    return []
+        state.figures[key] = (position, figure)
 
 
 def _signature(state: State, target_id: str) -> Signature | None:
@@ -318,9 +385,8 @@ def _percent(
     return (dividend / divisor * 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _result(target: TargetSet, state: State) -> TargetResult:
+def _result(target: TargetSet, outcome: Outcome, revised: bool) -> TargetResult:
     """The answer row of one active target."""
-    outcome = _outcome(target, state)
     return TargetResult(
         target_id=target.target_id,
         indicator=target.indicator,
@@ -339,5 +405,5 @@ def _result(target: TargetSet, state: State) -> TargetResult:
         attainment_pct=outcome.attainment_pct,
         status=outcome.status,
         final=outcome.final,
-        revised_after_close=target.target_id in state.revised,
+        revised_after_close=revised,
     )

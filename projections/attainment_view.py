@@ -2,18 +2,24 @@
 change of a result, naming the event that caused it.
 
 Invariants: rows equal `projections.attainment.attainment` over the log up to the checkpoint
-(the one calculation); a history row exists for exactly the events that changed a target's
-compared fields (`projections.results.COMPARED`), with the old and the new values.
+(the one calculation, applied as a fold: each agreement's state is kept in `attainment_state`,
+so a batch loads the states it concerns, applies its events once and writes back only what
+changed); a history row exists for exactly the events that changed a target's compared fields
+(`projections.results.COMPARED`), with the old and the new values. A row's `position` names the
+event that last changed its result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from events.store import SELECT_EVENTS, RecordedEvent, record_from_row
-from projections.attainment import AgreementAttainment
-from projections.results import TargetChange, walk
-from projections.runner import Connection
+from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
+from events.store import SELECT_EVENTS, CanonicalJson, RecordedEvent, record_from_row
+from projections.aggregations import Month
+from projections.attainment import RELEVANT_TYPES, FigureKey, State, decode, figure_entry
+from projections.attainment_batch import Batch, figure_year
+from projections.attainment_codec import decode_state, encode_state
+from projections.runner import Connection, Rows
 
 FIGURE_TYPES = frozenset({"MonthlyFigureReported", "MonthlyFigureCorrected"})
 
@@ -58,6 +64,13 @@ ATTAINMENT_DDL = (
     """,
     "CREATE INDEX attainment_year_idx ON {attainment} (year, indicator, status)",
     """
+    CREATE TABLE {attainment_state} (
+        agreement_id text   PRIMARY KEY,
+        state        jsonb  NOT NULL,
+        position     bigint NOT NULL
+    )
+    """,
+    """
     CREATE TABLE {attainment_history} (
         agreement_id text        NOT NULL,
         target_id    text        NOT NULL,
@@ -71,50 +84,56 @@ ATTAINMENT_DDL = (
     )
     """,
 )
-UPSERT_AGREEMENT_YEAR = """
-INSERT INTO {agreement_years} (agreement_id, jobcenter_id, year) VALUES ($1, $2, $3)
+UPSERT_AGREEMENT_YEARS = """
+INSERT INTO {agreement_years} (agreement_id, jobcenter_id, year)
+SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
 ON CONFLICT (agreement_id) DO NOTHING
 """
-SELECT_AGREEMENT = "SELECT jobcenter_id, year FROM {agreement_years} WHERE agreement_id = $1"
-SELECT_AGREEMENTS_OF_JOBCENTERS = """
-SELECT agreement_id, jobcenter_id, year FROM {agreement_years}
-WHERE jobcenter_id = ANY($1::text[])
+SELECT_STATES = """
+SELECT y.agreement_id, s.state
+FROM {agreement_years} y JOIN {attainment_state} s USING (agreement_id)
+WHERE y.agreement_id = ANY($1::text[])
+   OR (y.jobcenter_id, y.year) IN (SELECT * FROM unnest($2::text[], $3::integer[]))
 """
-SELECT_AGREEMENT_EVENTS = f"""
+SELECT_EARLIER_FIGURES = f"""
 {SELECT_EVENTS}
-WHERE position <= $4 AND (
-    stream_id = 'agreement-' || $1
-    OR (stream_id = 'figures-' || $2 AND left(data->>'period', 4) = ANY($3::text[]))
-)
+WHERE stream_id = 'figures-' || $1 AND position < $2 AND type = ANY($3::text[])
+  AND left(data->>'period', 4) = ANY($4::text[])
 ORDER BY position
 """
-DELETE_RESULTS = "DELETE FROM {attainment} WHERE agreement_id = $1"
-INSERT_RESULT = """
+UPSERT_STATES = """
+INSERT INTO {attainment_state} AS s (agreement_id, state, position)
+SELECT a, t::jsonb, p FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(a, t, p)
+ON CONFLICT (agreement_id) DO UPDATE SET state = EXCLUDED.state, position = EXCLUDED.position
+"""
+UPSERT_RESULT = """
 INSERT INTO {attainment} VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
     $21, $22, $23
 )
+ON CONFLICT (agreement_id, target_id) DO UPDATE SET
+    ordinal = EXCLUDED.ordinal, indicator = EXCLUDED.indicator, breakdown = EXCLUDED.breakdown,
+    comparator = EXCLUDED.comparator, unit = EXCLUDED.unit, aggregation = EXCLUDED.aggregation,
+    label = EXCLUDED.label, budget_line = EXCLUDED.budget_line,
+    agreed_value = EXCLUDED.agreed_value, target_value = EXCLUDED.target_value,
+    actual = EXCLUDED.actual, months_reported = EXCLUDED.months_reported,
+    expected_to_date = EXCLUDED.expected_to_date, forecast = EXCLUDED.forecast,
+    attainment_pct = EXCLUDED.attainment_pct, status = EXCLUDED.status, final = EXCLUDED.final,
+    revised_after_close = EXCLUDED.revised_after_close, position = EXCLUDED.position
 """
+DELETE_RESULT = "DELETE FROM {attainment} WHERE agreement_id = $1 AND target_id = $2"
+SET_ORDINAL = "UPDATE {attainment} SET ordinal = $3 WHERE agreement_id = $1 AND target_id = $2"
 INSERT_HISTORY = """
 INSERT INTO {attainment_history} VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
 """
-
-
-async def agreement_events(
-    connection: Connection, agreement_id: str, jobcenter_id: str, year: int, until: int
-) -> list[RecordedEvent]:
-    """The events the agreement's result depends on, up to position `until`."""
-    rows = await connection.fetch(
-        SELECT_AGREEMENT_EVENTS, agreement_id, jobcenter_id, [str(year - 1), str(year)], until
-    )
-    return [record_from_row(row) for row in rows]
 
 
 class AttainmentProjection:
     """Attainment per (agreement, target), with the history of its changes."""
 
     name = "attainment"
-    tables = ("agreement_years", "attainment", "attainment_history")
+    tables = ("agreement_years", "attainment", "attainment_history", "attainment_state")
+    types = RELEVANT_TYPES
 
     def ddl(self, tables: Mapping[str, str]) -> list[str]:
         """The statements that create this projection's tables under the given names."""
@@ -123,113 +142,157 @@ class AttainmentProjection:
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
-        """Recompute every agreement the batch touches, from its first touching event on."""
-        concluded = [e.data for e in events if e.type == "AgreementConcluded"]
-        if concluded:
-            await connection.executemany(
-                UPSERT_AGREEMENT_YEAR.format(**tables),
-                [(d["agreement_id"], d["jobcenter_id"], d["year"]) for d in concluded],
-            )
-        agreements = await self._agreements_of(connection, events, tables)
-        first_touch: dict[str, int] = {}
-        for event in events:
-            for agreement_id in touched(event, agreements):
-                first_touch.setdefault(agreement_id, event.position)
-        until = events[-1].position if events else 0
-        for agreement_id, first in first_touch.items():
-            await self._recompute(connection, agreement_id, first, until, tables)
-
-    @staticmethod
-    async def _agreements_of(
-        connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
-    ) -> dict[tuple[str, int], list[str]]:
-        """(jobcenter, year) -> agreements, for the jobcenters whose figures the batch holds."""
-        jobcenters = {e.data["jobcenter_id"] for e in events if e.type in FIGURE_TYPES}
-        if not jobcenters:
-            return {}
-        rows = await connection.fetch(
-            SELECT_AGREEMENTS_OF_JOBCENTERS.format(**tables), sorted(jobcenters)
-        )
-        found: dict[tuple[str, int], list[str]] = {}
-        for row in rows:
-            found.setdefault((row["jobcenter_id"], row["year"]), []).append(row["agreement_id"])
-        return found
-
-    async def _recompute(
-        self,
-        connection: Connection,
-        agreement_id: str,
-        first: int,
-        until: int,
-        tables: Mapping[str, str],
-    ) -> None:
-        known = await connection.fetchrow(SELECT_AGREEMENT.format(**tables), agreement_id)
-        if known is None:
+        """Load the states the batch concerns, apply its events, write back what changed."""
+        decoded = [(e, decode(e)) for e in events if e.type in RELEVANT_TYPES]
+        if not decoded:
             return
-        events = await agreement_events(
-            connection, agreement_id, known["jobcenter_id"], known["year"], until
+        seeds = {
+            data.agreement_id: await earlier_figures(connection, data, recorded.position)
+            for recorded, data in decoded
+            if isinstance(data, AgreementConcluded)
+        }
+        batch = Batch(
+            await load_states(connection, decoded, tables), lambda a, _: seeds[a.agreement_id]
         )
-        result, found = walk(agreement_id, events, after=first - 1)
-        if found:
-            await connection.executemany(
-                INSERT_HISTORY.format(**tables), [history_values(change) for change in found]
-            )
-        await connection.execute(DELETE_RESULTS.format(**tables), agreement_id)
-        if rows := result_rows(result):
-            await connection.executemany(INSERT_RESULT.format(**tables), rows)
+        for recorded, data in decoded:
+            batch.apply(recorded, data)
+        await write(connection, batch, tables)
+
+    def loader(self) -> AttainmentLoader:
+        """An in-memory builder of fresh tables, for a rebuild."""
+        return AttainmentLoader()
 
 
-def touched(event: RecordedEvent, agreements: Mapping[tuple[str, int], list[str]]) -> list[str]:
-    """The agreements whose result `event` may change: its own agreement, or, for a figure,
-    those of its jobcenter for the figure's year and the year after (change_of_* compares)."""
-    if event.stream_id.startswith("agreement-"):
-        return [event.data["agreement_id"]]
-    if event.type not in FIGURE_TYPES:
-        return []
-    jobcenter, year = event.data["jobcenter_id"], int(event.data["period"][:4])
-    return [*agreements.get((jobcenter, year), []), *agreements.get((jobcenter, year + 1), [])]
+class AttainmentLoader:
+    """Folds the whole log in memory; history rows leave with each page, the rest at the end."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, dict[FigureKey, tuple[int, Month]]] = {}
+        """Jobcenter -> the latest figure of each (series, month), for agreements to come."""
+        self.batch = Batch({}, self._seed)
+
+    def _seed(self, agreement: AgreementConcluded, _: int) -> list[tuple[int, FigureKey, Month]]:
+        figures = self.figures.get(agreement.jobcenter_id, {})
+        return sorted((position, key, figure) for key, (position, figure) in figures.items())
+
+    def add(self, events: Sequence[RecordedEvent]) -> Rows:
+        """Apply a page; the history rows it made."""
+        for recorded in events:
+            if recorded.type not in RELEVANT_TYPES:
+                continue
+            data = decode(recorded)
+            if isinstance(data, FigureEvent):
+                key, figure = figure_entry(data)
+                self.figures.setdefault(data.jobcenter_id, {})[key] = (recorded.position, figure)
+            self.batch.apply(recorded, data)
+        return {"attainment_history": self.batch.take_history()}
+
+    def finish(self) -> Rows:
+        """The agreements, results and states at the end."""
+        batch = self.batch
+        years = [(a, s.agreement.jobcenter_id, s.agreement.year) for a, s in batch.states.items()]
+        return {
+            "agreement_years": years,
+            "attainment": result_rows(batch, batch.states, batch.changed),
+            "attainment_state": [
+                (agreement_id, CanonicalJson(encode_state(state)), batch.touched[agreement_id])
+                for agreement_id, state in batch.states.items()
+            ],
+            "attainment_history": batch.take_history(),
+        }
 
 
-def history_values(change: TargetChange) -> tuple[object, ...]:
-    """A history row's values, in table order."""
-    return (
-        change.agreement_id, change.target_id, change.position, change.event_id,
-        change.event_type, change.recorded_at, change.old, change.new,
-    )  # fmt: skip
+async def earlier_figures(
+    connection: Connection, agreement: AgreementConcluded, position: int
+) -> list[tuple[int, FigureKey, Month]]:
+    """The jobcenter's figures of Y-1 and Y recorded before the conclusion at `position`."""
+    years = [str(agreement.year - 1), str(agreement.year)]
+    rows = await connection.fetch(
+        SELECT_EARLIER_FIGURES, agreement.jobcenter_id, position, sorted(FIGURE_TYPES), years
+    )
+    found = []
+    for row in rows:
+        data = decode(record_from_row(row))
+        assert isinstance(data, FigureEvent)  # FIGURE_TYPES decode to figure events
+        found.append((row["position"], *figure_entry(data)))
+    return found
 
 
-def result_rows(result: AgreementAttainment | None) -> list[tuple[object, ...]]:
-    """The attainment rows of a result, in table order."""
-    if result is None:
-        return []
-    return [
-        (
-            result.agreement_id,
-            t.target_id,
-            ordinal,
-            result.jobcenter_id,
-            result.year,
-            t.indicator,
-            t.breakdown,
-            t.comparator,
-            t.unit,
-            t.aggregation,
-            t.label,
-            t.budget_line,
-            t.agreed_value,
-            t.target_value,
-            t.actual,
-            t.months_reported,
-            t.expected_to_date,
-            t.forecast,
-            t.attainment_pct,
-            t.status,
-            t.final,
-            t.revised_after_close,
-            result.position,
+async def load_states(
+    connection: Connection,
+    decoded: Iterable[tuple[RecordedEvent, object]],
+    tables: Mapping[str, str],
+) -> dict[str, State]:
+    """The states of the agreements the events concern, in one query."""
+    agreements: set[str] = set()
+    years: set[tuple[str, int]] = set()
+    for _, data in decoded:
+        if isinstance(data, FigureEvent):
+            year = figure_year(data)
+            years |= {(data.jobcenter_id, year), (data.jobcenter_id, year + 1)}
+        elif isinstance(data, AgreementEvent):  # a conclusion too: only the first one counts
+            agreements.add(data.agreement_id)
+    pairs = sorted(years)
+    rows = await connection.fetch(
+        SELECT_STATES.format(**tables),
+        sorted(agreements),
+        [jobcenter for jobcenter, _ in pairs],
+        [year for _, year in pairs],
+    )
+    return {row["agreement_id"]: decode_state(row["state"]) for row in rows}
+
+
+async def write(connection: Connection, batch: Batch, tables: Mapping[str, str]) -> None:
+    """Write what the batch changed: agreements, states, results, ordinals and history."""
+    if batch.concluded:
+        await connection.execute(
+            UPSERT_AGREEMENT_YEARS.format(**tables), *map(list, zip(*batch.concluded, strict=True))
         )
-        for ordinal, t in enumerate(result.targets)
-    ]
+    touched = sorted(batch.touched)
+    if touched:
+        states = [encode_state(batch.states[a]) for a in touched]
+        positions = [batch.touched[a] for a in touched]
+        await connection.execute(UPSERT_STATES.format(**tables), touched, states, positions)
+    rows = result_rows(batch, batch.states, batch.changed)
+    if rows:
+        await connection.executemany(UPSERT_RESULT.format(**tables), rows)
+    gone = [(a, t) for a, t in batch.changed if t not in batch.states[a].targets]
+    if gone:
+        await connection.executemany(DELETE_RESULT.format(**tables), gone)
+    moved = []
+    for agreement_id, before in batch.orders.items():
+        after = list(batch.states[agreement_id].targets)
+        moved += [
+            (agreement_id, target_id, ordinal)
+            for ordinal, target_id in enumerate(after)
+            if (agreement_id, target_id) not in batch.changed
+            and (target_id not in before or before.index(target_id) != ordinal)
+        ]
+    if moved:
+        await connection.executemany(SET_ORDINAL.format(**tables), moved)
+    if history := batch.take_history():
+        await connection.executemany(INSERT_HISTORY.format(**tables), history)
+
+
+def result_rows(
+    batch: Batch, states: Mapping[str, State], changed: Mapping[tuple[str, str], int]
+) -> list[tuple[object, ...]]:
+    """The attainment rows of the active targets whose result changed, in table order."""
+    rows: list[tuple[object, ...]] = []
+    for (agreement_id, target_id), position in changed.items():
+        state = states[agreement_id]
+        evaluation = batch.current.get((agreement_id, target_id))
+        if evaluation is None or target_id not in state.targets:
+            continue
+        t, agreement = evaluation.result(), state.agreement
+        rows.append((
+            agreement_id, target_id, list(state.targets).index(target_id), agreement.jobcenter_id,
+            agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
+            t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
+            t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,
+            t.revised_after_close, position,
+        ))  # fmt: skip
+    return rows
 
 
 ATTAINMENT = AttainmentProjection()

@@ -19,6 +19,8 @@ from events.catalogue import CATALOGUE, FigureEvent, MonthlyFigureCorrected
 from events.store import RecordedEvent
 
 FIGURE_TYPES = frozenset({"MonthlyFigureReported", "MonthlyFigureCorrected"})
+FigureKey = tuple[str, str, str, str]
+"""(jobcenter_id, indicator, breakdown, period)."""
 
 # The single definition of the table: the runner creates the live copy from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -102,10 +104,12 @@ def figure_row(event: RecordedEvent) -> FigureRow:
     )
 
 
-def fold_figures(events: Iterable[RecordedEvent]) -> list[FigureRow]:
-    """One row per figure touched by `events` (in position order): the latest publication wins,
-    `publications` counts them all; other event types are ignored."""
-    rows: dict[tuple[str, str, str, str], FigureRow] = {}
+def fold_figures(
+    events: Iterable[RecordedEvent], rows: dict[FigureKey, FigureRow] | None = None
+) -> list[FigureRow]:
+    """One row per figure touched by `events` (in position order), folded into `rows` when
+    given: the latest publication wins, `publications` counts them all; other types are ignored."""
+    rows = {} if rows is None else rows
     for event in events:
         if event.type not in FIGURE_TYPES:
             continue
@@ -116,11 +120,28 @@ def fold_figures(events: Iterable[RecordedEvent]) -> list[FigureRow]:
     return list(rows.values())
 
 
+class FiguresLoader:
+    """The figures of a rebuild, folded in memory and written once at the end."""
+
+    def __init__(self) -> None:
+        self.rows: dict[FigureKey, FigureRow] = {}
+
+    def add(self, events: Sequence[RecordedEvent]) -> dict[str, list[tuple[object, ...]]]:
+        """Fold a page in; nothing to write yet."""
+        fold_figures(events, self.rows)
+        return {}
+
+    def finish(self) -> dict[str, list[tuple[object, ...]]]:
+        """Every figure's row, in table order."""
+        return {"figures": [_values(row) for row in self.rows.values()]}
+
+
 class FiguresProjection:
     """Monthly figures as known now, with how often each month was published."""
 
     name = "figures"
     tables = ("figures",)
+    types = FIGURE_TYPES
 
     def ddl(self, tables: Mapping[str, str]) -> list[str]:
         """The statements that create this projection's tables under the given names."""
@@ -138,6 +159,10 @@ class FiguresProjection:
             return
         columns = list(zip(*(_values(row) for row in rows), strict=True))
         await connection.execute(UPSERT_FIGURES.format(figures=tables["figures"]), *columns)
+
+    def loader(self) -> FiguresLoader:
+        """An in-memory builder of the fresh table, for a rebuild."""
+        return FiguresLoader()
 
 
 def _values(row: FigureRow) -> tuple[object, ...]:

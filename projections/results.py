@@ -1,14 +1,27 @@
 """How attainment results change, event by event: the history rows of the attainment view and
-the answer of `zs audit explain`. Pure: the results come from `projections.attainment`."""
+the answer of `zs audit explain`. Pure: the results come from the fold of
+`projections.attainment`, recomputing only the targets each event touches."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from events.store import RecordedEvent
-from projections.attainment import AgreementAttainment, TargetResult, attainment
+from projections.attainment import (
+    AgreementAttainment,
+    Evaluation,
+    TargetResult,
+    agreement_result,
+    apply,
+    concluded_in,
+    evaluate,
+    json_number,
+    new_state,
+    relevant,
+)
 
 COMPARED = (
     "target_value", "actual", "months_reported", "expected_to_date", "forecast",
@@ -37,54 +50,62 @@ class TargetChange(BaseModel):
         return {f: (old.get(f), new.get(f)) for f in COMPARED if old.get(f) != new.get(f)}
 
 
-def compared(result: TargetResult | None) -> dict[str, Any] | None:
+def compared(result: TargetResult | Evaluation | None) -> dict[str, Any] | None:
     """The compared fields of a result, as JSON values."""
     if result is None:
         return None
-    return result.model_dump(mode="json", include=set(COMPARED))
+    if isinstance(result, TargetResult):
+        values = {name: getattr(result, name) for name in COMPARED}
+    else:
+        values = {name: getattr(result.outcome, name, None) for name in COMPARED[:-1]}
+        values["revised_after_close"] = result.revised
+    return {name: _json(value) for name, value in values.items()}
 
 
-def by_target(result: AgreementAttainment | None) -> dict[str, TargetResult]:
-    """Target id -> result."""
-    return {target.target_id: target for target in result.targets} if result else {}
+def _json(value: object) -> object:
+    """A compared value as JSON: Decimals as numbers (as `TargetResult` presents them)."""
+    return json_number(value) if isinstance(value, Decimal) else value
 
 
-def changes(
-    before: AgreementAttainment | None, after: AgreementAttainment | None, event: RecordedEvent
-) -> list[TargetChange]:
-    """The targets whose compared fields differ between `before` and `after`."""
-    old, new = by_target(before), by_target(after)
-    found = []
-    for target_id in [*old, *(t for t in new if t not in old)]:
-        old_values, new_values = compared(old.get(target_id)), compared(new.get(target_id))
-        if old_values != new_values:
-            found.append(
-                TargetChange(
-                    agreement_id=(after or before).agreement_id,  # type: ignore[union-attr]
-                    target_id=target_id,
-                    position=event.position,
-                    event_id=str(event.event_id),
-                    event_type=event.type,
-                    recorded_at=event.recorded_at,
-                    old=old_values,
-                    new=new_values,
-                )
-            )
-    return found
+def change(
+    agreement_id: str,
+    target_id: str,
+    event: RecordedEvent,
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+) -> TargetChange:
+    """The history entry of one target changed by `event`."""
+    return TargetChange(
+        agreement_id=agreement_id,
+        target_id=target_id,
+        position=event.position,
+        event_id=str(event.event_id),
+        event_type=event.type,
+        recorded_at=event.recorded_at,
+        old=old,
+        new=new,
+    )
 
 
 def walk(
     agreement_id: str, events: Sequence[RecordedEvent], after: int
 ) -> tuple[AgreementAttainment | None, list[TargetChange]]:
     """The result at the last of `events`, and every change made by the events after position
-    `after` (each computed from the prefix of `events` up to it)."""
-    earlier = [event for event in events if event.position <= after]
-    result = attainment(agreement_id, earlier)
+    `after`: one fold, recomputing after each event only the targets it touches."""
+    concluded = concluded_in(agreement_id, list(events))
+    if concluded is None:
+        return None, []
+    state = new_state(concluded)
+    current: dict[str, dict[str, Any] | None] = {}
     found: list[TargetChange] = []
-    for index, event in enumerate(events):
-        if event.position <= after:
+    for event in events:
+        data = relevant(concluded, event)
+        if data is None:
             continue
-        following = attainment(agreement_id, events[: index + 1])
-        found += changes(result, following, event)
-        result = following
-    return result, found
+        for target_id in apply(state, event.position, data):
+            old, new = current.get(target_id), compared(evaluate(state, target_id))
+            current[target_id] = new
+            if event.position > after and old != new:
+                found.append(change(agreement_id, target_id, event, old, new))
+    last = max((event.position for event in events), default=0)
+    return agreement_result(state, last), found

@@ -1,23 +1,30 @@
-"""The projector runner: applies recorded events to projections, exactly once in effect.
+"""The projector runner: each projection follows the event store on its own, exactly once in effect.
 
-Invariants: each projection advances in transactions that hold its checkpoint row lock and
-commit the read-model change together with the new checkpoint; an event at or below the
-checkpoint is skipped; positions are applied in order and without a gap (a gap is read from the
-store). A rebuild fills fresh tables in schema `views_rebuild`, then, under the same checkpoint
-lock, brings them level with the live checkpoint and moves them into `views` in one transaction.
+Invariants: a projection's input is the store, read in position order (only the types it
+consumes); each page is applied in a transaction that holds the projection's checkpoint row lock
+and moves the checkpoint with the read-model change, to the last position read (for a filtered
+read that came up short of a full page: the head it read up to). Projections advance
+independently: `run()` gives each its own task, woken by the store's NOTIFY, by `wake()` (the
+`zs.events` handler `project`) or by a poll. A rebuild fills fresh tables in schema
+`views_rebuild` (in memory and by COPY when the projection offers a `loader`, else by applying
+pages), creates their indexes, then, under the same checkpoint lock, brings them level with the
+live checkpoint and moves them into `views` in one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Protocol, TypeAlias
 
 import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
-from events.store import EventStore, RecordedEvent
+from events.store import NOTIFY_CHANNEL, EventStore, RecordedEvent
+from projections.checkpoints import Checkpoints
+from projections.checkpoints import ProjectionStatus as ProjectionStatus
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -25,17 +32,11 @@ REBUILD_LOCK_CLASS = 0x5A53_5242  # "ZSRB": one rebuild per projection at a time
 CREATE_LOCK_KEY = 0x5A53_5443  # "ZSTC": one process creates missing projection tables
 SWAP_BACKLOG = 1000
 """A rebuild swaps once at most this many events are left to apply under the lock."""
+LIVE_PAGE_SIZE = 2000
+REBUILD_PAGE_SIZE = 10_000
+RETRY_PAUSE_S = 1.0
+FALLBACK_POLL_S = 5.0
 
-ENSURE_CHECKPOINT = (
-    "INSERT INTO service.checkpoints (projection) VALUES ($1) ON CONFLICT (projection) DO NOTHING"
-)
-LOCK_CHECKPOINT = "SELECT position FROM service.checkpoints WHERE projection = $1 FOR UPDATE"
-SET_CHECKPOINT = (
-    "UPDATE service.checkpoints SET position = $2, updated_at = now() WHERE projection = $1"
-)
-SELECT_CHECKPOINT = (
-    "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = $1"
-)
 LOCK_CREATE = "SELECT pg_advisory_xact_lock($1)"
 EXISTS = "SELECT to_regclass($1) IS NOT NULL"
 TRY_LOCK_REBUILD = "SELECT pg_try_advisory_lock($1, hashtext($2))"
@@ -48,12 +49,24 @@ log = structlog.get_logger()
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 Tables = Mapping[str, str]
 """A projection's table names -> the qualified names to write (live or fresh)."""
+Rows = Mapping[str, Sequence[tuple[object, ...]]]
+"""A projection's table names -> records to add, in column order."""
 OnProgress = Callable[[int, int], None]
 """Called with (position reached, head) as a rebuild advances."""
 
 
+class Loader(Protocol):
+    """Builds a projection's fresh tables in memory for a rebuild, from its events in order."""
+
+    def add(self, events: Sequence[RecordedEvent]) -> Rows:
+        """Take a page; the rows that are final already (written at once)."""
+
+    def finish(self) -> Rows:
+        """The remaining rows, once every page was added."""
+
+
 class Projection(Protocol):
-    """A read model: its tables, their DDL, and how a list of events changes their rows."""
+    """A read model: its tables, their DDL, the types it reads and how events change its rows."""
 
     @property
     def name(self) -> str:
@@ -63,31 +76,24 @@ class Projection(Protocol):
     def tables(self) -> tuple[str, ...]:
         """The unqualified names of the tables it owns."""
 
+    @property
+    def types(self) -> Collection[str] | None:
+        """The event types it consumes (None: all); only these are read for it."""
+
     def ddl(self, tables: Tables) -> list[str]:
-        """Statements creating its tables under the given qualified names."""
+        """Statements creating its tables (then `CREATE INDEX`es) under the given names."""
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
     ) -> None:
-        """Apply `events` (in position order, no gap) to `tables`; ignore types it skips."""
+        """Apply `events` (in position order) to `tables`; ignore types it skips."""
+
+    def loader(self) -> Loader | None:
+        """A bulk loader for a rebuild, or None to rebuild by applying pages."""
 
 
 class ProjectionError(Exception):
     """A projection could not be advanced or rebuilt as asked."""
-
-
-@dataclass(frozen=True)
-class ProjectionStatus:
-    """Where one projection stands against the store's head."""
-
-    name: str
-    checkpoint: int
-    head: int
-
-    @property
-    def lag(self) -> int:
-        """How many recorded events it has not applied yet."""
-        return self.head - self.checkpoint
 
 
 def tables_in(schema: str, projection: Projection) -> dict[str, str]:
@@ -95,22 +101,16 @@ def tables_in(schema: str, projection: Projection) -> dict[str, str]:
     return {table: f"{schema}.{table}" for table in projection.tables}
 
 
-def in_order(events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-    """`events` sorted by position, each position once."""
-    return sorted({event.position: event for event in events}.values(), key=lambda e: e.position)
-
-
-async def lock_checkpoint(connection: Connection, name: str) -> int:
-    """Lock the projection's checkpoint row for this transaction (created at 0); its position."""
-    await connection.execute(ENSURE_CHECKPOINT, name)
-    return int(await connection.fetchval(LOCK_CHECKPOINT, name))
+def is_index(statement: str) -> bool:
+    """Whether a DDL statement creates a secondary index (made after a bulk load)."""
+    return statement.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
 
 
 class ProjectionRunner:
-    """Keeps projections level with the event store: live batches, catch-up, rebuilds.
+    """Keeps projections level with the event store: follow, catch-up, status, rebuild.
 
-    `pool` connects as the services' role. Gaps are read through `store` while a connection of
-    `pool` holds a checkpoint lock: a shared pool needs a spare connection per concurrent call.
+    `pool` connects as the services' role; a projection advancing holds one connection for its
+    checkpoint lock and reads pages through `store` on another.
     """
 
     def __init__(
@@ -118,7 +118,10 @@ class ProjectionRunner:
     ) -> None:
         self.pool = pool
         self.store = store
+        self.checkpoints = Checkpoints(pool)
         self.projections = {projection.name: projection for projection in projections}
+        self._wakers = {name: asyncio.Event() for name in self.projections}
+        self._running = False
 
     async def ensure_tables(self) -> None:
         """Create, from its own DDL, the live tables of every projection that has none yet (a
@@ -139,28 +142,52 @@ class ProjectionRunner:
                     await connection.execute(statement)
                 log.info("projection tables created", projection=projection.name)
 
-    async def project(self, events: Sequence[RecordedEvent]) -> None:
-        """Apply a delivered batch to every projection durably (a `ProjectHandler`)."""
-        ordered = in_order(events)
-        if ordered:
-            for projection in self.projections.values():
-                await self._advance(projection, ordered)
+    def wake(self) -> None:
+        """Tell every projection task that the store may have new events."""
+        for waker in self._wakers.values():
+            waker.set()
 
-    async def catch_up(self) -> None:
-        """Bring every projection up to the store's current head, a page per transaction."""
-        head = await self.store.last_position()
+    async def project(self, events: Sequence[RecordedEvent]) -> None:
+        """The `zs.events` handler: wake the projections; the delivered events are never applied,
+        the store is read instead. Without `run()` in this process, read the store up to the
+        last delivered position here."""
+        self.wake()
+        if not self._running and events:
+            await self.catch_up(until=max(event.position for event in events))
+
+    async def run(self) -> None:
+        """Follow the store until cancelled: one task per projection and a NOTIFY listener,
+        each starting over after a database failure."""
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._listen())
+                for projection in self.projections.values():
+                    group.create_task(self._follow(projection))
+        finally:
+            self._running = False
+
+    async def catch_up(self, until: int | None = None) -> None:
+        """Bring every projection up to `until` (default: the store's current head)."""
         for projection in self.projections.values():
-            checkpoint = await self._checkpoint(projection.name)
-            async for page in self.store.read_all(after=checkpoint, until=head):
-                await self._advance(projection, page)
-            log.info("projection caught up", projection=projection.name, position=head)
+            await self.advance(projection.name, until)
+
+    async def advance(self, name: str, until: int | None = None) -> int:
+        """Bring one projection up to `until` (default: the head), a page per transaction;
+        its checkpoint then. Refuses a position beyond the store's head."""
+        projection = self._named(name)
+        head = await self.store.last_position()
+        if until is not None and until > head:
+            raise ProjectionError(f"the store holds no events {head + 1}..{until}")
+        until = head if until is None else until
+        position = await self.checkpoints.position(name)
+        while position < until:
+            position = await self._advance_page(projection, until)
+        return position
 
     async def status(self) -> list[ProjectionStatus]:
-        """Each projection's checkpoint and the store's head."""
-        head = await self.store.last_position()
-        return [
-            ProjectionStatus(name, await self._checkpoint(name), head) for name in self.projections
-        ]
+        """Each projection's checkpoint, the store's head and the lag in events and seconds."""
+        return await self.checkpoints.status(list(self.projections))
 
     async def rebuild(self, name: str, on_progress: OnProgress | None = None) -> int:
         """Rebuild `name` from 0 into fresh tables, swap them in atomically; their position."""
@@ -174,57 +201,84 @@ class ProjectionRunner:
                 await self._drop(connection, tables_in(FRESH_SCHEMA, projection))
                 await connection.fetchval(UNLOCK_REBUILD, REBUILD_LOCK_CLASS, name)
 
-    async def _advance(self, projection: Projection, events: Sequence[RecordedEvent]) -> None:
-        """One transaction: skip what the checkpoint covers, fill gaps, apply, move it on."""
+    async def _advance_page(self, projection: Projection, until: int) -> int:
+        """One transaction: lock the checkpoint, apply the next page up to `until`, move it on."""
         async with self.pool.acquire() as connection, connection.transaction():
-            checkpoint = await lock_checkpoint(connection, projection.name)
-            position = checkpoint
+            checkpoint = await self.checkpoints.lock(connection, projection.name)
+            if checkpoint >= until:
+                return checkpoint
             tables = tables_in(LIVE_SCHEMA, projection)
-            unseen = [event for event in events if event.position > checkpoint]
-            async for page in self._gapless(projection.name, checkpoint, unseen):
+            position = until
+            async for page, reached in self._pages(projection, checkpoint, until, LIVE_PAGE_SIZE):
                 await projection.apply(connection, page, tables)
-                position = page[-1].position
-            if position > checkpoint:
-                await connection.execute(SET_CHECKPOINT, projection.name, position)
+                position = reached
+                break
+            await self.checkpoints.set(connection, projection.name, position)
         log.debug("projection advanced", projection=projection.name, position=position)
+        return position
 
-    async def _gapless(
-        self, name: str, after: int, events: Sequence[RecordedEvent]
-    ) -> AsyncIterator[list[RecordedEvent]]:
-        """Pages covering (after, last of the ordered `events`], gaps read from the store."""
-        run: list[RecordedEvent] = []
-        for event in events:
-            if event.position > after + 1:
-                if run:
-                    yield run
-                    run = []
-                log.info("projection fills a gap", projection=name, position=event.position)
-                async for page in self._read(after, event.position - 1):
-                    yield page
-            run.append(event)
-            after = event.position
-        if run:
-            yield run
+    async def _pages(
+        self, projection: Projection, after: int, until: int, size: int
+    ) -> AsyncIterator[tuple[list[RecordedEvent], int]]:
+        """Pages of the projection's types in (after, until], each with the position it covers
+        (a short page covers up to `until`)."""
+        types = None if projection.types is None else sorted(projection.types)
+        async for page in self.store.read_all(after, until=until, page_size=size, types=types):
+            yield page, page[-1].position if len(page) == size else until
 
-    async def _read(self, after: int, until: int) -> AsyncIterator[list[RecordedEvent]]:
-        """The store's events (after, until]; refuses to end short of `until`."""
-        reached = after
-        async for page in self.store.read_all(after=after, until=until):
-            yield page
-            reached = page[-1].position
-        if reached != until:
-            raise ProjectionError(f"the store holds no events {reached + 1}..{until}")
+    async def _follow(self, projection: Projection) -> None:
+        """Advance on every wake-up (or poll), starting over after a failure."""
+        waker = self._wakers[projection.name]
+        while True:
+            try:
+                waker.clear()
+                await self.advance(projection.name)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FALLBACK_POLL_S):
+                        await waker.wait()
+            except Exception:
+                log.exception("projection interrupted; starting over", projection=projection.name)
+                await asyncio.sleep(RETRY_PAUSE_S)
+
+    async def _listen(self) -> None:
+        """Wake the projections on each NOTIFY of an append, re-listening after a failure."""
+        while True:
+            try:
+                await self._listen_once()
+            except Exception:
+                log.exception("projection listener interrupted; starting over")
+            await asyncio.sleep(RETRY_PAUSE_S)
+            self.wake()
+
+    async def _listen_once(self) -> None:
+        """Hold a connection listening on the store's channel until it closes."""
+        closed = asyncio.Event()
+
+        def on_append(*_: object) -> None:
+            self.wake()
+
+        async with self.pool.acquire() as connection:
+            connection.add_termination_listener(lambda _: closed.set())
+            await connection.add_listener(NOTIFY_CHANNEL, on_append)
+            try:
+                await closed.wait()
+            finally:
+                if not connection.is_closed():
+                    await connection.remove_listener(NOTIFY_CHANNEL, on_append)
 
     async def _rebuild_locked(
         self, connection: Connection, projection: Projection, on_progress: OnProgress | None
     ) -> int:
-        """Build fresh tables close to the head, then swap them in; the final position."""
+        """Build fresh tables close to the head, index them, swap them in; the final position."""
         fresh = tables_in(FRESH_SCHEMA, projection)
         await self._drop(connection, fresh)
-        for statement in projection.ddl(fresh):
+        statements = projection.ddl(fresh)
+        for statement in (s for s in statements if not is_index(s)):
             await connection.execute(statement)
         log.info("projection rebuild started", projection=projection.name)
         built, head = await self._build(connection, projection, on_progress)
+        for statement in (s for s in statements if is_index(s)):
+            await connection.execute(statement)
         position = await self._swap(connection, projection, built, head)
         if on_progress:
             on_progress(position, position)
@@ -234,18 +288,33 @@ class ProjectionRunner:
     async def _build(
         self, connection: Connection, projection: Projection, on_progress: OnProgress | None
     ) -> tuple[int, int]:
-        """Fill the fresh tables a page per transaction until near the head; (built, head)."""
+        """Fill the fresh tables until near the head: through the projection's loader (rows
+        written by COPY), else a page per transaction; (built, head)."""
         fresh = tables_in(FRESH_SCHEMA, projection)
+        loader = projection.loader()
         built, head = 0, await self.store.last_position()
         while head - built > SWAP_BACKLOG:
-            async for page in self.store.read_all(after=built, until=head):
-                async with connection.transaction():
-                    await projection.apply(connection, page, fresh)
-                built = page[-1].position
+            async for page, reached in self._pages(projection, built, head, REBUILD_PAGE_SIZE):
+                if loader is None:
+                    async with connection.transaction():
+                        await projection.apply(connection, page, fresh)
+                else:
+                    await self._copy(connection, fresh, loader.add(page))
+                built = reached
                 if on_progress:
                     on_progress(built, head)
-            head = await self.store.last_position()
+            built, head = head, await self.store.last_position()
+        if loader is not None:
+            await self._copy(connection, fresh, loader.finish())
         return built, head
+
+    @staticmethod
+    async def _copy(connection: Connection, tables: Tables, rows: Rows) -> None:
+        """COPY each table's records into its qualified table."""
+        for table, records in rows.items():
+            if records:
+                schema, _, name = tables[table].partition(".")
+                await connection.copy_records_to_table(name, schema_name=schema, records=records)
 
     async def _swap(
         self, connection: Connection, projection: Projection, built: int, head: int
@@ -253,22 +322,19 @@ class ProjectionRunner:
         """Locked: fill fresh tables to max(checkpoint, head), make them live; that position."""
         fresh = tables_in(FRESH_SCHEMA, projection)
         async with connection.transaction():
-            position = max(await lock_checkpoint(connection, projection.name), head)
-            async for page in self._read(built, position):
+            position = max(await self.checkpoints.lock(connection, projection.name), head)
+            async for page, _ in self._pages(projection, built, position, REBUILD_PAGE_SIZE):
                 await projection.apply(connection, page, fresh)
             await self._drop(connection, tables_in(LIVE_SCHEMA, projection))
             for table in fresh.values():
                 await connection.execute(MOVE_TABLE.format(table=table, schema=LIVE_SCHEMA))
-            await connection.execute(SET_CHECKPOINT, projection.name, position)
+            await self.checkpoints.set(connection, projection.name, position)
         return position
 
     @staticmethod
     async def _drop(connection: Connection, tables: Tables) -> None:
         for table in tables.values():
             await connection.execute(DROP_TABLE.format(table=table))
-
-    async def _checkpoint(self, name: str) -> int:
-        return int(await self.pool.fetchval(SELECT_CHECKPOINT, name))
 
     def _named(self, name: str) -> Projection:
         if name not in self.projections:

@@ -18,7 +18,7 @@ from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Query, Request, Response
 
 from events.store import EventStore, Reader
-from projections.checkpoints import checkpoint
+from projections.checkpoints import Checkpoints
 from services.api.errors import ApiError
 from services.pipeline.ingest import Ingestor
 
@@ -68,7 +68,7 @@ class ReadAt:
         async def position(reader: Reader) -> int:
             if projection is None:
                 return await EventStore.head(reader)
-            return await checkpoint(reader, projection)
+            return await Checkpoints.read(reader, projection)
 
         await wait_for_position(lambda: position(pool), self.min_position, self.timeout)
         async with (

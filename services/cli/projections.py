@@ -8,8 +8,9 @@ from rich.progress import Progress
 from rich.table import Column, Table
 
 from infra.settings import get_settings
+from projections.checkpoints import ProjectionStatus
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionError, ProjectionRunner, ProjectionStatus
+from projections.runner import ProjectionError, ProjectionRunner
 from services.bootstrap import database_server, open_store
 
 projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_is_help=True)
@@ -49,8 +50,11 @@ def status() -> None:
     """Show each projection's checkpoint, the store's head and the lag."""
     with database_server(get_settings()) as database_url:
         rows = asyncio.run(run_status(database_url))
-    numbers = (Column(header, justify="right") for header in ("checkpoint", "head", "lag"))
+    headers = ("checkpoint", "head", "lag (events)", "lag (s)")
+    numbers = (Column(header, justify="right") for header in headers)
     table = Table("projection", *numbers)
     for row in rows:
-        table.add_row(row.name, str(row.checkpoint), str(row.head), str(row.lag))
+        table.add_row(
+            row.name, str(row.checkpoint), str(row.head), str(row.lag), f"{row.lag_seconds:.1f}"
+        )
     Console().print(table)

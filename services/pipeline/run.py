@@ -93,6 +93,9 @@ async def services(
             if Part.RELAY in parts:
                 relay = asyncio.create_task(Relay(store, transport).run())
                 stack.push_async_callback(cancelled, relay)
+            if Part.PROJECT in parts:  # reads the store; zs.events and NOTIFY only wake it
+                projecting = asyncio.create_task(runner.run())
+                stack.push_async_callback(cancelled, projecting)
             log.info("services running", parts=sorted(parts), consumer=consumer)
             yield Running(store, transport, ingestor, runner)
 

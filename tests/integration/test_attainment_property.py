@@ -32,11 +32,20 @@ TARGETS = [  # target_id, indicator, breakdown, comparator, value, unit, aggrega
 ]
 
 
+def prior(jobcenter: str, months: range) -> list[dict[str, Any]]:
+    """Long-term recipients of 2020 months, which the change_of_mean target compares with."""
+    return [envelope("MonthlyFigureReported", {"jobcenter_id": jobcenter,
+                     "indicator": "ltb_stock", "breakdown": "total", "period": f"2020-{m:02d}",
+                     "value": 2000 + m, "status": "final"}) for m in months]  # fmt: skip
+
+
 def setup(jobcenter: str, agreement: str) -> list[dict[str, Any]]:
-    """A jobcenter, a 2021 agreement with five targets, one budget line."""
+    """A jobcenter, a 2021 agreement with five targets, one budget line; 2020 figures recorded
+    before the agreement was concluded and after."""
     return [
         envelope("JobcenterRegistered", {"jobcenter_id": jobcenter, "name": "J",
                                          "land": "DE-HE", "kind": "zkT"}),
+        *prior(jobcenter, range(1, 4)),
         envelope("AgreementConcluded", {"agreement_id": agreement, "jobcenter_id": jobcenter,
                                         "year": 2021, "parties": ["Kreis", "Land"]}),
         envelope("BudgetAllocated", {"agreement_id": agreement, "budget_line": "eq",
@@ -45,6 +54,7 @@ def setup(jobcenter: str, agreement: str) -> list[dict[str, Any]]:
                                  "breakdown": b, "comparator": c, "value": v, "unit": u,
                                  "aggregation": a} | ({"budget_line": line} if line else {}))
           for t, i, b, c, v, u, a, line in TARGETS],
+        *prior(jobcenter, range(4, 7)),
     ]  # fmt: skip
 
 

@@ -13,8 +13,11 @@ import asyncpg
 import pytest
 
 from events.store import EventStore, NewEvent, RecordedEvent
+from projections.attainment import attainment
 from projections.attainment_view import ATTAINMENT
+from projections.checkpoints import Checkpoints
 from projections.figures import FIGURES
+from projections.registry import PROJECTIONS
 from projections.runner import (
     REBUILD_LOCK_CLASS,
     Connection,
@@ -22,8 +25,9 @@ from projections.runner import (
     ProjectionRunner,
     ProjectionStatus,
     Tables,
-    lock_checkpoint,
 )
+from services.replay import agreement_events
+from tests.benchmarks.national import National
 from tests.factories import figure_event
 
 # Independent of the projection's code: the latest publication per figure, straight from the log.
@@ -139,6 +143,7 @@ class FailingFigures:
 
     name = FIGURES.name
     tables = FIGURES.tables
+    types = FIGURES.types
 
     def __init__(self, fail_at: int) -> None:
         self.fail_at = fail_at
@@ -156,6 +161,9 @@ class FailingFigures:
         await FIGURES.apply(connection, [e for e in events if e.position < self.fail_at], tables)
         self.failed = True
         raise RuntimeError("crash inside apply")
+
+    def loader(self) -> None:
+        return None
 
 
 async def test_latest_publication_wins_with_revision_count_and_reason(
@@ -263,7 +271,7 @@ async def test_an_event_beyond_the_store_head_is_refused(
     [event] = await append(store, [figure_event()])
     phantom = event.model_copy(update={"position": 5})
 
-    with pytest.raises(ProjectionError, match=r"no events 2\.\.4"):
+    with pytest.raises(ProjectionError, match=r"no events 2\.\.5"):
         await runner.project([phantom])
 
     assert await checkpoint(owner_connection) is None
@@ -332,7 +340,7 @@ async def test_rebuild_gives_tables_identical_to_the_live_ones(
     assert await checksum(owner_connection) == live
     await assert_whole(owner_connection, 2500)
     assert await owner_connection.fetch(TABLE_DEFINITION, "views.figures") == definition
-    assert progress[0] == (1000, 2500)
+    assert progress[0] == (2500, 2500)  # one page: a rebuild reads 10,000 events a page
     assert progress[-1] == (2500, 2500)
     assert await owner_connection.fetchval("SELECT to_regclass('views_rebuild.figures')") is None
 
@@ -347,6 +355,43 @@ async def test_rebuild_ahead_of_a_lagging_live_projector_sets_its_checkpoint(
     await runner.project(events[20:30])
 
     await assert_whole(owner_connection, 40)
+
+
+TABLE_CHECKSUM = "SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {} t"
+ATTAINMENT_ROWS = "SELECT * FROM views.attainment WHERE agreement_id = $1 ORDER BY ordinal"
+
+
+async def view_checksums(connection: asyncpg.Connection) -> dict[str, str]:
+    """md5 over every row of every live table of every projection."""
+    tables = [f"views.{table}" for projection in PROJECTIONS for table in projection.tables]
+    return {t: await connection.fetchval(TABLE_CHECKSUM.format(t)) for t in tables}
+
+
+async def test_rebuilds_equal_the_live_tables_after_a_national_workload(
+    store: EventStore, owner_connection: asyncpg.Connection
+) -> None:
+    runner = ProjectionRunner(store.pool, store, PROJECTIONS)
+    events = list(National(jobcenters=4, years=2, seed=3).events())
+    for start in range(0, len(events), 700):  # live batches end anywhere in the workload
+        await store.append(events[start : start + 700])
+        await runner.catch_up()
+    live = await view_checksums(owner_connection)
+    head = await store.last_position()
+
+    for projection in PROJECTIONS:
+        assert await runner.rebuild(projection.name) == head
+
+    assert await view_checksums(owner_connection) == live
+    assert await owner_connection.fetchval("SELECT count(*) FROM views.attainment_history") > 0
+    for agreement in await owner_connection.fetch("SELECT agreement_id FROM views.agreement_years"):
+        agreement_id = agreement["agreement_id"]
+        replayed = attainment(agreement_id, await agreement_events(store, agreement_id, head) or [])
+        rows = await owner_connection.fetch(ATTAINMENT_ROWS, agreement_id)
+        assert replayed is not None
+        assert [row["target_id"] for row in rows] == [t.target_id for t in replayed.targets]
+        assert [(row["actual"], row["status"]) for row in rows] == [
+            (t.actual, t.status) for t in replayed.targets
+        ]
 
 
 class StaleHeadStore(EventStore):
@@ -434,7 +479,7 @@ async def test_the_live_projector_waits_while_the_checkpoint_is_locked(
     events = await append(store, mixed_figures(4, random.Random(9)))
     await runner.project(events[:1])
     async with store.pool.acquire() as holder, holder.transaction():
-        await lock_checkpoint(holder, "figures")
+        await Checkpoints.lock(holder, "figures")
         projecting = asyncio.create_task(runner.project(events))
         await asyncio.sleep(0.2)
         assert not projecting.done()

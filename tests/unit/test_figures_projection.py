@@ -6,7 +6,6 @@ from typing import Any
 
 from events.store import RecordedEvent
 from projections.figures import fold_figures
-from projections.runner import in_order
 from tests.factories import figure_event
 
 RECORDED_AT = datetime(2022, 10, 27, 9, tzinfo=UTC)
@@ -75,9 +74,3 @@ def test_other_event_types_are_ignored() -> None:
     other = recorded(1).model_copy(update={"type": "DialogHeld", "data": {"summary": "x"}})
 
     assert fold_figures([other]) == []
-
-
-def test_in_order_sorts_by_position_and_drops_repeats() -> None:
-    first, second, third = recorded(1), recorded(2), recorded(3)
-
-    assert in_order([third, first, second, first, third]) == [first, second, third]

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from projections.checkpoints import checkpoints
+from projections.checkpoints import Checkpoints
 from services.api.auth import AnyRole
 from services.api.deps import StoreDep
 from services.api.errors import ErrorResponse
@@ -24,7 +24,9 @@ async def health(store: StoreDep, response: Response, caller: AnyRole) -> Health
     """Last recorded position and every projection's checkpoint."""
     position = await store.last_position()
     response.headers["X-Position"] = str(position)
-    return Health(status="ok", position=position, projections=await checkpoints(store.pool))
+    return Health(
+        status="ok", position=position, projections=await Checkpoints(store.pool).positions()
+    )
 
 
 class Liveness(BaseModel):

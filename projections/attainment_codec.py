@@ -1,0 +1,93 @@
+"""The attainment fold's state as compact JSON, for the projection's `attainment_state` table.
+
+Invariant: `decode_state(encode_state(s))` gives back a state equal to `s`, Decimals exactly
+(written as strings, so 66.50 stays 66.50), targets in their order.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from events.catalogue import AgreementConcluded, TargetSet
+from projections.aggregations import Month
+from projections.attainment import FigureKey, Signature, State
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _model(model: AgreementConcluded | TargetSet) -> dict[str, Any]:
+    """A model's fields with Decimals and dates as strings."""
+    return json.loads(json.dumps(model.model_dump(exclude_unset=True), default=str))  # type: ignore[no-any-return]
+
+
+def _signature(signature: Signature | None) -> list[Any] | None:
+    if signature is None:
+        return None
+    actual, target_value, status, months = signature
+    return [_text(actual), str(target_value), status, months]
+
+
+def encode_state(state: State) -> str:
+    """The state as JSON text."""
+    document = {
+        "agreement": _model(state.agreement),
+        "targets": [_model(target) for target in state.targets.values()],
+        "amended": {tid: str(value) for tid, value in state.amended.items()},
+        "allocated": {line: str(value) for line, value in state.allocated.items()},
+        "deviations": {line: str(value) for line, value in state.deviations.items()},
+        "figures": [
+            [
+                indicator,
+                breakdown,
+                year,
+                month,
+                position,
+                str(figure.value),
+                _text(figure.numerator),
+                _text(figure.denominator),
+            ]
+            for (indicator, breakdown, year, month), (position, figure) in sorted(
+                state.figures.items()
+            )
+        ],
+        "closed_at": state.closed_at,
+        "revised": sorted(state.revised),
+        "at_close": {tid: _signature(sig) for tid, sig in state.at_close.items()},
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _figures(rows: list[list[Any]]) -> dict[FigureKey, tuple[int, Month]]:
+    """The figures of a state from their JSON rows."""
+    figures: dict[FigureKey, tuple[int, Month]] = {}
+    for indicator, breakdown, year, month, position, value, numerator, denominator in rows:
+        figure = Month(Decimal(value), _number(numerator), _number(denominator))
+        figures[(indicator, breakdown, year, month)] = (position, figure)
+    return figures
+
+
+def decode_state(document: dict[str, Any]) -> State:
+    """The state from its JSON document."""
+    targets = [TargetSet.model_validate(target) for target in document["targets"]]
+    return State(
+        agreement=AgreementConcluded.model_validate(document["agreement"]),
+        targets={target.target_id: target for target in targets},
+        amended={tid: Decimal(value) for tid, value in document["amended"].items()},
+        allocated={line: Decimal(value) for line, value in document["allocated"].items()},
+        deviations={line: Decimal(value) for line, value in document["deviations"].items()},
+        figures=_figures(document["figures"]),
+        closed_at=document["closed_at"],
+        revised=set(document["revised"]),
+        at_close={
+            tid: None if sig is None else (_number(sig[0]), Decimal(sig[1]), sig[2], sig[3])
+            for tid, sig in document["at_close"].items()
+        },
+    )
