@@ -466,8 +466,11 @@ class NationalWorkload:
         if kind == "u25":
             return round(elb * 0.0012 * rng.uniform(0.5, 1.5)), None, None
         if kind == "k2":
-            numerator = round(elb * 0.25 * share * rng.uniform(0.9, 1.1))
-            denominator = round(elb * share)
+            # The month's integrations over its ELB stock: the year's `quota` sums the
+            # numerators, so the value shown is the month's share scaled to twelve months.
+            numerator = round(elb * 0.021 * share * rng.uniform(0.9, 1.1))
+            denominator = max(round(elb * share), 1)
+            return round(1200 * numerator / denominator, 2), numerator, denominator
         elif kind == "k2e3":
             denominator = round(elb * 0.021 * rng.uniform(0.9, 1.1))
             numerator = round(denominator * rng.uniform(0.5, 0.65))
