@@ -970,12 +970,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report.failures["append"] = f"{type(error).__name__}: {error}"
                 report.add("append", "—", f"FAILED: {type(error).__name__}", False)
         asyncio.run(run_async(config, report))
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: the phases have cleaned up on the way out
+        report.failures["interrupted"] = "stopped by a signal"
     finally:
         write_results(report, config, started)
         console.print(results_table(report, config))
         for name, failure in report.failures.items():
             console.print(f"[red]{name} failed:[/] {failure}")
         console.print(f"results written to {config.out}")
+    if "interrupted" in report.failures:
+        return 130
     return 1 if report.failures else 0
 
 
