@@ -876,7 +876,12 @@ async def guarded(config: Config, report: Report, name: str,
 def results_table(report: Report, config: Config) -> Table:
     """One table: figure, goal, measured value, met?"""
     note = "" if config.scale.name == "full" else " (goals are for the full scale)"
-    table = Table(title=f"Zielsteuerung benchmarks, scale {config.scale.name}{note}")
+    machine = report.details.get("machine", {})
+    load = machine.get("loadavg_at_start", (0.0,))[0]
+    table = Table(
+        title=f"Zielsteuerung benchmarks, scale {config.scale.name}{note}",
+        caption=f"{machine.get('cpus')} CPUs, load average {load:.1f} at the start",
+    )
     for heading in ("figure", "goal", "measured", "met"):
         table.add_column(heading, overflow="fold")
     for row in report.figures:
@@ -960,6 +965,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up on a stop, too
     started = datetime.now(UTC)
     report = Report()
+    report.details["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()}
     console = config.console
     console.print(f"scale {config.scale}, phases {', '.join(config.only)}")
     try:
@@ -973,6 +979,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # SIGINT or SIGTERM: the phases have cleaned up on the way out
         report.failures["interrupted"] = "stopped by a signal"
     finally:
+        report.details["machine"]["loadavg_at_end"] = os.getloadavg()
         write_results(report, config, started)
         console.print(results_table(report, config))
         for name, failure in report.failures.items():
