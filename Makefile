@@ -24,8 +24,10 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy events projections services infra
 
-bench: $(INSTALLED)
-	$(BIN)/python -m tests.benchmarks.bench_append
+SCALE ?= full
+BENCH_ARGS ?=
+bench: $(INSTALLED)  ## every benchmark, one table; SCALE=quick for a short run, BENCH_ARGS="--only e2e"
+	$(BIN)/python -m tests.benchmarks.run --scale $(SCALE) $(BENCH_ARGS)
 
 lock: $(INSTALLED)  ## re-pin every dependency after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^zielsteuerung' > requirements.lock

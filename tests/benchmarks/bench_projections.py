@@ -23,7 +23,7 @@ from infra.migrate import migrate
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
-from tests.benchmarks.national import National
+from tests.benchmarks.national import store_events
 
 SERVICE_ROLE = "zs_app"
 APPEND_BATCH = 5000
@@ -54,7 +54,7 @@ async def prepare(server_url: str, jobcenters: int, years: int) -> tuple[str, in
         store = EventStore(pool)
         await ProjectionRunner(pool, store, PROJECTIONS).ensure_tables()
         started, batch = time.perf_counter(), []
-        for event in National(jobcenters=jobcenters, years=years).events():
+        for event in store_events(jobcenters, years):
             batch.append(event)
             if len(batch) == APPEND_BATCH:
                 await store.append(batch)

@@ -27,7 +27,7 @@ from projections.runner import (
     Tables,
 )
 from services.replay import agreement_events
-from tests.benchmarks.national import National
+from tests.benchmarks.national import store_events
 from tests.factories import figure_event
 
 # Independent of the projection's code: the latest publication per figure, straight from the log.
@@ -371,7 +371,7 @@ async def test_rebuilds_equal_the_live_tables_after_a_national_workload(
     store: EventStore, owner_connection: asyncpg.Connection
 ) -> None:
     runner = ProjectionRunner(store.pool, store, PROJECTIONS)
-    events = list(National(jobcenters=4, years=2, seed=3).events())
+    events = list(store_events(jobcenters=4, years=2, seed=3))
     for start in range(0, len(events), 700):  # live batches end anywhere in the workload
         await store.append(events[start : start + 700])
         await runner.catch_up()
