@@ -187,12 +187,13 @@ class NatsCluster:
             if node.running:
                 with contextlib.suppress(OSError, ValueError):
                     leader = self.jsz(node).get("meta_cluster", {}).get("leader")
-                    if leader:
+                    if leader and self.node(str(leader)).running:
                         return str(leader)
         return None
 
     def stream_leader(self, stream: str) -> str | None:
-        """The node leading `stream` (None when unknown, e.g. during an election)."""
+        """The running node leading `stream` (None when unknown, e.g. during an election, or
+        when the node still named as its leader was killed and that is not noticed yet)."""
         for node in self.nodes:
             if not node.running:
                 continue
@@ -202,7 +203,7 @@ class NatsCluster:
                     for detail in account.get("stream_detail") or []:
                         if detail.get("name") == stream:
                             leader = (detail.get("cluster") or {}).get("leader")
-                            if leader:
+                            if leader and self.node(str(leader)).running:  # not a dead one's
                                 return str(leader)
         return None
 
