@@ -45,7 +45,7 @@ ACK_TIMEOUT_S = 5.0
 """How long a publish waits for JetStream's ack before it counts as failed (and is retried)."""
 PUBLISH_RETRY_FOR_S = 60.0
 """How long a publish keeps retrying transient failures (a leader election takes seconds)."""
-BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+BACKOFF_S = (0.1, 0.25, 0.5, 1.0)
 """Pauses between publish attempts; the last one repeats."""
 TRANSIENT = (
     TimeoutError,  # no ack in time (nats' TimeoutError is one too)

@@ -22,18 +22,27 @@ from infra.broker import Transport, create_transport, running
 from infra.broker.nats import stream_name
 from infra.embedded import NatsCluster
 from services.bootstrap import Servers
-from services.pipeline.channels import INGEST_CHANNEL, Delivery, publish_envelopes, subscribe_ingest
+from services.pipeline.channels import (
+    INGEST_CHANNEL,
+    INGEST_GROUP,
+    Delivery,
+    publish_envelopes,
+    subscribe_ingest,
+)
 from services.pipeline.run import Part, services
 from tests.factories import unique
 from tests.integration.helpers import caught_up, eventually, settings_for
 from tests.integration.workload import account, make_workload, settled
 
 pytestmark = pytest.mark.slow
-FAILOVER_TIMEOUT_S = 90.0
+FAILOVER_TIMEOUT_S = 60.0
 """Longest wait for the pipeline to make progress again after a node was killed."""
+TEST_BOUND_S = 180.0
+"""No test here runs longer."""
 RECORDED_OR_REJECTED = (
     "SELECT (SELECT count(*) FROM store.events) + (SELECT count(*) FROM service.rejections)"
 )
+SLOWEST_PROJECTION = "SELECT coalesce(min(position), 0) FROM service.checkpoints"
 DUPLICATE_RECORDS = """
 SELECT count(*) FROM (SELECT 1 FROM store.events GROUP BY source, message_id HAVING count(*) > 1) d
 """
@@ -114,7 +123,7 @@ async def test_a_group_keeps_receiving_when_its_node_and_then_the_stream_leader_
                      redeliver_after_s=1.0)  # fmt: skip
     bodies = [json.dumps({"n": n}).encode() for n in range(600)]
 
-    async with running(transport, watch_interval_s=0.5):
+    async with asyncio.timeout(TEST_BOUND_S), running(transport, watch_interval_s=0.5):
         await publish_envelopes(transport, bodies[:200], channel=channel)
         await eventually(lambda: received.bodies() >= set(bodies[:200]), within_s=30)
         info = await transport.broker.connection.jetstream().stream_info(stream)  # type: ignore[union-attr]
@@ -155,19 +164,21 @@ class Progress:
 
 
 @contextlib.asynccontextmanager
-async def sampling(connection: asyncpg.Connection) -> AsyncIterator[Progress]:
-    """Sample the settled count every 50 ms while the block runs."""
-    progress = Progress()
+async def sampling(connection: asyncpg.Connection) -> AsyncIterator[tuple[Progress, Progress]]:
+    """Sample every 50 ms while the block runs: the messages settled by the ingest, and the
+    position every projection has reached."""
+    settled, projected = Progress(), Progress()
 
     async def sample() -> None:
         while True:
-            count = await connection.fetchval(RECORDED_OR_REJECTED)
-            progress.samples.append((time.monotonic(), int(count)))
+            now = time.monotonic()
+            settled.samples.append((now, int(await connection.fetchval(RECORDED_OR_REJECTED))))
+            projected.samples.append((now, int(await connection.fetchval(SLOWEST_PROJECTION))))
             await asyncio.sleep(0.05)
 
     task = asyncio.create_task(sample())
     try:
-        yield progress
+        yield settled, projected
     finally:
         task.cancel()
         await asyncio.wait([task])
@@ -185,27 +196,42 @@ async def test_the_pipeline_loses_nothing_when_a_node_and_then_the_ingest_stream
     measured: dict[str, float] = {}
 
     async with (
+        asyncio.timeout(TEST_BOUND_S),
         services(settings_for(urls), urls, set(Part)) as pipeline,
-        sampling(sampler) as progress,
+        sampling(sampler) as (progress, projected),
     ):
         await publish_envelopes(pipeline.transport, setup.bodies)
         await eventually(lambda: settled(owner_connection, workload, 1), "the set-up")
         base = progress.count()
 
-        # Reports: a replica that is not the ingest stream's leader dies mid-stream.
+        # Reports: a node leading neither the ingest stream nor its consumer dies mid-stream
+        # (the client's own node where possible: the client then reconnects to another).
         publishing = asyncio.create_task(publish_envelopes(pipeline.transport, reports.bodies))
         await eventually(lambda: progress.count() >= base + len(reports.bodies) // 4, "ingest")
         leader = await leader_of(nats_cluster, ingest_stream)
-        followers = [node.name for node in nats_cluster.nodes if node.name != leader]
+        assert isinstance(pipeline.transport.broker, NatsBroker)
+        js = pipeline.transport.broker.connection.jetstream()
+        consumer = await js.consumer_info(ingest_stream, INGEST_GROUP)
+        leaders = {leader, consumer.cluster.leader if consumer.cluster else None}
+        followers = [node.name for node in nats_cluster.nodes if node.name not in leaders]
         connected = connected_node(nats_cluster, pipeline.transport)  # then it must reconnect
         follower = connected if connected in followers else followers[0]
-        killed_at, at_kill = time.monotonic(), progress.count()
+        killed_at, at_kill, projected_at_kill = (
+            time.monotonic(),
+            progress.count(),
+            projected.count(),
+        )
         nats_cluster.kill(follower)
         log.warning("killed a follower", node=follower, leader=leader, settled=at_kill,
                     connected=connected)  # fmt: skip
         await eventually(lambda: progress.count() > at_kill + 200, "progress without a follower",
                          FAILOVER_TIMEOUT_S)  # fmt: skip
         measured["follower_stall_s"] = progress.longest_stall_after(killed_at, time.monotonic())
+        await eventually(lambda: projected.count() > projected_at_kill + 200,
+                         "projection without it", FAILOVER_TIMEOUT_S)  # fmt: skip
+        measured["follower_projection_stall_s"] = projected.longest_stall_after(
+            killed_at, time.monotonic()
+        )
         measured["follower_restart_s"] = await restart(nats_cluster, follower, streams)
         await publishing
         await eventually(lambda: settled(owner_connection, workload, 2), "the reports")
@@ -225,6 +251,9 @@ async def test_the_pipeline_loses_nothing_when_a_node_and_then_the_ingest_stream
                          FAILOVER_TIMEOUT_S)  # fmt: skip
         measured["leader_stall_s"] = progress.longest_stall_after(killed_at, time.monotonic())
         await eventually(lambda: caught_up(pipeline.store), "the projections")
+        measured["leader_projection_stall_s"] = projected.longest_stall_after(
+            killed_at, time.monotonic()
+        )
 
         await account(owner_connection, workload)
         assert await owner_connection.fetchval(DUPLICATE_RECORDS) == 0
