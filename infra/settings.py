@@ -14,7 +14,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """PostgreSQL URL; unset means the embedded PostgreSQL under `data_dir`."""
     broker_url: str | None = None
-    """Broker URL (`redis://`, `nats://`, ...); unset means the embedded Redis under `data_dir`."""
+    """Broker URL (`redis://`, `nats://`, ...); unset means the embedded Redis under `data_dir`.
+    NATS takes several servers of one cluster, comma-separated (`nats://h1:4222,nats://h2:4222`)."""
+    nats_replicas: int | None = None
+    """Replicas of each JetStream stream the services declare (file storage). Unset: 3 when
+    `broker_url` names several NATS servers (a cluster), else 1. Existing streams keep theirs."""
     data_dir: Path = Path(".zs")
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -15,7 +15,7 @@ from faststream.redis import RedisBroker
 from nats import errors as nats_errors
 from redis import exceptions as redis_errors
 
-from infra.broker.nats import NatsTransport
+from infra.broker.nats import NatsTransport, default_replicas
 from infra.broker.redis import RedisTransport
 from infra.broker.supervisor import repair, running
 from infra.broker.transport import (
@@ -26,6 +26,7 @@ from infra.broker.transport import (
     Transport,
     UnsupportedBroker,
 )
+from infra.settings import get_settings
 
 __all__ = [
     "BROKER_OUTAGES", "REDELIVER_AFTER_S", "BatchHandler", "Group", "RawMessage", "Transport",
@@ -42,17 +43,32 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 NATS_SCHEMES = ("nats", "tls")
 
 
-def create_transport(url: str, *, logger: logging.Logger | None = None) -> Transport:
-    """The transport for `url` (`redis://...` or `nats://...`), not yet connected."""
-    scheme = urlsplit(url).scheme
+def create_transport(
+    url: str, *, logger: logging.Logger | None = None, replicas: int | None = None
+) -> Transport:
+    """The transport for `url` (`redis://...` or `nats://...`), not yet connected.
+
+    A NATS URL may list several servers of one cluster, comma-separated; the client connects to
+    any of them and reconnects to another when it fails. Streams are declared with `replicas`
+    (else `ZS_NATS_REPLICAS`, else 3 for several servers and 1 for one).
+    """
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    schemes = {urlsplit(server).scheme for server in servers}
+    if len(schemes) != 1:
+        raise UnsupportedBroker(f"broker URL {url!r} mixes schemes or names no server")
+    scheme = schemes.pop()
     options: dict[str, Any] = {
         "logger": logger or logging.getLogger("zs.broker"),  # propagates to the root handler
         "log_level": logging.DEBUG,  # one line per batch received: the services log outcomes
     }
     if scheme in REDIS_SCHEMES:
+        if len(servers) > 1:
+            raise UnsupportedBroker("a Redis broker URL names one server, not a list")
         return RedisTransport(RedisBroker(url, **options))
     if scheme in NATS_SCHEMES:
-        return NatsTransport(NatsBroker(url, **options))
+        if replicas is None:
+            replicas = get_settings().nats_replicas or default_replicas(servers)
+        return NatsTransport(NatsBroker(servers, **options), replicas=replicas)
     raise UnsupportedBroker(
         f"broker URL scheme {scheme!r} is not supported: use redis:// or nats:// "
         "(FastStream also speaks Kafka and RabbitMQ, but this project has no transport for them)"

@@ -4,19 +4,34 @@ Not FastStream's batch subscriber: in 0.7.8 its fetch loop catches only nats' Ti
 the plain one nats-py 2.16 raises at a deadline ends the loop and strands the partial batch it
 held until `ack_wait` expires. A failed batch is NAKed with a delay, never TERMed (TERM would
 drop it).
+
+On a cluster (several server URLs), streams are declared with `replicas` copies on file storage;
+a publish waits for JetStream's ack (the message is stored on a majority of the replicas) and is
+retried, with the same `Nats-Msg-Id`, while a stream leader is being elected, so the server drops
+a copy it already stored. A retried message may land after messages published after it: the
+ingest judges each message on its own, and the projectors fill gaps from the store.
 """
 
 import asyncio
 import contextlib
+import itertools
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
+from nats.errors import ConnectionReconnectingError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, StreamConfig
-from nats.js.errors import BadRequestError, NoStreamResponseError, NotFoundError
+from nats.js.api import ConsumerConfig, PubAck, StorageType, StreamConfig
+from nats.js.errors import (
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 from infra.broker.transport import (
     KEEP_ALIVE_SHARE,
@@ -33,25 +48,59 @@ RETRY_PAUSE_S = 1.0
 """Pause before pulling again after an error."""
 STOP_GRACE_S = 15.0
 """How long stopping waits for the batch in hand to be settled (then it is delivered again)."""
+CLUSTER_REPLICAS = 3
+"""Replicas of a stream on a cluster: a majority (2) survives the loss of any one server."""
+ACK_TIMEOUT_S = 5.0
+"""How long a publish waits for JetStream's ack before it counts as failed (and is retried)."""
+PUBLISH_RETRY_FOR_S = 60.0
+"""How long a publish keeps retrying transient failures (a leader election takes seconds)."""
+BACKOFF_S = (0.1, 0.25, 0.5, 1.0)
+"""Pauses between publish attempts; the last one repeats."""
+TRANSIENT = (
+    TimeoutError,  # no ack in time (nats' TimeoutError is one too)
+    NoRespondersError,
+    NoStreamResponseError,  # no stream leader right now, or the stream does not exist yet
+    ServiceUnavailableError,  # 503: JetStream (or the stream's raft group) has no leader
+    ConnectionReconnectingError,
+    OutboundBufferLimitError,  # the client's buffer filled up while it reconnects
+)
+"""Publish failures that a failover causes and that go away by themselves."""
 
 log = structlog.get_logger()
+
+
+def default_replicas(servers: Sequence[str]) -> int:
+    """Stream replicas for a connection to `servers`: R3 on a cluster, else 1."""
+    return CLUSTER_REPLICAS if len(servers) > 1 else 1
 
 
 class NatsTransport:
     """The transport over NATS JetStream (see `infra.broker.transport.Transport`)."""
 
-    def __init__(self, broker: NatsBroker) -> None:
+    def __init__(self, broker: NatsBroker, *, replicas: int = 1) -> None:
         self.broker = broker
+        self.replicas = replicas
         self.bindings: list[Binding] = []
+        self._jetstream: JetStreamContext | None = None
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        """One JetStream context per connection (each context subscribes to its own inbox
+        for `publish_async` acks, so a context per call would leak a subscription per call)."""
+        connection = self.broker.connection
+        if self._jetstream is None or self._jetstream._nc is not connection:
+            self._jetstream = connection.jetstream()
+        return self._jetstream
 
     def subscribe(self, group: Group, handle: BatchHandler) -> None:
         """One puller per group; it starts with the supervisor."""
-        self.bindings.append(Binding(group, (NatsPuller(self.broker, group, handle),)))
+        puller = NatsPuller(self.broker, group, handle, replicas=self.replicas)
+        self.bindings.append(Binding(group, (puller,)))
 
     async def recover(self) -> list[Group]:
         """The groups whose durable consumer (or its whole stream) no longer exists; their
         pullers are stopped, to be started again (which declares both anew)."""
-        js = self.broker.connection.jetstream()
+        js = self.jetstream
         lost = []
         for binding in self.bindings:
             try:
@@ -70,54 +119,99 @@ class NatsTransport:
         maxlen: int | None = None,
         ids: Sequence[str] | None = None,
     ) -> None:
-        """Publish with `ids` as `Nats-Msg-Id`, all acks awaited together (`maxlen` means
-        nothing here: the stream's limits apply)."""
-        headers = [{"Nats-Msg-Id": id_} for id_ in ids] if ids else [{} for _ in bodies]
+        """Publish with `ids` (else fresh ones) as `Nats-Msg-Id`, pipelined, every ack awaited;
+        what failed transiently is published again (`maxlen` means nothing here: the stream's
+        limits apply)."""
+        headers = [{"Nats-Msg-Id": id_} for id_ in ids or fresh_ids(len(bodies))]
+        unsent = list(zip(bodies, headers, strict=True))
 
         async def send() -> None:
-            js = self.broker.connection.jetstream()
+            nonlocal unsent
+            js = self.jetstream
             acks = [
-                await js.publish_async(channel, body, headers=header, stream=stream_name(channel))
-                for body, header in zip(bodies, headers, strict=True)
-            ]
-            failures = [
-                result
-                for result in await asyncio.gather(*acks, return_exceptions=True)
-                if isinstance(result, BaseException)
-            ]
-            if failures:
-                raise failures[0]
+                await js.publish_async(channel, body, headers=dict(header),
+                                       stream=stream_name(channel))
+                for body, header in unsent
+            ]  # fmt: skip
+            results = await acks_within(acks, ACK_TIMEOUT_S)
+            failed = [(m, r) for m, r in zip(unsent, results, strict=True) if r is not None]
+            unsent = [message for message, _ in failed]
+            if failed:  # a lasting error first: it ends the retries
+                errors = [error for _, error in failed]
+                raise next((e for e in errors if not isinstance(e, TRANSIENT)), errors[0])
 
-        await self._with_stream(channel, send)
+        await self._retrying(channel, send)
 
     async def publish_faststream(self, channel: str, bodies: Sequence[bytes]) -> None:
-        """Publish through FastStream, one message after the other."""
+        """Publish through FastStream, one message after the other, each with a fresh
+        `Nats-Msg-Id`, each retried until stored."""
+        for body, id_ in zip(bodies, fresh_ids(len(bodies)), strict=True):
 
-        async def send() -> None:
-            for body in bodies:
-                await self.broker.publish(body, channel, stream=stream_name(channel))
+            async def send(body: bytes = body, id_: str = id_) -> None:
+                await self.broker.publish(
+                    body, channel, stream=stream_name(channel),
+                    headers={"Nats-Msg-Id": id_}, timeout=ACK_TIMEOUT_S,
+                )  # fmt: skip
 
-        await self._with_stream(channel, send)
+            await self._retrying(channel, send)
 
     async def pending(self, channel: str, group: str) -> int:
         """The consumer's count of unacknowledged messages."""
-        info = await self.broker.connection.jetstream().consumer_info(stream_name(channel), group)
+        info = await self.jetstream.consumer_info(stream_name(channel), group)
         return int(info.num_ack_pending or 0)
 
-    async def _with_stream(self, channel: str, send: Callable[[], Awaitable[None]]) -> None:
-        """Run `send`; if the channel's stream does not exist yet, create it and send again."""
-        try:
-            await send()
-        except NoStreamResponseError:
-            await declare_stream(self.broker, channel)
-            await send()
+    async def _retrying(self, channel: str, send: Callable[[], Awaitable[None]]) -> None:
+        """Run `send` until it succeeds; after a transient failure (no stream yet, no leader,
+        no ack in time, reconnecting) pause and run it again, for `PUBLISH_RETRY_FOR_S`.
+        Where no stream answered, declare the channel's stream first (it may not exist)."""
+        deadline = time.monotonic() + PUBLISH_RETRY_FOR_S
+        for attempt in itertools.count():
+            try:
+                await send()
+                return
+            except TRANSIENT as error:
+                if time.monotonic() > deadline:
+                    raise
+                if isinstance(error, NoStreamResponseError | NoRespondersError):
+                    with contextlib.suppress(NatsError, TimeoutError):
+                        await declare_stream(self.broker, channel, self.replicas)
+                pause = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+                log.info("publish failed; retrying", channel=channel, attempt=attempt + 1,
+                         error=repr(error), pause_s=pause)  # fmt: skip
+                await asyncio.sleep(pause)
+
+
+def fresh_ids(count: int) -> list[str]:
+    """`Nats-Msg-Id`s for messages that have none: a retried publish is then dropped by the
+    stream's de-duplication (2 minutes by default) instead of stored twice."""
+    return [uuid.uuid4().hex for _ in range(count)]
+
+
+async def acks_within(
+    acks: Sequence["asyncio.Future[PubAck]"], timeout_s: float
+) -> list[BaseException | None]:
+    """Wait for every ack up to `timeout_s`; per future, None when acked, else the error (a
+    `TimeoutError` for an ack that did not come: the future is cancelled)."""
+    if acks:
+        await asyncio.wait(acks, timeout=timeout_s)
+    results: list[BaseException | None] = []
+    for ack in acks:
+        if not ack.done():
+            ack.cancel()
+            results.append(TimeoutError("no JetStream ack in time"))
+        else:
+            results.append(None if ack.cancelled() else ack.exception())
+    return results
 
 
 class NatsPuller:
     """Pulls batches from a durable consumer: ack after `handle` returned, else a delayed NAK."""
 
-    def __init__(self, broker: NatsBroker, group: Group, handle: BatchHandler) -> None:
+    def __init__(
+        self, broker: NatsBroker, group: Group, handle: BatchHandler, *, replicas: int = 1
+    ) -> None:
         self.broker, self.group, self.handle = broker, group, handle
+        self.replicas = replicas
         self.task: asyncio.Task[None] | None = None
         self.settling = asyncio.Lock()
         self.stopping = False
@@ -129,7 +223,7 @@ class NatsPuller:
 
     async def start(self) -> None:
         """Create the stream and the durable consumer where missing, then pull."""
-        await declare_stream(self.broker, self.group.channel)
+        await declare_stream(self.broker, self.group.channel, self.replicas)
         subscription = await self.broker.connection.jetstream().pull_subscribe(
             self.group.channel,
             durable=self.group.name,
@@ -206,8 +300,13 @@ def stream_name(channel: str) -> str:
     return channel.replace(".", "_")
 
 
-async def declare_stream(broker: NatsBroker, channel: str) -> None:
-    """Create the stream for `channel` unless it exists."""
-    config = StreamConfig(name=stream_name(channel), subjects=[channel])
+async def declare_stream(broker: NatsBroker, channel: str, replicas: int = 1) -> None:
+    """Create the stream for `channel` (file storage, `replicas` copies) unless it exists."""
+    config = StreamConfig(
+        name=stream_name(channel),
+        subjects=[channel],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+    )
     with contextlib.suppress(BadRequestError):  # exists, perhaps with FastStream's settings
         await broker.connection.jetstream().add_stream(config)

@@ -10,7 +10,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from infra.embedded import embedded_nats_server, embedded_redis_server
+from infra.embedded import (
+    NatsCluster,
+    embedded_nats_cluster,
+    embedded_nats_server,
+    embedded_redis_server,
+)
 from infra.settings import Settings
 from services.bootstrap import Servers
 from services.pipeline.run import Part, Running, services
@@ -49,3 +54,10 @@ async def pipeline(urls: Servers) -> AsyncIterator[Running]:
     """Ingest, relay and projector running in this process."""
     async with services(settings_for(urls), urls, set(Part)) as running:
         yield running
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A fresh three-node NATS JetStream cluster of this test's own (its nodes may be killed)."""
+    with embedded_nats_cluster(tmp_path) as cluster:
+        yield cluster
