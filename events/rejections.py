@@ -6,20 +6,26 @@ counts.
 """
 
 import base64
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
 
+KEPT_BODY_BYTES = 64 * 1024
+"""How much of a raw body a rejection keeps (the whole body's size and sha256 are kept too)."""
+
 INSERT_REJECTIONS = """
-INSERT INTO service.rejections (delivery_id, source, message_id, code, reason, body, received_at)
+INSERT INTO service.rejections
+    (delivery_id, source, message_id, code, reason, body, body_size, body_sha256, received_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
-                     $7::timestamptz[])
+                     $7::bigint[], $8::bytea[], $9::timestamptz[])
 ON CONFLICT (delivery_id, body_sha256) DO NOTHING
 """
 SELECT_PAGE = """
-SELECT source, message_id, code, reason, received_at, body, count(*) OVER () AS total
+SELECT source, message_id, code, reason, received_at, body, body_size, body_sha256,
+       count(*) OVER () AS total
 FROM service.rejections
 WHERE ($1::text IS NULL OR source = $1) AND ($2::timestamptz IS NULL OR received_at >= $2)
 ORDER BY id LIMIT $3 OFFSET $4
@@ -37,7 +43,19 @@ class StoredRejection:
     code: str
     reason: str
     body: bytes
+    """The raw body as received (the log keeps its first `KEPT_BODY_BYTES`)."""
     received_at: datetime
+    body_size: int | None = None
+    """The whole body's size; None: `len(body)`."""
+    body_sha256: bytes | None = None
+    """The whole body's sha256; None: computed from `body`."""
+
+    def kept(self) -> "StoredRejection":
+        """As the log keeps it: at most `KEPT_BODY_BYTES` of the body, its size and digest."""
+        return replace(
+            self, body=self.body[:KEPT_BODY_BYTES], body_size=len(self.body),
+            body_sha256=hashlib.sha256(self.body).digest(),
+        )  # fmt: skip
 
 
 def body_text(body: bytes) -> tuple[str, str]:
@@ -58,12 +76,13 @@ class RejectionLog:
         """Store the rejections; a delivery already stored is kept as it was."""
         if not rejections:
             return
+        kept = [rejection.kept() for rejection in rejections]
         await self.pool.execute(
             INSERT_REJECTIONS,
-            [r.delivery_id for r in rejections], [r.source for r in rejections],
-            [r.message_id for r in rejections], [r.code for r in rejections],
-            [r.reason for r in rejections], [r.body for r in rejections],
-            [r.received_at for r in rejections],
+            [r.delivery_id for r in kept], [r.source for r in kept], [r.message_id for r in kept],
+            [r.code for r in kept], [r.reason for r in kept], [r.body for r in kept],
+            [r.body_size for r in kept], [r.body_sha256 for r in kept],
+            [r.received_at for r in kept],
         )  # fmt: skip
 
     async def page(
@@ -80,6 +99,8 @@ class RejectionLog:
                 row["reason"],
                 bytes(row["body"]),
                 row["received_at"],
+                row["body_size"],
+                bytes(row["body_sha256"]),
             )
             for row in rows
         ]

@@ -6,7 +6,7 @@ Driver errors never leave this module: callers see `StoreError` and its subclass
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
 from uuid import UUID, uuid4
@@ -69,6 +69,9 @@ WHERE position <= $4 AND (
 )
 ORDER BY position LIMIT $5 OFFSET $6
 """
+SELECT_RECORDED_TIMES = (
+    "SELECT position, recorded_at FROM store.events WHERE position = ANY($1::bigint[])"
+)
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"
 
 
@@ -384,6 +387,11 @@ class EventStore:
     async def last_position(self) -> int:
         """The position of the last recorded event (0 for an empty log)."""
         return int(await self._fetchval(SELECT_LAST_POSITION))
+
+    async def recorded_times(self, positions: Iterable[int]) -> dict[int, datetime]:
+        """When each of these positions was recorded (those that exist)."""
+        rows = await self._fetch(SELECT_RECORDED_TIMES, sorted(set(positions)))
+        return {row["position"]: row["recorded_at"] for row in rows}
 
     async def position_at(self, moment: datetime) -> int:
         """The last position recorded at or before `moment`: the log as known then."""

@@ -6,7 +6,6 @@ inside the transaction that changes the projection's tables, while the row is lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -24,20 +23,6 @@ SELECT_CHECKPOINT = (
     "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = $1"
 )
 SELECT_CHECKPOINTS = "SELECT projection, position FROM service.checkpoints ORDER BY projection"
-SELECT_STATUS = """
-WITH head AS (
-    SELECT position, recorded_at FROM store.events ORDER BY position DESC LIMIT 1
-)
-SELECT p.name, coalesce(c.position, 0) AS checkpoint, coalesce(h.position, 0) AS head,
-       coalesce(extract(epoch FROM h.recorded_at - coalesce(
-           (SELECT recorded_at FROM store.events WHERE position = c.position),
-           (SELECT recorded_at FROM store.events ORDER BY position LIMIT 1)
-       )), 0)::float8 AS lag_seconds
-FROM unnest($1::text[]) WITH ORDINALITY AS p(name, ordinal)
-LEFT JOIN service.checkpoints c ON c.projection = p.name
-LEFT JOIN head h ON true
-ORDER BY p.ordinal
-"""
 
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 Reader: TypeAlias = "asyncpg.Pool | PoolConnectionProxy[asyncpg.Record]"
@@ -89,16 +74,3 @@ class Checkpoints:
         """Every projection's checkpoint, by name."""
         rows = await self.pool.fetch(SELECT_CHECKPOINTS)
         return {row["projection"]: int(row["position"]) for row in rows}
-
-    async def status(self, names: Sequence[str]) -> list[ProjectionStatus]:
-        """Checkpoint, head and lag (in events and seconds) of each named projection."""
-        rows = await self.pool.fetch(SELECT_STATUS, list(names))
-        return [
-            ProjectionStatus(
-                row["name"],
-                row["checkpoint"],
-                row["head"],
-                row["lag_seconds"] if row["checkpoint"] < row["head"] else 0.0,
-            )
-            for row in rows
-        ]

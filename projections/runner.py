@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, TypeAlias
 
 import asyncpg
@@ -106,6 +107,14 @@ def is_index(statement: str) -> bool:
     return statement.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
 
 
+def lag_seconds(times: Mapping[int, datetime], position: int, head: int) -> float:
+    """How long before the head's recording the event after `position` was recorded (0 when
+    caught up)."""
+    if position >= head or head not in times or position not in times:
+        return 0.0
+    return (times[head] - times[position]).total_seconds()
+
+
 class ProjectionRunner:
     """Keeps projections level with the event store: follow, catch-up, status, rebuild.
 
@@ -187,7 +196,13 @@ class ProjectionRunner:
 
     async def status(self) -> list[ProjectionStatus]:
         """Each projection's checkpoint, the store's head and the lag in events and seconds."""
-        return await self.checkpoints.status(list(self.projections))
+        head = await self.store.last_position()
+        positions = {name: await self.checkpoints.position(name) for name in self.projections}
+        times = await self.store.recorded_times({head, *(max(p, 1) for p in positions.values())})
+        return [
+            ProjectionStatus(name, position, head, lag_seconds(times, max(position, 1), head))
+            for name, position in positions.items()
+        ]
 
     async def rebuild(self, name: str, on_progress: OnProgress | None = None) -> int:
         """Rebuild `name` from 0 into fresh tables, swap them in atomically; their position."""

@@ -1,7 +1,7 @@
 """The HTTP API's app factory: one router per resource (`services/api/routes/`), one error
 shape (`services/api/errors.py`), dependencies in `services/api/deps.py`."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from events.store import EventStore, StoreError
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
+from services.api.deps import refuse_nul
 from services.api.errors import ApiError, BodyLimit, ErrorResponse, api_error
 from services.api.routes import (
     agreements,
@@ -37,7 +38,10 @@ def create_app(
     store: EventStore, ingestor: Ingestor, settings: Settings, verifier: TokenVerifier
 ) -> FastAPI:
     """The API over `store`, ingesting through `ingestor`, trusting tokens `verifier` accepts."""
-    app = FastAPI(title="Zielsteuerung", version="1", responses=ERROR_ANSWERS)
+    app = FastAPI(
+        title="Zielsteuerung", version="1", responses=ERROR_ANSWERS,
+        dependencies=[Depends(refuse_nul)],
+    )  # fmt: skip
     app.state.store = store
     app.state.ingestor = ingestor
     app.state.verifier = verifier

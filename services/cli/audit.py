@@ -4,15 +4,18 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from events.anchor import Anchor, anchor_head, check_anchor
 from events.store import EventStore
 from events.verify import ChainVerdict, verify_chain
 from infra.settings import get_settings
+from infra.tokens import local_signing_key
 from projections.results import TargetChange
 from services.bootstrap import database_server, open_store
 from services.replay import attainment_at, explain, position_of
@@ -43,18 +46,53 @@ async def run_verify(store: EventStore) -> ChainVerdict:
 
 
 @audit.command()
-def verify() -> None:
-    """Check the hash chain; exit 0 when it holds, else name the first broken position."""
+def verify(
+    anchor: Annotated[
+        list[Path], typer.Option(help="An anchor file the log must still hold (repeat).")
+    ] = [],  # noqa: B006
+) -> None:
+    """Check the hash chain, and that the log still holds every anchored head; exit 0 when
+    both hold, else name the first broken position or the failed anchor."""
     verdict = run_with_store(run_verify)
-    if verdict.intact:
-        typer.echo(f"chain intact: {verdict.checked} events verified")
-        return
-    typer.echo(
-        f"chain broken at position {verdict.broken_at}: {verdict.problem} "
-        f"({verdict.checked} events before it verified)",
-        err=True,
-    )
-    raise typer.Exit(1)
+    if not verdict.intact:
+        typer.echo(
+            f"chain broken at position {verdict.broken_at}: {verdict.problem} "
+            f"({verdict.checked} events before it verified)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"chain intact: {verdict.checked} events verified")
+    public_key = local_signing_key(get_settings()).public_key()
+    for path in anchor:
+        held = Anchor.model_validate_json(path.read_text())
+
+        async def check(store: EventStore, held: Anchor = held) -> str | None:
+            return await check_anchor(store, held, public_key)
+
+        problem = run_with_store(check)
+        if problem:
+            typer.echo(f"anchor {path} (position {held.position}): {problem}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"anchor {path}: the log still holds position {held.position}")
+
+
+@audit.command("anchor")
+def write_anchor(
+    out: Annotated[Path | None, typer.Option(help="Write it to this file, not stdout.")] = None,
+) -> None:
+    """Sign the log's head (position, hash, time) with the local key kept outside the
+    database; keep the output elsewhere and check it later with `verify --anchor`."""
+    key = local_signing_key(get_settings())
+    anchored = run_with_store(lambda store: anchor_head(store, key))
+    if anchored is None:
+        typer.echo("the log is empty: nothing to anchor", err=True)
+        raise typer.Exit(1)
+    text = anchored.model_dump_json(indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"anchored position {anchored.position} in {out}")
 
 
 @audit.command()

@@ -64,13 +64,15 @@ class Rejection:
     message_id: str | None = None
 
     def payload(self, received_at: datetime) -> dict[str, Any]:
-        """The message published to `zs.rejected` (the raw body as text, else base64)."""
-        kept = self.stored(received_at)
+        """The message published to `zs.rejected` (at most 64 KiB of the raw body, as text or
+        base64, with the whole body's size and sha256)."""
+        kept = self.stored(received_at).kept()
         body, encoding = body_text(kept.body)
         return {
             "delivery_id": kept.delivery_id, "source": kept.source,
             "message_id": kept.message_id, "code": kept.code, "reason": kept.reason,
             "received_at": received_at.isoformat(), "body": body, "body_encoding": encoding,
+            "body_size": kept.body_size, "body_sha256": (kept.body_sha256 or b"").hex(),
         }  # fmt: skip
 
     def stored(self, received_at: datetime) -> StoredRejection:

@@ -1,5 +1,6 @@
 """POST /ingest and GET /rejections against a real database."""
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 
@@ -9,7 +10,7 @@ import pytest
 from events.store import EventStore
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, figure_envelope, unique
-from tests.integration.helpers import api_app, api_client, ignore
+from tests.integration.helpers import api_app, api_client, ignore, token
 
 
 @pytest.fixture
@@ -82,3 +83,78 @@ async def test_rejections_filter_by_source_and_time_and_page(client: httpx.Async
     ]  # fmt: skip
     assert json.loads(by_source["items"][0]["body"])["source"] == "a"
     assert future == {"items": [], "count": 0}
+
+
+async def test_a_rejection_keeps_at_most_64_kib_of_the_body_with_its_size_and_digest(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b'{"blob": "' + b"x" * 200_000 + b'"}'
+
+    await client.post("/ingest", content=body)
+    [row] = (await client.get("/rejections")).json()["items"]
+
+    assert row["code"] == "too_large"
+    assert len(row["body"]) == 64 * 1024
+    assert (row["body_size"], row["body_sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+async def test_every_error_has_the_contract_s_shape(client: httpx.AsyncClient) -> None:
+    answers = [
+        await client.get("/no/such/route"),
+        await client.delete("/agreements"),
+        await client.get("/figures", params={"limit": "10" * 40}),
+        await client.get("/agreements/%00"),
+        await client.post("/ingest", content=b"x" * (9 * 1024 * 1024)),
+    ]
+
+    assert [a.status_code for a in answers] == [404, 405, 422, 422, 413]
+    assert all(set(a.json()["error"]) == {"code", "message"} for a in answers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "path", "status"),
+    [
+        ({}, "/agreements", 401),
+        ({"Authorization": "Bearer not-a-jwt"}, "/agreements", 401),
+        ({"Authorization": f"Bearer {token('source', source='x')}"}, "/agreements", 403),
+        ({"Authorization": f"Bearer {token('reader')}"}, "/rejections", 403),
+        ({}, "/live", 200),
+    ],
+)
+async def test_who_may_call_what(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str, status: int
+) -> None:
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://zs") as bare:
+        answer = await bare.get(path, headers=headers)
+
+    assert answer.status_code == status
+
+
+async def test_a_source_writes_only_as_itself(client: httpx.AsyncClient, store: EventStore) -> None:
+    jobcenter = unique("jc")
+    register = figure_envelope(jobcenter) | {"type": "JobcenterRegistered", "data": {
+        "jobcenter_id": jobcenter, "name": "J", "land": "DE-HE", "kind": "gE"}}  # fmt: skip
+    forged = register | {"message_id": unique("m"), "source": "ba-statistik"}
+    sender = {"Authorization": f"Bearer {token('source', source='zv-portal')}"}
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://zs") as bare:
+        answer = await bare.post("/ingest", json=[forged], headers=sender)
+
+    assert answer.json()["items"][0]["code"] == "source_not_allowed"
+    assert await store.last_position() == 0
+
+
+async def test_a_known_message_with_another_payload_is_an_idempotency_conflict(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    jobcenter = unique("jc")
+    register = figure_envelope(jobcenter) | {"type": "JobcenterRegistered", "data": {
+        "jobcenter_id": jobcenter, "name": "J", "land": "DE-HE", "kind": "gE"}}  # fmt: skip
+    forged = register | {"data": register["data"] | {"land": "DE-BY"}}
+
+    first = (await client.post("/ingest", json=register)).json()["items"][0]
+    again = (await client.post("/ingest", json=register)).json()["items"][0]
+    conflict = (await client.post("/ingest", json=forged)).json()["items"][0]
+
+    assert (first["status"], again["status"]) == ("recorded", "duplicate")
+    assert (conflict["status"], conflict["code"]) == ("rejected", "idempotency_conflict")
+    assert await store.last_position() == 1

@@ -59,3 +59,28 @@ def test_schema_export_writes_one_schema_per_event_type(tmp_path: Path) -> None:
     assert len(written) == len(CATALOGUE.event_types()) + 1
     assert "MonthlyFigureReported.v1.schema.json" in written
     assert "Envelope.schema.json" in written
+
+
+async def test_an_anchor_reveals_a_log_cut_short_or_rewritten(
+    store: EventStore, database_url: str, owner_connection: asyncpg.Connection, tmp_path: Path
+) -> None:
+    await store.append([figure_event() for _ in range(5)])
+    anchor = tmp_path / "anchor.json"
+    written = run_zs("audit", "anchor", "--out", str(anchor), database_url=database_url,
+                     cwd=tmp_path)  # fmt: skip
+    held = run_zs("audit", "verify", "--anchor", str(anchor), database_url=database_url,
+                  cwd=tmp_path)  # fmt: skip
+    await owner_connection.execute("ALTER TABLE store.events DISABLE TRIGGER USER")
+    await owner_connection.execute("DELETE FROM store.events WHERE position >= 4")
+    cut = run_zs("audit", "verify", "--anchor", str(anchor), database_url=database_url,
+                 cwd=tmp_path)  # fmt: skip
+    forged = anchor.read_text().replace('"position": 5', '"position": 3')
+    (tmp_path / "forged.json").write_text(forged)
+    altered = run_zs("audit", "verify", "--anchor", str(tmp_path / "forged.json"),
+                     database_url=database_url, cwd=tmp_path)  # fmt: skip
+
+    assert written.returncode == 0, written.stderr
+    assert held.returncode == 0, held.stderr
+    assert "chain intact: 3 events verified" in cut.stdout
+    assert (cut.returncode, "before the anchored position 5" in cut.stderr) == (1, True)
+    assert (altered.returncode, "signature does not verify" in altered.stderr) == (1, True)

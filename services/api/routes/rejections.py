@@ -21,7 +21,12 @@ class RejectionRow(BaseModel):
     reason: str
     received_at: datetime
     body: str
+    """The raw body (at most its first 64 KiB) as text, or base64 when it is not UTF-8."""
     body_encoding: str
+    body_size: int
+    """The whole body's size in bytes."""
+    body_sha256: str
+    """The whole body's sha256 (hex)."""
 
 
 class Rejections(BaseModel):
@@ -37,7 +42,8 @@ def rejection_row(rejection: StoredRejection) -> RejectionRow:
     return RejectionRow(
         source=rejection.source, message_id=rejection.message_id, code=rejection.code,
         reason=rejection.reason, received_at=rejection.received_at, body=body,
-        body_encoding=encoding,
+        body_encoding=encoding, body_size=rejection.body_size or len(rejection.body),
+        body_sha256=(rejection.body_sha256 or b"").hex(),
     )  # fmt: skip
 
 
