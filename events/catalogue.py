@@ -3,6 +3,9 @@
 Invariants: models are frozen and reject unknown fields; every rule checkable on one message
 alone is checked here and surfaces as `InvalidEvent`; numbers are exact `Decimal`s that
 serialise to JSON numbers; old schema versions are upcast step by step to the latest.
+
+Its size: the whole v1 catalogue in one module, so it reads as the table of event types the
+contract publishes; each model is a few lines.
 """
 
 from abc import abstractmethod
@@ -217,6 +220,10 @@ class MonthlyFigureCorrected(FigureEvent):
 
 EventT = TypeVar("EventT", bound=DomainEvent)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+FIGURE_TYPES = frozenset({MonthlyFigureReported.event_type, MonthlyFigureCorrected.event_type})
+"""The event types of monthly figure publications."""
 
 
 class Catalogue:

@@ -161,14 +161,14 @@ def _check_period(period: str) -> str:
     return period
 
 
-def _json_number(value: Decimal) -> int | float:
+def json_number(value: Decimal) -> int | float:
     """The JSON number for a decimal: an int when integral, else a float."""
     return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _survives_json(value: Decimal) -> Decimal:
     """Reject a number a JSON number cannot carry exactly (more than ~15 significant digits)."""
-    if Decimal(repr(_json_number(value))) != value:
+    if Decimal(repr(json_number(value))) != value:
         raise PydanticCustomError("number_precision", "has more digits than a JSON number keeps")
     return value
 
@@ -189,7 +189,7 @@ Year = Annotated[int, Field(strict=True, ge=2005, le=2100)]
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_to_utc)]
 Number = Annotated[
-    Decimal, AfterValidator(_survives_json), PlainSerializer(_json_number, when_used="json")
+    Decimal, AfterValidator(_survives_json), PlainSerializer(json_number, when_used="json")
 ]
 Count = Annotated[Number, AfterValidator(_non_negative)]
 Money = Annotated[Number, Field(decimal_places=2)]

@@ -1,6 +1,9 @@
 """The PostgreSQL event store: append with expected versions, read a stream, read all.
 
 Driver errors never leave this module: callers see `StoreError` and its subclasses.
+
+Its size: every statement on `store.events` lives here (one owner per table), beside the
+lock that orders positions; splitting reads from appends would scatter that table's SQL.
 """
 
 from __future__ import annotations

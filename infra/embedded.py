@@ -1,6 +1,9 @@
 """Embedded servers for a machine with nothing but Python: PostgreSQL, Redis and NATS from wheels.
 
 Data lives under the data directory and survives restarts; each server is stopped on exit.
+
+Its size: three servers (PostgreSQL, Redis, NATS and a NATS cluster), each a short context
+manager with its start-up retries.
 """
 
 import contextlib

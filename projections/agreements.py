@@ -6,6 +6,8 @@ event of the same key overrides an earlier one. A target's `value_in_force` is i
 recorded amendment's value, else the agreed one (never scaled by budget); a budget line's
 `current` is its allocation plus every recorded deviation; `position` names the event that
 last changed the row.
+
+Its size: one table definition and one small statement builder per agreement event type.
 """
 
 from __future__ import annotations
@@ -275,10 +277,7 @@ class AgreementsProjection:
     name = "agreements"
     tables = ("jobcenters", "agreements", "targets", "goals", "budget_lines", "dialogs")
     types = HANDLED_TYPES
-
-    def ddl(self, tables: Mapping[str, str]) -> list[str]:
-        """The statements that create this projection's tables under the given names."""
-        return [statement.format(**tables) for statement in AGREEMENTS_DDL]
+    ddl = AGREEMENTS_DDL
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]

@@ -32,14 +32,9 @@ from events.catalogue import (
     TargetSet,
     TargetWithdrawn,
 )
+from events.envelope import json_number
 from events.store import RecordedEvent
 from projections.aggregations import Month, actual
-
-
-def json_number(value: Decimal) -> int | float:
-    """A Decimal as a JSON number: exact for integers, the nearest float otherwise."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
 
 Presented = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
 """A Decimal computed exactly, presented in JSON as a number (CONTRACT.md §3)."""

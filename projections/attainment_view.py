@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
+from events.catalogue import FIGURE_TYPES, AgreementConcluded, AgreementEvent, FigureEvent
 from events.store import SELECT_EVENTS, CanonicalJson, RecordedEvent, record_from_row
 from projections.aggregations import Month
 from projections.attainment import RELEVANT_TYPES, FigureKey, State, decode, figure_entry
 from projections.attainment_batch import Batch, figure_year
 from projections.attainment_codec import decode_state, encode_state
 from projections.runner import Connection, Rows
-
-FIGURE_TYPES = frozenset({"MonthlyFigureReported", "MonthlyFigureCorrected"})
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -134,10 +132,7 @@ class AttainmentProjection:
     name = "attainment"
     tables = ("agreement_years", "attainment", "attainment_history", "attainment_state")
     types = RELEVANT_TYPES
-
-    def ddl(self, tables: Mapping[str, str]) -> list[str]:
-        """The statements that create this projection's tables under the given names."""
-        return [statement.format(**tables) for statement in ATTAINMENT_DDL]
+    ddl = ATTAINMENT_DDL
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]

@@ -15,10 +15,9 @@ from decimal import Decimal
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from events.catalogue import CATALOGUE, FigureEvent, MonthlyFigureCorrected
+from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
 from events.store import RecordedEvent
 
-FIGURE_TYPES = frozenset({"MonthlyFigureReported", "MonthlyFigureCorrected"})
 FigureKey = tuple[str, str, str, str]
 """(jobcenter_id, indicator, breakdown, period)."""
 
@@ -142,10 +141,7 @@ class FiguresProjection:
     name = "figures"
     tables = ("figures",)
     types = FIGURE_TYPES
-
-    def ddl(self, tables: Mapping[str, str]) -> list[str]:
-        """The statements that create this projection's tables under the given names."""
-        return [statement.format(figures=tables["figures"]) for statement in FIGURES_DDL]
+    ddl = FIGURES_DDL
 
     async def apply(
         self,

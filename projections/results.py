@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from events.envelope import json_number
 from events.store import RecordedEvent
 from projections.attainment import (
     AgreementAttainment,
@@ -18,7 +19,6 @@ from projections.attainment import (
     apply,
     concluded_in,
     evaluate,
-    json_number,
     new_state,
     relevant,
 )

@@ -9,6 +9,9 @@ independently: `run()` gives each its own task, woken by the store's NOTIFY, by 
 `views_rebuild` (in memory and by COPY when the projection offers a `loader`, else by applying
 pages), creates their indexes, then, under the same checkpoint lock, brings them level with the
 live checkpoint and moves them into `views` in one transaction.
+
+Its size: live following, catch-up and the rebuild with its atomic swap share the checkpoint
+lock and the page reading; kept together so the exactly-once argument reads in one place.
 """
 
 from __future__ import annotations
@@ -81,8 +84,10 @@ class Projection(Protocol):
     def types(self) -> Collection[str] | None:
         """The event types it consumes (None: all); only these are read for it."""
 
-    def ddl(self, tables: Tables) -> list[str]:
-        """Statements creating its tables (then `CREATE INDEX`es) under the given names."""
+    @property
+    def ddl(self) -> Sequence[str]:
+        """Statements creating its tables (then `CREATE INDEX`es), table names as
+        `{placeholders}` that the runner fills with the live or the fresh names."""
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
@@ -105,6 +110,11 @@ def tables_in(schema: str, projection: Projection) -> dict[str, str]:
 def is_index(statement: str) -> bool:
     """Whether a DDL statement creates a secondary index (made after a bulk load)."""
     return statement.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
+
+
+def ddl(projection: Projection, tables: Tables) -> list[str]:
+    """The projection's statements for the tables under the given qualified names."""
+    return [statement.format(**tables) for statement in projection.ddl]
 
 
 def lag_seconds(times: Mapping[int, datetime], position: int, head: int) -> float:
@@ -147,7 +157,7 @@ class ProjectionRunner:
                         f"projection {projection.name!r} has only some of its tables "
                         f"({', '.join(present)}); drop them and let them be rebuilt"
                     )
-                for statement in projection.ddl(live):
+                for statement in ddl(projection, live):
                     await connection.execute(statement)
                 log.info("projection tables created", projection=projection.name)
 
@@ -287,7 +297,7 @@ class ProjectionRunner:
         """Build fresh tables close to the head, index them, swap them in; the final position."""
         fresh = tables_in(FRESH_SCHEMA, projection)
         await self._drop(connection, fresh)
-        statements = projection.ddl(fresh)
+        statements = ddl(projection, fresh)
         for statement in (s for s in statements if not is_index(s)):
             await connection.execute(statement)
         log.info("projection rebuild started", projection=projection.name)

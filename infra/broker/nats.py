@@ -10,6 +10,9 @@ a publish waits for JetStream's ack (the message is stored on a majority of the 
 retried, with the same `Nats-Msg-Id`, while a stream leader is being elected, so the server drops
 a copy it already stored. A retried message may land after messages published after it: the
 ingest judges each message on its own, and the projectors fill gaps from the store.
+
+Its size: the NATS transport, its puller and the publish retries through leader elections are
+one broker's details; the protocol they satisfy is `infra/broker/transport.py`.
 """
 
 import asyncio

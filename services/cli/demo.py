@@ -8,6 +8,8 @@ Invariants: deterministic (fixed ids, sources and timestamps); in publication or
 `occurred_at`, ties in build order), so every envelope is valid where it stands; the latest
 2021 Odenwaldkreis figures give the published results: 718 integrations, 2,035 long-term
 recipients on average. Monthly values are invented but consistent with them.
+
+Its size: mostly tables of monthly figures; the code is a few builders.
 """
 
 from typing import Any
@@ -210,7 +212,7 @@ def _event(agreement_id: str, key: str, type_: str, at: str, **data: Any) -> Env
     return _envelope(f"{agreement_id}-{key}", source, type_, at, data)
 
 
-def _concluded(agreement_id: str, at: str, jobcenter_id: str, parties: list[str],
+def _conclusion(agreement_id: str, at: str, jobcenter_id: str, parties: list[str],
                title: str | None = None) -> Envelope:  # fmt: skip
     extra = {"title": title} if title else {}
     year = int(agreement_id[-4:])
@@ -237,7 +239,7 @@ def _rkn_2012() -> list[Envelope]:
         "Vereinbarung zwischen dem MAIS NRW und dem Rhein-Kreis Neuss zur Erreichung der "
         "Ziele der Grundsicherung für Arbeitsuchende im Jahr 2012"
     )
-    return [_concluded("rkn-2012", at, RKN, [MAIS, "Rhein-Kreis Neuss"], title),
+    return [_conclusion("rkn-2012", at, RKN, [MAIS, "Rhein-Kreis Neuss"], title),
             *_goals("rkn-2012", at, RKN_GOALS)]  # fmt: skip
 
 
@@ -252,7 +254,7 @@ def _mkk_2018() -> list[Envelope]:
         "Abweichungen werden bei der Beurteilung der Zielerreichung berücksichtigt."
     )
     return [
-        _concluded(mkk, at, MKK, [HMSI, "Main-Kinzig-Kreis"], title),
+        _conclusion(mkk, at, MKK, [HMSI, "Main-Kinzig-Kreis"], title),
         *(_event(mkk, f"budget-{line}", "BudgetAllocated", at, budget_line=line,
                  amount_eur=amount, measures=list(measures))
           for line, amount, measures in MKK_BUDGETS),
@@ -278,13 +280,13 @@ def _odenwald() -> list[Envelope]:
     )
     at_2021, at_2022 = "2021-04-20T09:00:00Z", "2022-05-18T09:00:00Z"
     return [
-        _concluded("odw-2021", at_2021, ODW, parties),
+        _conclusion("odw-2021", at_2021, ODW, parties),
         *_targets("odw-2021", at_2021, ODW_2021_TARGETS),
         _event("odw-2021", "closed", "AgreementClosed", "2022-04-05T10:00:00Z",
                closed_on="2022-04-05"),
         _event("odw-2021", "dialog-2022-06-14", "DialogHeld", dialog_at, held_on="2022-06-14",
                summary=review),
-        _concluded("odw-2022", at_2022, ODW, parties),
+        _conclusion("odw-2022", at_2022, ODW, parties),
         *_targets("odw-2022", at_2022, ODW_2022_TARGETS),
         *_goals("odw-2022", at_2022, ODW_2022_GOALS),
         _event("odw-2022", "dialog-2022-06-14", "DialogHeld", dialog_at, held_on="2022-06-14",

@@ -149,8 +149,7 @@ class FailingFigures:
         self.fail_at = fail_at
         self.failed = False
 
-    def ddl(self, tables: Tables) -> list[str]:
-        return FIGURES.ddl(tables)
+    ddl = FIGURES.ddl
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables

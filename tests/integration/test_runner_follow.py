@@ -30,8 +30,7 @@ class StuckAgreements:
     tables = AGREEMENTS.tables
     types = None
 
-    def ddl(self, tables: Tables) -> list[str]:
-        return AGREEMENTS.ddl(tables)
+    ddl = AGREEMENTS.ddl
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
