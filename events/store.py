@@ -18,6 +18,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from events.catalogue import FIGURE_TYPES
 from events.chain import canonical_frame, canonical_json
 
 APPEND_LOCK_KEY = 0x5A53_4150  # "ZSAP": the one lock every append takes
@@ -71,6 +72,12 @@ WHERE position <= $4 AND (
     stream_id = $1 OR (stream_id = $2 AND data ? 'period' AND left(data->>'period', 4) = $3)
 )
 ORDER BY position LIMIT $5 OFFSET $6
+"""
+SELECT_FIGURES_BEFORE = f"""
+{SELECT_EVENTS}
+WHERE stream_id = $1 AND position < $2 AND type = ANY($3::text[])
+  AND data ? 'period' AND left(data->>'period', 4) = ANY($4::text[])
+ORDER BY position
 """
 SELECT_RECORDED_TIMES = (
     "SELECT position, recorded_at FROM store.events WHERE position = ANY($1::bigint[])"
@@ -381,6 +388,18 @@ class EventStore:
             for row in rows
         ]
         return events, int(rows[0]["total"]) if rows else 0
+
+    @staticmethod
+    async def figures_before(
+        reader: Reader, jobcenter_id: str, position: int, years: Sequence[int]
+    ) -> list[RecordedEvent]:
+        """The jobcenter's figure publications for periods in `years`, recorded before
+        `position`, in position order (through `reader`, e.g. a projection's transaction)."""
+        rows = await reader.fetch(
+            SELECT_FIGURES_BEFORE, f"figures-{jobcenter_id}", position,
+            sorted(FIGURE_TYPES), [str(year) for year in years],
+        )  # fmt: skip
+        return [record_from_row(row) for row in rows]
 
     @staticmethod
     async def head(connection: Reader) -> int:

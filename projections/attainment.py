@@ -111,6 +111,11 @@ class Outcome:
         return self.actual, self.target_value, self.status, self.months_reported
 
 
+Vintage = tuple[int, int]
+"""Which publication of a month is in force: (`occurred_at` in µs since the epoch, position);
+the source's latest publication wins, ties by record order."""
+
+
 @dataclass
 class State:
     """What the agreement's and its jobcenter's figure events say so far: the fold's state."""
@@ -120,7 +125,7 @@ class State:
     amended: dict[str, Decimal] = field(default_factory=dict)
     allocated: dict[str, Decimal] = field(default_factory=dict)
     deviations: dict[str, Decimal] = field(default_factory=dict)
-    figures: dict[FigureKey, tuple[int, Month]] = field(default_factory=dict)
+    figures: dict[FigureKey, tuple[Vintage, Month]] = field(default_factory=dict)
     closed_at: int | None = None
     revised: set[str] = field(default_factory=set)
     at_close: dict[str, Signature | None] = field(default_factory=dict)
@@ -145,12 +150,19 @@ def new_state(agreement: AgreementConcluded) -> State:
     return State(agreement)
 
 
-def apply(state: State, position: int, event: DomainEvent) -> list[str]:
-    """Fold one event (of the agreement or its jobcenter's figures, in position order) into
-    `state`; the ids of the targets whose result it may change."""
+def vintage(recorded: RecordedEvent) -> Vintage:
+    """The publication order of a recorded figure: the source's `occurred_at`, then position."""
+    return round(recorded.occurred_at.timestamp() * 1_000_000), recorded.position
+
+
+def apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> list[str]:
+    """Fold one event (`recorded`, decoded as `event`; of the agreement or its jobcenter's
+    figures, in position order) into `state`; the ids of the targets whose result it may
+    change."""
+    position = recorded.position
     touched = touches(state, event)
     with localcontext(CONTEXT):
-        _apply(state, position, event)
+        _apply(state, recorded, event)
         if isinstance(event, AgreementClosed) and state.closed_at is None:
             state.closed_at = position
             state.at_close = {tid: _signature(state, tid) for tid in state.targets}
@@ -218,7 +230,7 @@ def fold(agreement_id: str, events: Iterable[RecordedEvent]) -> State | None:
     for event in recorded:
         data = relevant(concluded, event)
         if data is not None:
-            apply(state, event.position, data)
+            apply(state, event, data)
     return state
 
 
@@ -262,7 +274,7 @@ def _belongs(event: DomainEvent, agreement: AgreementConcluded) -> bool:
     return isinstance(event, AgreementEvent) and event.agreement_id == agreement.agreement_id
 
 
-def _apply(state: State, position: int, event: DomainEvent) -> None:
+def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:
     """Change `state` by one event."""
     if isinstance(event, TargetSet):
         state.targets[event.target_id] = event
@@ -277,7 +289,7 @@ def _apply(state: State, position: int, event: DomainEvent) -> None:
         line = event.budget_line
         state.deviations[line] = state.deviations.get(line, Decimal(0)) + event.amount_eur
     elif isinstance(event, FigureEvent):
-        put_figure(state, position, *figure_entry(event))
+        put_figure(state, vintage(recorded), *figure_entry(event))
 
 
 def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
@@ -287,13 +299,15 @@ def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
     return key, Month(event.value, event.numerator, event.denominator)
 
 
-def put_figure(state: State, position: int, key: FigureKey, figure: Month) -> None:
-    """Keep the latest recorded figure of a month of Y-1 or Y (a figure event's whole effect;
-    before the agreement has targets it is also how its jobcenter's earlier figures enter)."""
+def put_figure(state: State, published: Vintage, key: FigureKey, figure: Month) -> None:
+    """Keep the figure in force of a month of Y-1 or Y: the source's latest publication, so a
+    report that arrives after its correction never overrides it (a figure event's whole
+    effect; before the agreement has targets it is also how its jobcenter's earlier figures
+    enter)."""
     if key[2] not in (state.agreement.year - 1, state.agreement.year):
         return
-    if key not in state.figures or state.figures[key][0] <= position:
-        state.figures[key] = (position, figure)
+    if key not in state.figures or state.figures[key][0] <= published:
+        state.figures[key] = (published, figure)
 
 
 def _signature(state: State, target_id: str) -> Signature | None:

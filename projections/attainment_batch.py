@@ -23,6 +23,7 @@ from projections.attainment import (
     Evaluation,
     FigureKey,
     State,
+    Vintage,
     apply,
     decode,
     evaluate,
@@ -32,7 +33,7 @@ from projections.attainment import (
 )
 from projections.results import compared
 
-Seed = Callable[[AgreementConcluded, int], Iterable[tuple[int, FigureKey, Month]]]
+Seed = Callable[[AgreementConcluded, int], Iterable[tuple[Vintage, FigureKey, Month]]]
 """The jobcenter's figures (Y-1 and Y) recorded before an agreement's conclusion at a position:
 (position, key, figure), in position order."""
 
@@ -91,8 +92,8 @@ class Batch:
         if event.agreement_id in self.states:
             return  # only the first conclusion counts
         state = new_state(event)
-        for figure_position, key, figure in self.seed(event, position):
-            put_figure(state, figure_position, key, figure)
+        for published, key, figure in self.seed(event, position):
+            put_figure(state, published, key, figure)
         self.states[event.agreement_id] = state
         self._index(event.agreement_id, state)
         self.concluded.append((event.agreement_id, event.jobcenter_id, event.year))
@@ -108,7 +109,7 @@ class Batch:
             key = (agreement_id, target_id)
             if key not in self.current:
                 self.current[key] = evaluate(state, target_id)
-        apply(state, position, event)
+        apply(state, recorded, event)
         for target_id in targets:
             key = (agreement_id, target_id)
             old, new = self.current[key], evaluate(state, target_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from events.catalogue import AgreementConcluded, TargetSet
 from projections.aggregations import Month
-from projections.attainment import FigureKey, Signature, State
+from projections.attainment import FigureKey, Signature, State, Vintage
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -49,12 +49,13 @@ def encode_state(state: State) -> str:
                 breakdown,
                 year,
                 month,
-                position,
+                published[0],
+                published[1],
                 str(figure.value),
                 _text(figure.numerator),
                 _text(figure.denominator),
             ]
-            for (indicator, breakdown, year, month), (position, figure) in sorted(
+            for (indicator, breakdown, year, month), (published, figure) in sorted(
                 state.figures.items()
             )
         ],
@@ -65,12 +66,12 @@ def encode_state(state: State) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-def _figures(rows: list[list[Any]]) -> dict[FigureKey, tuple[int, Month]]:
+def _figures(rows: list[list[Any]]) -> dict[FigureKey, tuple[Vintage, Month]]:
     """The figures of a state from their JSON rows."""
-    figures: dict[FigureKey, tuple[int, Month]] = {}
-    for indicator, breakdown, year, month, position, value, numerator, denominator in rows:
-        figure = Month(Decimal(value), _number(numerator), _number(denominator))
-        figures[(indicator, breakdown, year, month)] = (position, figure)
+    figures: dict[FigureKey, tuple[Vintage, Month]] = {}
+    for indicator, breakdown, year, month, occurred_us, position, value, num, den in rows:
+        figure = Month(Decimal(value), _number(num), _number(den))
+        figures[(indicator, breakdown, year, month)] = ((occurred_us, position), figure)
     return figures
 
 

@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from events.catalogue import FIGURE_TYPES, AgreementConcluded, AgreementEvent, FigureEvent
-from events.store import SELECT_EVENTS, CanonicalJson, RecordedEvent, record_from_row
+from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
+from events.store import CanonicalJson, EventStore, RecordedEvent
 from projections.aggregations import Month
-from projections.attainment import RELEVANT_TYPES, FigureKey, State, decode, figure_entry
+from projections.attainment import (
+    RELEVANT_TYPES,
+    FigureKey,
+    State,
+    Vintage,
+    decode,
+    figure_entry,
+    vintage,
+)
 from projections.attainment_batch import Batch, figure_year
 from projections.attainment_codec import decode_state, encode_state
 from projections.runner import Connection, Rows
@@ -93,12 +101,6 @@ FROM {agreement_years} y JOIN {attainment_state} s USING (agreement_id)
 WHERE y.agreement_id = ANY($1::text[])
    OR (y.jobcenter_id, y.year) IN (SELECT * FROM unnest($2::text[], $3::integer[]))
 """
-SELECT_EARLIER_FIGURES = f"""
-{SELECT_EVENTS}
-WHERE stream_id = 'figures-' || $1 AND position < $2 AND type = ANY($3::text[])
-  AND left(data->>'period', 4) = ANY($4::text[])
-ORDER BY position
-"""
 UPSERT_STATES = """
 INSERT INTO {attainment_state} AS s (agreement_id, state, position)
 SELECT a, t::jsonb, p FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(a, t, p)
@@ -162,13 +164,15 @@ class AttainmentLoader:
     """Folds the whole log in memory; history rows leave with each page, the rest at the end."""
 
     def __init__(self) -> None:
-        self.figures: dict[str, dict[FigureKey, tuple[int, Month]]] = {}
+        self.figures: dict[str, dict[FigureKey, tuple[Vintage, Month]]] = {}
         """Jobcenter -> the latest figure of each (series, month), for agreements to come."""
         self.batch = Batch({}, self._seed)
 
-    def _seed(self, agreement: AgreementConcluded, _: int) -> list[tuple[int, FigureKey, Month]]:
+    def _seed(
+        self, agreement: AgreementConcluded, _: int
+    ) -> list[tuple[Vintage, FigureKey, Month]]:
         figures = self.figures.get(agreement.jobcenter_id, {})
-        return sorted((position, key, figure) for key, (position, figure) in figures.items())
+        return sorted((published, key, figure) for key, (published, figure) in figures.items())
 
     def add(self, events: Sequence[RecordedEvent]) -> Rows:
         """Apply a page; the history rows it made."""
@@ -178,7 +182,10 @@ class AttainmentLoader:
             data = decode(recorded)
             if isinstance(data, FigureEvent):
                 key, figure = figure_entry(data)
-                self.figures.setdefault(data.jobcenter_id, {})[key] = (recorded.position, figure)
+                known = self.figures.setdefault(data.jobcenter_id, {})
+                published = vintage(recorded)
+                if key not in known or known[key][0] <= published:
+                    known[key] = (published, figure)
             self.batch.apply(recorded, data)
         return {"attainment_history": self.batch.take_history()}
 
@@ -199,17 +206,16 @@ class AttainmentLoader:
 
 async def earlier_figures(
     connection: Connection, agreement: AgreementConcluded, position: int
-) -> list[tuple[int, FigureKey, Month]]:
+) -> list[tuple[Vintage, FigureKey, Month]]:
     """The jobcenter's figures of Y-1 and Y recorded before the conclusion at `position`."""
-    years = [str(agreement.year - 1), str(agreement.year)]
-    rows = await connection.fetch(
-        SELECT_EARLIER_FIGURES, agreement.jobcenter_id, position, sorted(FIGURE_TYPES), years
-    )
+    years = [agreement.year - 1, agreement.year]
     found = []
-    for row in rows:
-        data = decode(record_from_row(row))
+    for recorded in await EventStore.figures_before(
+        connection, agreement.jobcenter_id, position, years
+    ):
+        data = decode(recorded)
         assert isinstance(data, FigureEvent)  # FIGURE_TYPES decode to figure events
-        found.append((row["position"], *figure_entry(data)))
+        found.append((vintage(recorded), *figure_entry(data)))
     return found
 
 

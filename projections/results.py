@@ -102,7 +102,7 @@ def walk(
         data = relevant(concluded, event)
         if data is None:
             continue
-        for target_id in apply(state, event.position, data):
+        for target_id in apply(state, event, data):
             old, new = current.get(target_id), compared(evaluate(state, target_id))
             current[target_id] = new
             if event.position > after and old != new:

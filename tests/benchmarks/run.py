@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,15 +305,25 @@ async def running_system(
             log_path.parent.mkdir(parents=True, exist_ok=True)
             if prepare is not None:
                 await prepare(database_url, env)
+            token = config.token or local_token(env)
             process = spawn([zs_executable(), "up", "--no-demo"], env, log_path, data_dir)
             system = System(database_url, config.broker_url, f"http://127.0.0.1:{port}", env,
-                            process, log_path, config.token)  # fmt: skip
+                            process, log_path, token)  # fmt: skip
             try:
                 await wait_healthy(system)
                 yield system
             finally:
                 stop(process)
                 await flush_broker(config.broker_url)
+
+
+def local_token(env: Mapping[str, str]) -> str:
+    """An auditor's token signed with the key of the system's data folder (created there)."""
+    issued = subprocess.run(
+        [zs_executable(), "token", "issue", "--role", "auditor"], env=dict(env),
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return issued.stdout.strip()
 
 
 async def wait_healthy(system: System) -> None:
@@ -658,7 +668,7 @@ async def phase_asof(config: Config, system: System, report: Report, head: int) 
     rng = random.Random(config.seed)
     latencies, statuses = [], dict[int, int]()
     async with httpx.AsyncClient(
-        base_url=system.api, headers=auth_headers(config.token), timeout=30.0
+        base_url=system.api, headers=auth_headers(system.token), timeout=30.0
     ) as http:
         for _ in range(config.scale.asof_requests):
             agreement_id, concluded = rng.choice(agreements)
@@ -734,7 +744,7 @@ async def phase_query(config: Config, system: System, report: Report) -> None:
         ],
     }
     async with httpx.AsyncClient(
-        base_url=system.api, headers=auth_headers(config.token), timeout=30.0
+        base_url=system.api, headers=auth_headers(system.token), timeout=30.0
     ) as http:  # one answer kept with the figures, to see what was served
         sample = await http.get(endpoints["GET /agreements/{id}/attainment"][0])
         report.details["sample_attainment"] = {"status": sample.status_code, "body": sample.text}
@@ -746,7 +756,7 @@ async def phase_query(config: Config, system: System, report: Report) -> None:
             paths_file.write_text("\n".join(paths) + "\n")
             config.console.print(f"query: {name} ({len(paths):,} paths)")
             result = await asyncio.to_thread(load_generator, system.api, paths_file,
-                                             config.scale.query_seconds, config.token,
+                                             config.scale.query_seconds, system.token,
                                              Path(workdir))  # fmt: skip
             results[name] = result
             p50, p99 = result["p50_us"] / 1000, result["p99_us"] / 1000

@@ -20,15 +20,21 @@ class Log:
         self.year = year
         self.events: list[RecordedEvent] = []
 
-    def add(self, stream_id: str, type: str, data: dict[str, Any]) -> RecordedEvent:
-        """Record an event at the next position."""
+    def add(
+        self,
+        stream_id: str,
+        type: str,
+        data: dict[str, Any],
+        occurred_at: datetime = datetime(2022, 1, 1, tzinfo=UTC),
+    ) -> RecordedEvent:
+        """Record an event at the next position, published by the source at `occurred_at`."""
         position = len(self.events) + 1
         event = RecordedEvent(
             stream_id=stream_id,
             type=type,
             source="test",
             message_id=f"msg-{position}",
-            occurred_at=datetime(2022, 1, 1, tzinfo=UTC),
+            occurred_at=occurred_at,
             data=data,
             position=position,
             stream_version=position,
@@ -83,9 +89,11 @@ class Log:
         year: int | None = None,
         corrected: bool = False,
         jobcenter_id: str = JOBCENTER,
+        published: datetime = datetime(2022, 1, 1, tzinfo=UTC),
         **extra: Any,
     ) -> None:
-        """Publish (or correct) the figure of one month of `year` (default: the agreement's)."""
+        """Publish (or correct) the figure of one month of `year` (default: the agreement's),
+        as the source did at `published`."""
         data = {
             "jobcenter_id": jobcenter_id,
             "indicator": indicator,
@@ -97,7 +105,7 @@ class Log:
         if corrected:
             data["reason"] = "BA correction"
         kind = "MonthlyFigureCorrected" if corrected else "MonthlyFigureReported"
-        self.add(f"figures-{jobcenter_id}", kind, data)
+        self.add(f"figures-{jobcenter_id}", kind, data, published)
 
     def figures(self, values: list[Any], indicator: str = "integrations", **extra: Any) -> None:
         """Publish months 1, 2, ... with `values`."""
@@ -524,3 +532,26 @@ def test_attainment_pct_rounds_half_up(log: Log) -> None:
     log.figures([1], "elb_stock")
 
     assert str(log.result().attainment_pct) == "0.13"  # 0.125
+
+
+def test_a_report_recorded_after_its_correction_does_not_override_it() -> None:
+    log = Log()
+    log.conclude()
+    log.target("t", 100)
+    log.figure(1, 12, corrected=True, published=datetime(2021, 7, 1, tzinfo=UTC))
+    log.figure(1, 10, published=datetime(2021, 4, 1, tzinfo=UTC))  # arrives late
+
+    assert log.result().actual == 12
+
+
+def test_the_source_s_latest_publication_is_in_force_whatever_the_record_order() -> None:
+    in_order, late = Log(), Log()
+    for log in (in_order, late):
+        log.conclude()
+        log.target("t", 100)
+    in_order.figure(1, 10, published=datetime(2021, 4, 1, tzinfo=UTC))
+    in_order.figure(1, 12, corrected=True, published=datetime(2021, 7, 1, tzinfo=UTC))
+    late.figure(1, 12, corrected=True, published=datetime(2021, 7, 1, tzinfo=UTC))
+    late.figure(1, 10, published=datetime(2021, 4, 1, tzinfo=UTC))
+
+    assert in_order.result().actual == late.result().actual == 12
