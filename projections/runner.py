@@ -47,6 +47,15 @@ TRY_LOCK_REBUILD = "SELECT pg_try_advisory_lock($1, hashtext($2))"
 UNLOCK_REBUILD = "SELECT pg_advisory_unlock($1, hashtext($2))"
 DROP_TABLE = "DROP TABLE IF EXISTS {table}"
 MOVE_TABLE = "ALTER TABLE {table} SET SCHEMA {schema}"
+FIRST_DIFFERENCE = """
+(SELECT 'only live: ' || r FROM (SELECT t::text AS r FROM {live} t
+                                 EXCEPT ALL SELECT t::text FROM {fresh} t) AS d ORDER BY r LIMIT 1)
+UNION ALL
+(SELECT 'only recomputed: ' || r FROM (SELECT t::text AS r FROM {fresh} t
+                                       EXCEPT ALL SELECT t::text FROM {live} t) AS d
+ ORDER BY r LIMIT 1)
+LIMIT 1
+"""
 
 log = structlog.get_logger()
 
@@ -291,15 +300,44 @@ class ProjectionRunner:
                 if not connection.is_closed():
                     await connection.remove_listener(NOTIFY_CHANNEL, on_append)
 
+    async def verify(self, name: str, on_progress: OnProgress | None = None) -> str | None:
+        """Recompute `name` from the log into scratch tables and compare them, row by row, with
+        the live ones at the live checkpoint; the first difference (None: identical)."""
+        projection = self._named(name)
+        async with self.pool.acquire() as connection:
+            if not await connection.fetchval(TRY_LOCK_REBUILD, REBUILD_LOCK_CLASS, name):
+                raise ProjectionError(f"a rebuild of {name!r} is already running")
+            fresh = tables_in(FRESH_SCHEMA, projection)
+            try:
+                await self._create(connection, projection, fresh)
+                target = await self.checkpoints.position(name)
+                built, _ = await self._build(connection, projection, on_progress, until=target)
+                async with connection.transaction():
+                    position = await self.checkpoints.lock(connection, projection.name)
+                    async for page, _ in self._pages(projection, built, position, SWAP_BACKLOG):
+                        await projection.apply(connection, page, fresh)
+                    for table, live in tables_in(LIVE_SCHEMA, projection).items():
+                        query = FIRST_DIFFERENCE.format(live=live, fresh=fresh[table])
+                        if difference := await connection.fetchval(query):
+                            return f"{live} at position {position}: {difference}"
+                return None
+            finally:
+                await self._drop(connection, fresh)
+                await connection.fetchval(UNLOCK_REBUILD, REBUILD_LOCK_CLASS, name)
+
+    async def _create(self, connection: Connection, projection: Projection, tables: Tables) -> None:
+        """(Re)create the projection's tables under `tables`, without their indexes."""
+        await self._drop(connection, tables)
+        for statement in (s for s in ddl(projection, tables) if not is_index(s)):
+            await connection.execute(statement)
+
     async def _rebuild_locked(
         self, connection: Connection, projection: Projection, on_progress: OnProgress | None
     ) -> int:
         """Build fresh tables close to the head, index them, swap them in; the final position."""
         fresh = tables_in(FRESH_SCHEMA, projection)
-        await self._drop(connection, fresh)
+        await self._create(connection, projection, fresh)
         statements = ddl(projection, fresh)
-        for statement in (s for s in statements if not is_index(s)):
-            await connection.execute(statement)
         log.info("projection rebuild started", projection=projection.name)
         built, head = await self._build(connection, projection, on_progress)
         for statement in (s for s in statements if is_index(s)):
@@ -311,14 +349,18 @@ class ProjectionRunner:
         return position
 
     async def _build(
-        self, connection: Connection, projection: Projection, on_progress: OnProgress | None
+        self,
+        connection: Connection,
+        projection: Projection,
+        on_progress: OnProgress | None,
+        until: int | None = None,
     ) -> tuple[int, int]:
-        """Fill the fresh tables until near the head: through the projection's loader (rows
-        written by COPY), else a page per transaction; (built, head)."""
+        """Fill the fresh tables until near the head (or exactly to `until`): through the
+        projection's loader (rows written by COPY), else a page per transaction; (built, head)."""
         fresh = tables_in(FRESH_SCHEMA, projection)
         loader = projection.loader()
-        built, head = 0, await self.store.last_position()
-        while head - built > SWAP_BACKLOG:
+        built, head = 0, until if until is not None else await self.store.last_position()
+        while head - built > (0 if until is not None else SWAP_BACKLOG):
             async for page, reached in self._pages(projection, built, head, REBUILD_PAGE_SIZE):
                 if loader is None:
                     async with connection.transaction():
@@ -328,7 +370,8 @@ class ProjectionRunner:
                 built = reached
                 if on_progress:
                     on_progress(built, head)
-            built, head = head, await self.store.last_position()
+            built = head
+            head = head if until is not None else await self.store.last_position()
         if loader is not None:
             await self._copy(connection, fresh, loader.finish())
         return built, head

@@ -16,7 +16,9 @@ from events.store import EventStore
 from events.verify import ChainVerdict, verify_chain
 from infra.settings import get_settings
 from infra.tokens import local_signing_key
+from projections.registry import PROJECTIONS
 from projections.results import TargetChange
+from projections.runner import ProjectionRunner
 from services.bootstrap import database_server, open_store
 from services.replay import attainment_at, explain, position_of
 
@@ -50,9 +52,13 @@ def verify(
     anchor: Annotated[
         list[Path], typer.Option(help="An anchor file the log must still hold (repeat).")
     ] = [],  # noqa: B006
+    views: Annotated[
+        bool, typer.Option("--views", help="Recompute every read model and compare.")
+    ] = False,
 ) -> None:
-    """Check the hash chain, and that the log still holds every anchored head; exit 0 when
-    both hold, else name the first broken position or the failed anchor."""
+    """Check the hash chain, that the log still holds every anchored head and, with --views,
+    that every read model equals its recomputation from the log; exit 0 when all hold, else
+    name the first broken position, failed anchor or differing row."""
     verdict = run_with_store(run_verify)
     if not verdict.intact:
         typer.echo(
@@ -74,6 +80,16 @@ def verify(
             typer.echo(f"anchor {path} (position {held.position}): {problem}", err=True)
             raise typer.Exit(1)
         typer.echo(f"anchor {path}: the log still holds position {held.position}")
+    if views:
+        for name in (projection.name for projection in PROJECTIONS):
+
+            async def compare(store: EventStore, name: str = name) -> str | None:
+                return await ProjectionRunner(store.pool, store, PROJECTIONS).verify(name)
+
+            if difference := run_with_store(compare):
+                typer.echo(f"view {name} differs from the log: {difference}", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"view {name}: equal to its recomputation from the log")
 
 
 @audit.command("anchor")

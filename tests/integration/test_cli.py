@@ -9,6 +9,8 @@ import asyncpg
 
 from events.catalogue import CATALOGUE
 from events.store import EventStore
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
 from tests.factories import figure_event
 
 ZS = str(Path(sys.executable).parent / "zs")
@@ -84,3 +86,22 @@ async def test_an_anchor_reveals_a_log_cut_short_or_rewritten(
     assert "chain intact: 3 events verified" in cut.stdout
     assert (cut.returncode, "before the anchored position 5" in cut.stderr) == (1, True)
     assert (altered.returncode, "signature does not verify" in altered.stderr) == (1, True)
+
+
+async def test_verify_views_names_a_read_model_changed_behind_the_log(
+    store: EventStore, database_url: str, owner_connection: asyncpg.Connection
+) -> None:
+    await store.append([figure_event(f"figures-{n}", jobcenter_id=f"jc{n}") for n in range(8)])
+    runner = ProjectionRunner(store.pool, store, PROJECTIONS)
+    await runner.catch_up()
+    equal = run_zs("audit", "verify", "--views", database_url=database_url)
+    await owner_connection.execute(
+        "UPDATE views.figures SET value = 9999 WHERE jobcenter_id = 'jc3'"
+    )
+    forged = run_zs("audit", "verify", "--views", database_url=database_url)
+
+    assert equal.returncode == 0, equal.stderr
+    assert "view figures: equal to its recomputation from the log" in equal.stdout
+    assert forged.returncode == 1
+    assert "view figures differs from the log: views.figures" in forged.stderr
+    assert "jc3" in forged.stderr
