@@ -30,6 +30,8 @@ ZS = str(Path(sys.executable).parent / "zs")
 KILLS = 8
 STARTUP_S = 5.0
 MESSAGES = 12_000
+FROZEN_S = 5.0
+"""Longer than the services' redelivery time (1 s), so the other replica takes over."""
 
 
 class Processes:
@@ -133,3 +135,36 @@ async def test_killed_services_end_identical_to_a_run_without_kills(
         await connection.close()
         await pool.close()
     assert exit_codes == [0, 0, 0]
+
+
+@pytest.mark.slow
+async def test_a_frozen_ingest_replica_loses_and_doubles_nothing(
+    database_url: str, broker_url: str, tmp_path: Path
+) -> None:
+    """SIGSTOP one of two ingest replicas mid-stream for longer than the redelivery time: the
+    other takes over its pending messages; once thawed, the frozen one settles the same
+    messages again; every message still ends in exactly one fate."""
+    workload = make_workload(total=4_000, seed=13)
+    await wipe_broker(broker_url)
+    urls = Servers(database_url, broker_url)
+    pool = await create_pool(database_url, role="zs_app")
+    connection = await asyncpg.connect(database_url)
+    processes = Processes(urls, tmp_path)
+    second_ingest = processes.start(Part.INGEST)
+    try:
+        publishing = asyncio.create_task(publish_all(urls, connection, workload, EventStore(pool)))
+        await asyncio.sleep(1.0)
+        processes.running[Part.INGEST].send_signal(signal.SIGSTOP)
+        await asyncio.sleep(FROZEN_S)
+        processes.running[Part.INGEST].send_signal(signal.SIGCONT)
+        await publishing
+        await account(connection, workload)
+        assert (await verify_chain(EventStore(pool))).intact
+    finally:
+        processes.running[Part.INGEST].send_signal(signal.SIGCONT)
+        exit_codes = processes.stop()
+        second_ingest.send_signal(signal.SIGTERM)
+        exit_codes.append(second_ingest.wait(timeout=30))
+        await connection.close()
+        await pool.close()
+    assert exit_codes == [0, 0, 0, 0]
