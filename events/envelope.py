@@ -219,6 +219,16 @@ MAX_DEPTH = 32
 """How deeply an envelope's JSON may nest (real envelopes nest three or four levels)."""
 
 
+RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""A JSON escape that decodes to NUL or to a surrogate: the only ways such text gets in."""
+
+
+def may_be_unstorable(body: bytes) -> bool:
+    """Whether `body` (valid JSON) can hold unstorable text or nest too deeply: cheap, so the
+    full walk of `unstorable` runs only for the rare body that can."""
+    return bool(RISKY_ESCAPE.search(body)) or body.count(b"[") + body.count(b"{") > MAX_DEPTH
+
+
 def unstorable(value: Any) -> tuple[str, str] | None:
     """(path, problem) of the first part of parsed JSON that cannot be stored as it is: text
     holding a NUL character or a lone surrogate (PostgreSQL text and UTF-8 refuse both), or

@@ -17,7 +17,14 @@ from pydantic import BaseModel
 
 from events.catalogue import CATALOGUE, DomainEvent, parse_envelope
 from events.chain import canonical_json
-from events.envelope import Envelope, InvalidEvent, RejectionCode, storable, unstorable
+from events.envelope import (
+    Envelope,
+    InvalidEvent,
+    RejectionCode,
+    may_be_unstorable,
+    storable,
+    unstorable,
+)
 from events.recording import new_event
 from events.rejections import RejectionLog, StoredRejection, body_text
 from events.rules import REFERENCE_TYPES, KnownEntities, Sender
@@ -122,7 +129,7 @@ def decode(delivery: Delivery) -> Accepted | Rejection:
     source, message_id = identity(raw)
     if not isinstance(raw, dict):
         return Rejection(delivery, RejectionCode.INVALID_ENVELOPE, "envelope must be an object")
-    if problem := unstorable(raw):
+    if may_be_unstorable(body) and (problem := unstorable(raw)):
         path, what = problem
         code = (
             RejectionCode.INVALID_DATA
