@@ -113,12 +113,14 @@ def api_app(store: EventStore, ingestor: Ingestor) -> FastAPI:
 
 class RoleAuth(httpx.Auth):
     """A source's token for `POST /ingest` (as `TEST_SOURCE`), an auditor's for everything
-    else: the tokens a test client needs to do what the upstream and the auditors do."""
+    else, unless the request brings its own: the tokens a test client needs to do what the
+    upstream and the auditors do."""
 
     def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
-        role = "source" if request.url.path == "/ingest" else "auditor"
-        claims = {"source": TEST_SOURCE} if role == "source" else {}
-        request.headers["Authorization"] = f"Bearer {token(role, **claims)}"
+        if "Authorization" not in request.headers:  # a test's own token stays
+            role = "source" if request.url.path == "/ingest" else "auditor"
+            claims = {"source": TEST_SOURCE} if role == "source" else {}
+            request.headers["Authorization"] = f"Bearer {token(role, **claims)}"
         yield request
 
 

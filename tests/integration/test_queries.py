@@ -1,6 +1,7 @@
 """The read API (/jobcenters, /agreements, /figures, history) against a real database."""
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
-from tests.integration.helpers import api_app, api_client
+from tests.integration.helpers import api_app, api_client, token
 
 WAIT_LIMIT = 0.5
 HISTORY_KEYS = {
@@ -41,7 +42,6 @@ async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking in process to the app."""
     app = api_app(store, Ingestor(store, ignore))
     app.state.catch_up_timeout = WAIT_LIMIT
-    app = app
     async with api_client(app) as client:
         yield client
 
@@ -260,3 +260,44 @@ async def test_x_position_follows_each_projection_and_an_empty_read_is_zero(
 
     assert (jobcenters.headers["X-Position"], jobcenters.json()) == ("0", {"items": [], "count": 0})
     assert (figures.headers["X-Position"], figures.json()["count"]) == ("2", 1)
+
+
+@pytest.mark.usefixtures("portfolio")
+@pytest.mark.parametrize(
+    ("scope", "visible"),
+    [
+        ({"land": "DE-HE"}, {"06435", "06437"}),
+        ({"jobcenter_id": "05162"}, {"05162"}),
+        ({"land": ["DE-NW"], "jobcenter_id": "06435"}, {"05162", "06435"}),
+        ({}, {"05162", "06435", "06437"}),
+    ],
+)
+async def test_a_reader_sees_only_its_scope_and_404_elsewhere(
+    client: httpx.AsyncClient, scope: dict[str, Any], visible: set[str]
+) -> None:
+    reader = {"Authorization": f"Bearer {token('reader', **scope)}"}
+    get = functools.partial(client.get, headers=reader)
+    jobcenters = (await get("/jobcenters")).json()["items"]
+    agreements = (await get("/agreements")).json()["items"]
+    figures = (await get("/figures")).json()["items"]
+    portfolio = (await get("/attainment")).json()["items"]
+    paths = ("", "/attainment", "/attainment?as_of_position=15", "/history")
+    agreements_of = {"odw-2022": "06437", "nss-2022": "05162", "mkk-2022": "06435"}
+    answers = {
+        agreement_id: [
+            (
+                (await get(f"/agreements/{agreement_id}{path}")).status_code,
+                (await client.get(f"/agreements/{agreement_id}{path}")).status_code,
+            )
+            for path in paths
+        ]
+        for agreement_id in agreements_of
+    }  # (as the reader, as an auditor)
+
+    assert {j["jobcenter_id"] for j in jobcenters} == visible
+    assert {a["jobcenter_id"] for a in agreements} <= visible
+    assert {f["jobcenter_id"] for f in figures} <= visible
+    assert {row["jobcenter_id"] for row in portfolio} <= visible
+    for agreement_id, jobcenter in agreements_of.items():
+        for as_reader, as_auditor in answers[agreement_id]:
+            assert as_reader == (as_auditor if jobcenter in visible else 404), agreement_id
