@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     log_format: str = "auto"
     """`json`, `console`, or `auto` (console on a terminal, JSON otherwise)."""
     log_level: str = "info"
+    health_max_lag_events: int = 1000
+    """`/health` is `degraded` and `/ready` answers 503 when a projection or the relay is more
+    than this many events behind the store's head."""
 
 
 @lru_cache(maxsize=1)
