@@ -4,6 +4,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from events.store import StoreError
 
@@ -19,6 +20,10 @@ class ErrorResponse(BaseModel):
     """Every error answer."""
 
     error: ErrorBody
+
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+"""Codes of the errors the router itself answers."""
 
 
 class ApiError(Exception):
@@ -39,6 +44,9 @@ async def api_error(request: Request, error: Exception) -> JSONResponse:
             for problem in error.errors()
         )
         error = ApiError(422, "invalid_request", problems)
+    if isinstance(error, HTTPException):  # unknown path, wrong method
+        code = HTTP_CODES.get(error.status_code, "http_error")
+        error = ApiError(error.status_code, code, str(error.detail))
     assert isinstance(error, ApiError)
     body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message))
     return JSONResponse(body.model_dump(), status_code=error.status)
