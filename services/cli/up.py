@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+from collections.abc import Collection
 
 import structlog
 import uvicorn
@@ -29,13 +30,24 @@ async def load_demo_once(running: Running) -> None:
     log.info("demo data published to zs.ingest", envelopes=len(envelopes))
 
 
-async def serve(settings: Settings, urls: Servers, console: Console, load_demo: bool) -> None:
-    """Start the services and the HTTP API, announce the URLs once ready, run until stopped."""
-    async with services(settings, urls, set(Part)) as running:
+async def serve(
+    settings: Settings,
+    urls: Servers,
+    console: Console,
+    load_demo: bool,
+    parts: Collection[Part] = tuple(Part),
+) -> None:
+    """Start the services `parts` and the HTTP API, announce the URLs once ready, run until
+    stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
+    async with services(settings, urls, set(parts)) as running:
         if load_demo:
             await load_demo_once(running)
+        app = create_app(
+            running.store, running.ingestor, transport=running.transport,
+            broker_url=redact(urls.broker_url), max_lag_events=settings.health_max_lag_events,
+        )  # fmt: skip
         config = uvicorn.Config(
-            create_app(running.store, running.ingestor),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -47,7 +59,9 @@ async def serve(settings: Settings, urls: Servers, console: Console, load_demo: 
             await asyncio.sleep(STARTUP_POLL_S)
         if server.started:
             console.print("[bold green]Zielsteuerung is up[/]  (Ctrl-C stops it)")
-            console.print(f"  API       http://{settings.http_host}:{settings.http_port}")
+            api = f"http://{settings.http_host}:{settings.http_port}"
+            console.print(f"  API       {api}")
+            console.print(f"  dashboard {api}/dashboard/")
             console.print(f"  broker    {redact(urls.broker_url)}")
             console.print(f"  database  {redact(urls.database_url)}")
             console.file.flush()  # a supervisor reading a pipe sees the URLs at once
@@ -55,6 +69,15 @@ async def serve(settings: Settings, urls: Servers, console: Console, load_demo: 
         await serving
         if not server.started:
             raise SystemExit(f"the HTTP API could not start on port {settings.http_port}")
+
+
+def run_api(settings: Settings) -> None:
+    """Serve only the HTTP API (and the dashboard) on the configured servers until stopped."""
+    console = Console(soft_wrap=True)
+    urls = Servers(settings.database_url or "", settings.broker_url or "")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, urls, console, load_demo=False, parts=()))
+    console.print("stopped")
 
 
 def run_up(settings: Settings, load_demo: bool) -> None:
