@@ -286,7 +286,7 @@ async function renderAgreement(main, id) {
       h("p", {}, h("a", { href: `#/timetravel/${agreement.agreement_id}` }, "Zeitreise: Stand zu einem früheren Zeitpunkt"),
         " · ", h("a", { href: `/agreements/${agreement.agreement_id}/attainment?format=csv` }, "Zielerreichung als CSV"))),
     h("h2", {}, "Ziele: Jahresverlauf"),
-    h("div", { class: "legend" },
+    cards.length === 0 ? null : h("div", { class: "legend" },
       h("span", { class: "actual" }, "Ist (kumuliert bzw. Monatswert)"),
       h("span", { class: "expected" }, "Erwarteter Verlauf / Zielwert"),
       h("span", { class: "forecast" }, "Prognose"),
