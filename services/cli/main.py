@@ -12,9 +12,12 @@ import typer
 from rich.console import Console
 
 from events.catalogue import json_schemas
+from events.store import EventStore, create_pool
+from infra.broker import create_transport
 from infra.logging import configure_logging
 from infra.migrate import migrate as apply_migrations
 from infra.settings import get_settings
+from services.api.status import broker_answers
 from services.bootstrap import Servers, database_server, open_store, servers
 from services.cli.audit import audit
 from services.cli.projections import projections
@@ -94,6 +97,49 @@ def api() -> None:
     """Serve only the HTTP API and the dashboard (no ingest, relay or projector)."""
     require_servers()
     run_api(get_settings())
+
+
+CHECK_TIMEOUT_S = 10.0
+
+
+async def check_servers(database_url: str, broker_url: str, role: str) -> list[str]:
+    """What is unreachable of the database and the broker (empty: both answer)."""
+    problems = []
+    try:
+        pool = await asyncio.wait_for(create_pool(database_url, role=role), CHECK_TIMEOUT_S)
+        try:
+            await EventStore(pool).last_position()
+        finally:
+            await pool.close()
+    except Exception as error:
+        problems.append(f"database not usable: {type(error).__name__}: {error}")
+    transport = create_transport(broker_url)
+    try:
+        await asyncio.wait_for(transport.broker.connect(), CHECK_TIMEOUT_S)
+        if not await broker_answers(transport):
+            problems.append("broker unreachable")
+    except Exception as error:
+        problems.append(f"broker unreachable: {type(error).__name__}: {error}")
+    finally:
+        with contextlib.suppress(Exception):
+            await transport.broker.stop()
+    return problems
+
+
+@app.command()
+def check() -> None:
+    """Exit 0 when the configured database and broker answer, else 1 (for health checks)."""
+    require_servers()
+    settings = get_settings()
+    assert settings.database_url and settings.broker_url
+    problems = asyncio.run(
+        check_servers(settings.database_url, settings.broker_url, settings.database_role)
+    )
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("database and broker answer")
 
 
 @app.command()
