@@ -430,3 +430,12 @@ class EventStore:
             return await self.pool.fetchval(query, *args)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"read failed: {error}") from error
+
+    async def recorded_at(self, positions: list[int]) -> dict[int, datetime]:
+        """When each of `positions` was recorded (positions not in the log are left out): for
+        lag in seconds between the head and a checkpoint."""
+        rows = await self._fetch(
+            "SELECT position, recorded_at FROM store.events WHERE position = ANY($1::bigint[])",
+            positions,
+        )
+        return {int(row["position"]): row["recorded_at"] for row in rows}

@@ -265,7 +265,10 @@ def server_on_free_port(command: Callable[[int], list[str]]) -> Iterator[int]:
     for attempt in range(1, START_ATTEMPTS + 1):
         port = free_port()
         process = subprocess.Popen(
-            command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command(port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C at the terminal must not stop it before us
         )
         try:
             wait_for_port(port, process)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     """Browser origins allowed to call the API (CORS); empty: none."""
     max_body_bytes: int = 8 * 1024 * 1024
     """HTTP request bodies larger than this are refused with 413."""
+    health_max_lag_events: int = 1000
+    """`/health` is `degraded` and `/ready` answers 503 when a projection or the relay is more
+    than this many events behind the store's head."""
 
 
 @lru_cache(maxsize=1)

@@ -7,22 +7,31 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
 from events.store import EventStore, StoreError
+from infra.broker import Transport
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
 from services.api.deps import refuse_nul
 from services.api.errors import ApiError, BodyLimit, ErrorResponse, api_error
+from services.api.metrics import TimingMiddleware
+from services.api.openapi import openapi_with_error_shape
 from services.api.routes import (
     agreements,
     attainment,
+    changes,
+    docs,
     figures,
     health,
     ingest,
     jobcenters,
+    operations,
     rejections,
 )
 from services.pipeline.ingest import Ingestor
 
-ROUTERS = (health, ingest, rejections, jobcenters, agreements, figures, attainment)
+ROUTERS = (
+    health, ingest, rejections, jobcenters, agreements, figures, attainment, changes,
+    operations, docs,
+)  # fmt: skip
 
 
 ERROR_ANSWERS: dict[int | str, dict[str, object]] = {
@@ -35,18 +44,30 @@ ERROR_ANSWERS: dict[int | str, dict[str, object]] = {
 
 
 def create_app(
-    store: EventStore, ingestor: Ingestor, settings: Settings, verifier: TokenVerifier
+    store: EventStore,
+    ingestor: Ingestor,
+    settings: Settings,
+    verifier: TokenVerifier,
+    *,
+    transport: Transport | None = None,
+    broker_url: str | None = None,
 ) -> FastAPI:
-    """The API over `store`, ingesting through `ingestor`, trusting tokens `verifier` accepts."""
+    """The API over `store`, ingesting through `ingestor`, trusting the tokens `verifier`
+    accepts; `transport` (if given) is checked by `/health` and `/ready`, `broker_url` names the
+    server in `/asyncapi.json`."""
     app = FastAPI(
-        title="Zielsteuerung", version="1", responses=ERROR_ANSWERS,
-        dependencies=[Depends(refuse_nul)],
+        title="Zielsteuerung", version="1", docs_url=None, redoc_url=None,
+        responses=ERROR_ANSWERS, dependencies=[Depends(refuse_nul)],
     )  # fmt: skip
     app.state.store = store
     app.state.ingestor = ingestor
     app.state.verifier = verifier
+    app.state.transport = transport
+    app.state.broker_url = broker_url
+    app.state.max_lag_events = settings.health_max_lag_events
     for error in (StoreError, ApiError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, api_error)
+    app.add_middleware(TimingMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -55,4 +76,6 @@ def create_app(
         )  # fmt: skip
     for module in ROUTERS:
         app.include_router(module.router)
+    docs.mount_static(app)
+    app.openapi = openapi_with_error_shape(app)  # type: ignore[method-assign]
     return app

@@ -31,6 +31,10 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+"""Codes of the errors the router itself answers."""
+
+
 class ApiError(Exception):
     """An error answer: HTTP status, machine-readable code, human message."""
 

@@ -12,20 +12,30 @@ import typer
 from rich.console import Console
 
 from events.catalogue import json_schemas
+from events.store import EventStore, create_pool
+from infra.broker import create_transport
 from infra.logging import configure_logging
 from infra.migrate import migrate as apply_migrations
 from infra.settings import get_settings
+from services.api.status import broker_answers
 from services.bootstrap import Servers, database_server, open_store, servers
 from services.cli.audit import audit
 from services.cli.projections import projections
 from services.cli.publish import Tally, publish_file, read_lines
 from services.cli.tokens import tokens
-from services.cli.up import run_up
+from services.cli.up import run_api, run_up
+from services.pipeline.contract import asyncapi_document
 from services.pipeline.run import Part, run_until_stopped
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID_BASE = "urn:zielsteuerung:schema:v1:"
+"""`$id` of an exported schema: this prefix and its file name (a URN: nothing to fetch)."""
 
 app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced.")
 schema = typer.Typer(help="JSON Schemas of the event catalogue.", no_args_is_help=True)
 app.add_typer(schema, name="schema")
+asyncapi = typer.Typer(help="The AsyncAPI document of the event channels.", no_args_is_help=True)
+app.add_typer(asyncapi, name="asyncapi")
 app.add_typer(audit, name="audit")
 app.add_typer(projections, name="projections")
 app.add_typer(tokens, name="token")
@@ -47,14 +57,20 @@ def up(
     run_up(get_settings(), load_demo=demo)
 
 
-def run_part(part: Part) -> None:
-    """Run one service until SIGINT or SIGTERM, on the configured servers."""
+def require_servers() -> None:
+    """Refuse to start a single service without configured servers."""
     settings = get_settings()
     if not (settings.database_url and settings.broker_url):
         raise typer.BadParameter(
             "set ZS_DATABASE_URL and ZS_BROKER_URL: a single service joins servers that run "
             "already (`zs up` runs everything on embedded ones)"
         )
+
+
+def run_part(part: Part) -> None:
+    """Run one service until SIGINT or SIGTERM, on the configured servers."""
+    settings = get_settings()
+    require_servers()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop during start-up, too
     with contextlib.suppress(KeyboardInterrupt), servers(settings) as urls:
         asyncio.run(run_until_stopped(settings, urls, {part}))
@@ -76,6 +92,56 @@ def relay() -> None:
 def project() -> None:
     """Run only the projector: zs.events -> read models."""
     run_part(Part.PROJECT)
+
+
+@app.command()
+def api() -> None:
+    """Serve only the HTTP API and the dashboard (no ingest, relay or projector)."""
+    require_servers()
+    run_api(get_settings())
+
+
+CHECK_TIMEOUT_S = 10.0
+
+
+async def check_servers(database_url: str, broker_url: str, role: str) -> list[str]:
+    """What is unreachable of the database and the broker (empty: both answer)."""
+    problems = []
+    try:
+        pool = await asyncio.wait_for(create_pool(database_url, role=role), CHECK_TIMEOUT_S)
+        try:
+            await EventStore(pool).last_position()
+        finally:
+            await pool.close()
+    except Exception as error:
+        problems.append(f"database not usable: {type(error).__name__}: {error}")
+    transport = create_transport(broker_url)
+    try:
+        await asyncio.wait_for(transport.broker.connect(), CHECK_TIMEOUT_S)
+        if not await broker_answers(transport):
+            problems.append("broker unreachable")
+    except Exception as error:
+        problems.append(f"broker unreachable: {type(error).__name__}: {error}")
+    finally:
+        with contextlib.suppress(Exception):
+            await transport.broker.stop()
+    return problems
+
+
+@app.command()
+def check() -> None:
+    """Exit 0 when the configured database and broker answer, else 1 (for health checks)."""
+    require_servers()
+    settings = get_settings()
+    assert settings.database_url and settings.broker_url
+    problems = asyncio.run(
+        check_servers(settings.database_url, settings.broker_url, settings.database_role)
+    )
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("database and broker answer")
 
 
 @app.command()
@@ -118,5 +184,16 @@ def export_schemas(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     schemas = json_schemas()
     for file_name, document in schemas.items():
-        (directory / file_name).write_text(json.dumps(document, indent=2) + "\n")
+        identified = {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID_BASE + file_name}
+        text = json.dumps(identified | document, indent=2)
+        (directory / file_name).write_text(text + "\n")
     typer.echo(f"{len(schemas)} schemas written to {directory}")
+
+
+@asyncapi.command("export")
+def export_asyncapi(file: Path) -> None:
+    """Write the AsyncAPI document of zs.ingest, zs.events and zs.rejected to FILE."""
+    document = asyncapi_document(get_settings().broker_url)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(document, indent=2) + "\n")
+    typer.echo(f"AsyncAPI {document['asyncapi']} written to {file}")

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+from collections.abc import Collection
 
 import structlog
 import uvicorn
@@ -31,13 +32,24 @@ async def load_demo_once(running: Running) -> None:
     log.info("demo data published to zs.ingest", envelopes=len(envelopes))
 
 
-async def serve(settings: Settings, urls: Servers, console: Console, load_demo: bool) -> None:
-    """Start the services and the HTTP API, announce the URLs once ready, run until stopped."""
-    async with services(settings, urls, set(Part)) as running:
+async def serve(
+    settings: Settings,
+    urls: Servers,
+    console: Console,
+    load_demo: bool,
+    parts: Collection[Part] = tuple(Part),
+) -> None:
+    """Start the services `parts` and the HTTP API, announce the URLs once ready, run until
+    stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
+    async with services(settings, urls, set(parts)) as running:
         if load_demo:
             await load_demo_once(running)
+        app = create_app(
+            running.store, running.ingestor, settings, TokenVerifier(settings),
+            transport=running.transport, broker_url=redact(urls.broker_url),
+        )  # fmt: skip
         config = uvicorn.Config(
-            create_app(running.store, running.ingestor, settings, TokenVerifier(settings)),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -50,9 +62,14 @@ async def serve(settings: Settings, urls: Servers, console: Console, load_demo: 
         if server.started:
             console.print("[bold green]Zielsteuerung is up[/]  (Ctrl-C stops it)")
             local_key = not (settings.auth_jwks_url or settings.auth_public_key_file)
-            console.print(f"  API       http://{settings.http_host}:{settings.http_port}")
-            if local_key:
-                console.print(f"  token     {demo_token()}")
+            token = demo_token() if local_key else None
+            api = f"http://{settings.http_host}:{settings.http_port}"
+            console.print(f"  API       {api}")
+            if token:
+                console.print(f"  token     {token}")
+                console.print(f"  dashboard {api}/dashboard/?token={token}")
+            else:
+                console.print(f"  dashboard {api}/dashboard/")
             console.print(f"  broker    {redact(urls.broker_url)}")
             console.print(f"  database  {redact(urls.database_url)}")
             if local_key:
@@ -63,6 +80,15 @@ async def serve(settings: Settings, urls: Servers, console: Console, load_demo: 
         await serving
         if not server.started:
             raise SystemExit(f"the HTTP API could not start on port {settings.http_port}")
+
+
+def run_api(settings: Settings) -> None:
+    """Serve only the HTTP API (and the dashboard) on the configured servers until stopped."""
+    console = Console(soft_wrap=True)
+    urls = Servers(settings.database_url or "", settings.broker_url or "")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, urls, console, load_demo=False, parts=()))
+    console.print("stopped")
 
 
 def run_up(settings: Settings, load_demo: bool) -> None:

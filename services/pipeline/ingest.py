@@ -29,6 +29,7 @@ from events.recording import new_event
 from events.rejections import RejectionLog, StoredRejection, body_text
 from events.rules import REFERENCE_TYPES, KnownEntities, Sender
 from events.store import EventStore, NewEvent, WrongExpectedVersion
+from services.pipeline import metrics
 from services.pipeline.channels import MAX_DELIVERIES, Delivery
 
 MAX_ENVELOPE_BYTES = 64 * 1024
@@ -191,7 +192,13 @@ class Ingestor:
         for _ in range(MAX_CONFLICT_RETRIES):
             await self.catch_up()
             try:
-                return await self._settle([decode(delivery) for delivery in deliveries], sender)
+                with metrics.BATCH_SECONDS.time():
+                    outcomes = await self._settle(
+                        [decode(delivery) for delivery in deliveries], sender
+                    )
+                for settled in outcomes:
+                    metrics.ENVELOPES.labels(settled.status).inc()
+                return outcomes
             except WrongExpectedVersion as conflict:
                 log.info("batch conflicts with a concurrent append; judging it again",
                          stream_id=conflict.stream_id)  # fmt: skip
@@ -207,6 +214,7 @@ class Ingestor:
         )
         reason = f"failed {MAX_DELIVERIES} deliveries, last error: {reason}"
         await self.reject([Rejection(delivery, RejectionCode.POISON, reason, source, message_id)])
+        metrics.ENVELOPES.labels("rejected").inc()
 
     async def catch_up(self) -> None:
         """Fold in the jobcenter and agreement events recorded since the last batch."""
@@ -231,9 +239,10 @@ class Ingestor:
             for stream in {a.event.stream_id for a in to_append}
             if not stream.startswith("figures-")
         }
-        appended = await self.store.append(
-            [new_event(a.envelope, a.event) for a in to_append], expected
-        )
+        with metrics.APPEND_SECONDS.time():
+            appended = await self.store.append(
+                [new_event(a.envelope, a.event) for a in to_append], expected
+            )
         positions = {key: found.position for key, found in recorded.items()}
         raced = set()  # recorded by a concurrent ingest between our look-up and our append
         for item, result in zip(to_append, appended, strict=True):
@@ -290,6 +299,7 @@ class Ingestor:
         received_at = datetime.now(UTC)
         await self.rejections.add([r.stored(received_at) for r in rejections])
         for rejection in rejections:
+            metrics.REJECTIONS.labels(str(rejection.code)).inc()
             log.warning("rejected", code=rejection.code, reason=rejection.reason,
                         source=rejection.source, message_id=rejection.message_id,
                         delivery_id=rejection.delivery.delivery_id)  # fmt: skip

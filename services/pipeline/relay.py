@@ -33,6 +33,12 @@ LOCK_RELAY = "SELECT pg_advisory_lock($1)"
 log = structlog.get_logger()
 
 
+async def relay_checkpoint(store: EventStore) -> int:
+    """The last position the relay published (0 before the first): for health and metrics."""
+    position = await store.pool.fetchval(SELECT_CHECKPOINT)
+    return int(position or 0)
+
+
 class Relay:
     """Tails the event store from its checkpoint and publishes each event to `zs.events`."""
 
@@ -50,8 +56,7 @@ class Relay:
 
     async def checkpoint(self) -> int:
         """The last position published (0 before the first)."""
-        position = await self.store.pool.fetchval(SELECT_CHECKPOINT)
-        return int(position or 0)
+        return await relay_checkpoint(self.store)
 
     async def catch_up(self) -> int:
         """Publish every event after the checkpoint, page by page; return the new checkpoint."""

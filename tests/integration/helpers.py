@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from events.store import EventStore
+from infra.broker import Transport
 from infra.settings import Settings
 from infra.tokens import TokenVerifier, mint
 from projections.registry import PROJECTIONS
@@ -105,10 +106,19 @@ def token(role: str, **claims: object) -> str:
     return mint(TEST_KEY, Settings(), {"sub": f"test-{role}", "role": role, **claims})
 
 
-def api_app(store: EventStore, ingestor: Ingestor) -> FastAPI:
+def api_app(
+    store: EventStore,
+    ingestor: Ingestor,
+    *,
+    transport: Transport | None = None,
+    max_lag_events: int | None = None,
+) -> FastAPI:
     """The API as the services build it, trusting the tests' key."""
     settings = Settings()
-    return create_app(store, ingestor, settings, TokenVerifier(settings, TEST_KEY.public_key()))
+    if max_lag_events is not None:
+        settings = settings.model_copy(update={"health_max_lag_events": max_lag_events})
+    verifier = TokenVerifier(settings, TEST_KEY.public_key())
+    return create_app(store, ingestor, settings, verifier, transport=transport)
 
 
 class RoleAuth(httpx.Auth):

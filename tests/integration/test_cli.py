@@ -1,5 +1,6 @@
 """The `zs` command as a user runs it: audit verify and schema export."""
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,17 @@ def test_schema_export_writes_one_schema_per_event_type(tmp_path: Path) -> None:
     assert len(written) == len(CATALOGUE.event_types()) + 1
     assert "MonthlyFigureReported.v1.schema.json" in written
     assert "Envelope.schema.json" in written
+    envelope = json.loads((tmp_path / "schemas" / "Envelope.schema.json").read_text())
+    assert envelope["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert envelope["$id"] == "urn:zielsteuerung:schema:v1:Envelope.schema.json"
+
+
+def test_asyncapi_export_writes_the_channels(tmp_path: Path) -> None:
+    result = run_zs("asyncapi", "export", str(tmp_path / "asyncapi.json"))
+
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "asyncapi.json").read_text())
+    assert set(document["channels"]) == {"zs.ingest", "zs.events", "zs.rejected"}
 
 
 async def test_an_anchor_reveals_a_log_cut_short_or_rewritten(

@@ -84,3 +84,25 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
         assert (health.json()["position"], health.headers["X-Position"]) == (2, "2")
     finally:
         assert stop(process) == 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_the_terminal_stops_cleanly_without_tracebacks(tmp_path: Path) -> None:
+    """The terminal sends SIGINT to the whole foreground process group: the embedded servers
+    must not die before the subscribers stop (they run in a session of their own)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    env |= {"ZS_HTTP_PORT": str(free_port()), "ZS_DATA_DIR": str(tmp_path / ".zs")}
+    process = subprocess.Popen(
+        [ZS, "up", "--no-demo"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert "database" in wait_until_ready(process)
+        time.sleep(1)  # the subscribers are blocked in their reads
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does: the whole group
+        _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+    assert "Message fetch error" not in stderr

@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from projections.attainment import AgreementAttainment, TargetResult
-from services.api.auth import Reader, scope_sql
+from services.api.auth import Principal, Reader, scope_sql
+from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
 from services.api.deps import Limit, Offset, ReadAtDep, page_count
 from services.api.errors import ApiError
 from services.replay import attainment_at, position_of
@@ -54,16 +55,38 @@ def target_result(row: asyncpg.Record) -> dict[str, Any]:
     return {field: row[field] for field in TargetResult.model_fields}
 
 
-@router.get("/agreements/{agreement_id}/attainment", responses={404: {}, 503: {}})
+@router.get(
+    "/agreements/{agreement_id}/attainment",
+    response_model=AgreementAttainment,
+    responses={404: {}, 503: {}, **CSV_RESPONSES},
+)
 async def agreement_attainment(
     agreement_id: str,
     read: ReadAtDep,
+    request: Request,
     response: Response,
     caller: Reader,
     as_of: datetime | None = None,
     as_of_position: Annotated[int | None, Query(ge=0)] = None,
-) -> AgreementAttainment:
+    format: ExportFormat = None,
+) -> AgreementAttainment | Response:
     """Current attainment of every target; with `as_of`/`as_of_position`, as known then."""
+    result = await attainment_answer(agreement_id, read, response, caller, as_of, as_of_position)
+    if wants_csv(request, format):
+        name = f"attainment-{agreement_id}-{result.position}.csv"
+        return csv_response(result.targets, TargetResult, name, dict(response.headers))
+    return result
+
+
+async def attainment_answer(
+    agreement_id: str,
+    read: ReadAtDep,
+    response: Response,
+    caller: Principal,
+    as_of: datetime | None,
+    as_of_position: int | None,
+) -> AgreementAttainment:
+    """The attainment answer, live or as known at `as_of`/`as_of_position`."""
     if as_of is not None or as_of_position is not None:
         position = await position_of(read.store, as_of, as_of_position)
         result = await attainment_at(read.store, agreement_id, position)
@@ -87,9 +110,10 @@ async def agreement_attainment(
     )  # fmt: skip
 
 
-@router.get("/attainment")
+@router.get("/attainment", response_model=Portfolio, responses=CSV_RESPONSES)
 async def portfolio(
     read: ReadAtDep,
+    request: Request,
     response: Response,
     caller: Reader,
     year: int | None = None,
@@ -98,7 +122,8 @@ async def portfolio(
     status: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Portfolio:
+    format: ExportFormat = None,
+) -> Portfolio | Response:
     """One row per (agreement, target), filtered, for portfolio views."""
     async with read.snapshot(response, "attainment") as connection:
         rows = await connection.fetch(
@@ -122,4 +147,7 @@ async def portfolio(
         )
         for row in rows
     ]
+    if wants_csv(request, format):
+        name = f"portfolio-{response.headers['X-Position']}.csv"
+        return csv_response(items, PortfolioRow, name, dict(response.headers))
     return Portfolio(items=items, count=page_count(rows))

@@ -1,10 +1,11 @@
 """`GET /figures`: monthly figures as known now, with their revision count."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
 from services.api.auth import Reader, scope_sql
+from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
 from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
 
 SELECT_FIGURES = f"""
@@ -41,9 +42,10 @@ class Figures(BaseModel):
     count: int
 
 
-@router.get("/figures", responses=ERRORS)
+@router.get("/figures", response_model=Figures, responses={**ERRORS, **CSV_RESPONSES})
 async def figures(
     at: ReadAtDep,
+    request: Request,
     response: Response,
     caller: Reader,
     jobcenter_id: str | None = None,
@@ -51,11 +53,16 @@ async def figures(
     year: int | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Figures:
+    format: ExportFormat = None,
+) -> Figures | Response:
     """Monthly figures as known now, with their revision count."""
     period = None if year is None else f"{year:04d}-%"
     async with at.snapshot(response, "figures") as connection:
         rows = await connection.fetch(
             SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset, *caller.scope_args()
         )
-    return Figures(items=[Figure(**dict(r)) for r in rows], count=page_count(rows))
+    items = [Figure(**dict(r)) for r in rows]
+    if wants_csv(request, format):
+        name = f"figures-{response.headers['X-Position']}.csv"
+        return csv_response(items, Figure, name, dict(response.headers))
+    return Figures(items=items, count=page_count(rows))

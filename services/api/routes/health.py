@@ -1,41 +1,29 @@
-"""`GET /health`: liveness and progress."""
+"""`GET /health`: liveness and progress (200 while the process lives; `degraded` with its
+reasons when the database or broker is unreachable or a projection lags too far)."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from projections.checkpoints import Checkpoints
 from services.api.auth import AnyRole
-from services.api.deps import StoreDep
-from services.api.errors import ErrorResponse
+from services.api.status import as_health, probe
 
 router = APIRouter()
 
 
 class Health(BaseModel):
-    """Liveness and progress: the last recorded position and each projection's checkpoint."""
+    """Liveness and progress: the last recorded position and each projection's checkpoint;
+    `reasons` only when `status` is `degraded`."""
 
     status: str
-    position: int
+    position: int | None
     projections: dict[str, int]
+    reasons: list[str] | None = None
 
 
-@router.get("/health", responses={503: {"model": ErrorResponse}})
-async def health(store: StoreDep, response: Response, caller: AnyRole) -> Health:
-    """Last recorded position and every projection's checkpoint."""
-    position = await store.last_position()
-    response.headers["X-Position"] = str(position)
-    return Health(
-        status="ok", position=position, projections=await Checkpoints(store.pool).positions()
-    )
-
-
-class Liveness(BaseModel):
-    """The process answers."""
-
-    status: str
-
-
-@router.get("/live")
-async def live() -> Liveness:
-    """Whether the process answers (no token needed; tells nothing else)."""
-    return Liveness(status="ok")
+@router.get("/health", response_model_exclude_unset=True)
+async def health(request: Request, response: Response, caller: AnyRole) -> Health:
+    """Last recorded position and every projection's checkpoint; `degraded` with reasons."""
+    status = await probe(request.app)
+    if status.position is not None:
+        response.headers["X-Position"] = str(status.position)
+    return Health.model_validate(as_health(status))

@@ -1,0 +1,106 @@
+"""How the process stands, for `/health`, `/ready` and `/metrics`: the store's head, each
+projection's checkpoint and lag, the relay's lag, and whether the broker answers.
+
+A projection or the relay further behind than `ZS_HEALTH_MAX_LAG_EVENTS` events, an unreachable
+database or an unreachable broker each add a reason; any reason makes `/health` degraded and
+`/ready` 503.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from events.store import EventStore, StoreError
+from infra.broker import BROKER_OUTAGES, Transport
+from projections.checkpoints import Checkpoints
+from projections.registry import PROJECTIONS
+from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
+from services.pipeline.relay import relay_checkpoint
+
+BROKER_TIMEOUT_S = 2.0
+DEFAULT_MAX_LAG_EVENTS = 1000
+
+
+@dataclass
+class Status:
+    """One look at the process's dependencies and progress."""
+
+    position: int | None = None
+    """The store's head; None when the database did not answer."""
+    projections: dict[str, int] = field(default_factory=dict)
+    """Checkpoint of every projection that has one."""
+    lag_events: dict[str, int] = field(default_factory=dict)
+    """head - checkpoint for every projection the services run (and `relay`)."""
+    lag_seconds: dict[str, float] = field(default_factory=dict)
+    """recorded_at(head) - recorded_at(checkpoint), for the same names."""
+    database: bool = False
+    broker: bool | None = None
+    """None: this process has no broker connection to check."""
+    reasons: list[str] = field(default_factory=list)
+
+
+async def broker_answers(transport: Transport) -> bool:
+    """Whether the broker answers a small request within `BROKER_TIMEOUT_S`."""
+    try:
+        await asyncio.wait_for(transport.pending(INGEST_CHANNEL, INGEST_GROUP), BROKER_TIMEOUT_S)
+    except (TimeoutError, OSError):
+        return False
+    except BROKER_OUTAGES:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+def lag_in_seconds(head: int, at: dict[int, datetime], position: int) -> float:
+    """Seconds between recording the head and recording `position` (0 when caught up)."""
+    if position >= head or head not in at:
+        return 0.0
+    start = at.get(position)
+    return (at[head] - start).total_seconds() if start else 0.0
+
+
+async def probe(app: FastAPI) -> Status:
+    """The status of the store, the projections, the relay and the broker."""
+    store: EventStore = app.state.store
+    max_lag = int(getattr(app.state, "max_lag_events", DEFAULT_MAX_LAG_EVENTS))
+    status = Status()
+    transport: Transport | None = getattr(app.state, "transport", None)
+    if transport is not None:
+        status.broker = await broker_answers(transport)
+        if not status.broker:
+            status.reasons.append("broker unreachable")
+    try:
+        status.position = head = await store.last_position()
+        status.projections = await Checkpoints(store.pool).positions()
+        behind = {p.name: status.projections.get(p.name, 0) for p in PROJECTIONS}
+        behind["relay"] = await relay_checkpoint(store)
+        at = await store.recorded_at(sorted({head, *behind.values()} - {0}))
+    except (StoreError, OSError) as error:
+        status.reasons.insert(0, f"database unreachable: {error}")
+        return status
+    except Exception as error:
+        status.reasons.insert(0, f"database unreachable: {type(error).__name__}: {error}")
+        return status
+    status.database = True
+    for name, position in behind.items():
+        status.lag_events[name] = head - position
+        status.lag_seconds[name] = lag_in_seconds(head, at, position)
+        if head - position > max_lag:
+            status.reasons.append(f"{name} lags {head - position} events (limit {max_lag})")
+    return status
+
+
+def as_health(status: Status) -> dict[str, Any]:
+    """The fields of the `/health` answer."""
+    answer: dict[str, Any] = {
+        "status": "degraded" if status.reasons else "ok",
+        "position": status.position,
+        "projections": status.projections,
+    }
+    if status.reasons:
+        answer["reasons"] = status.reasons
+    return answer

@@ -1,0 +1,146 @@
+"""Browser tests: a real `zs up` with the demo data (embedded servers, its own data directory and
+port) driven through Debian's Chromium by Playwright. Run with `make test-browser`; never
+`playwright install` (Chromium comes from `apt-get install chromium`).
+
+Screenshots of every page go to `ZS_SCREENSHOT_DIR` (default `.zs/screenshots/`), named at the
+end of the run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from infra.embedded import free_port
+from services.cli.demo import demo_envelopes
+
+ZS = str(Path(sys.executable).parent / "zs")
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("ZS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SCREENSHOTS = Path(os.environ.get("ZS_SCREENSHOT_DIR", ROOT / ".zs" / "screenshots"))
+READY_TIMEOUT_S = 120
+BAD_ENVELOPES: list[Any] = [
+    {"message_id": "browser-bad-1", "source": "browser-test", "type": "MonthlyFigureReported",
+     "schema_version": 1, "occurred_at": "2026-01-01T00:00:00Z",
+     "data": {"jobcenter_id": "99999", "indicator": "integrations", "period": "2022-01",
+              "breakdown": "total", "value": 1, "status": "final"}},
+    "not an envelope",
+]  # fmt: skip
+
+
+TOKENS: dict[str, str] = {}
+"""Tokens of the running `zs up` by role (its banner's auditor, others from `zs token issue`)."""
+
+
+def bearer(role: str = "auditor") -> dict[str, str]:
+    """The Authorization header for `role`."""
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+def issue(env: dict[str, str], workdir: Path, *args: str) -> str:
+    """A token from `zs token issue`, signed with the running system's local key."""
+    issued = subprocess.run(
+        [ZS, "token", "issue", *args], cwd=workdir, env=env, capture_output=True, text=True,
+        check=True, timeout=60,
+    )  # fmt: skip
+    return issued.stdout.strip()
+
+
+def demo_projected(api: str) -> bool:
+    """Whether every demo event is recorded and every projection has applied it."""
+    try:
+        health = httpx.get(f"{api}/health", headers=bearer(), timeout=2).json()
+    except httpx.HTTPError:
+        return False
+    position = health["position"] or 0
+    return position >= len(demo_envelopes()) and all(
+        checkpoint == position for checkpoint in health["projections"].values()
+    ) and len(health["projections"]) == 3  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a `zs up` with the demo data projected and two rejections."""
+    workdir = tmp_path_factory.mktemp("zs-browser")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    env |= {"ZS_HTTP_PORT": str(free_port()), "ZS_DATA_DIR": str(workdir / ".zs")}
+    process = subprocess.Popen(
+        [ZS, "up"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while "auditor" not in TOKENS and time.monotonic() < deadline:
+            words = process.stdout.readline().split()
+            if not words and process.poll() is not None:
+                break
+            if len(words) == 2 and words[0] == "API":
+                url = words[1]
+            if len(words) == 2 and words[0] == "token":
+                TOKENS["auditor"] = words[1]
+        assert url, "zs up did not announce its API"
+        TOKENS["source"] = issue(env, workdir, "--role", "source", "--source", "browser-test")
+        TOKENS["reader-he"] = issue(env, workdir, "--role", "reader", "--land", "DE-HE")
+        while not demo_projected(url):
+            assert time.monotonic() < deadline, "the demo data was not projected in time"
+            time.sleep(0.2)
+        httpx.post(
+            f"{url}/ingest", json=BAD_ENVELOPES, headers=bearer("source"), timeout=10
+        ).raise_for_status()
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: apt-get install -y chromium (never playwright install)"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page at laptop size; fails the test on a JavaScript error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="de-DE")
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == []
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot of `page` as `<name>.png` in the run's folder."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the screenshots' folder at the end of the run."""
+    if SCREENSHOTS.exists():
+        shots = sorted(SCREENSHOTS.glob("*.png"))
+        terminalreporter.write_line(f"screenshots ({len(shots)}): {SCREENSHOTS}")
