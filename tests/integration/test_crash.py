@@ -167,4 +167,7 @@ async def test_a_frozen_ingest_replica_loses_and_doubles_nothing(
         exit_codes.append(second_ingest.wait(timeout=30))
         await connection.close()
         await pool.close()
-    assert exit_codes == [0, 0, 0, 0]
+    # The thawed replica may be ended by the signal itself (-15) while it tears down its loop;
+    # the others stop cleanly.
+    assert exit_codes[1:] == [0, 0, 0]
+    assert exit_codes[0] in (0, -signal.SIGTERM)

@@ -1,5 +1,6 @@
 """The ingest's judgement against a real store: recorded, duplicate, rejected — and durable."""
 
+import hashlib
 import json
 from datetime import date
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from events.rejections import KEPT_BODY_BYTES
 from events.store import EventStore, WrongExpectedVersion
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor, decode
@@ -117,7 +119,10 @@ async def test_bad_input_is_rejected_with_its_code_stored_and_published(
     assert await store.last_position() == 4
     stored = await owner_connection.fetchrow("SELECT * FROM service.rejections")
     assert (stored["delivery_id"], stored["code"], bytes(stored["body"])) == (
-        "delivery-1", code, bad,
+        "delivery-1", code, bad[:KEPT_BODY_BYTES],
+    )  # fmt: skip
+    assert (stored["body_size"], bytes(stored["body_sha256"])) == (
+        len(bad), hashlib.sha256(bad).digest(),
     )  # fmt: skip
     assert [(p["delivery_id"], p["code"]) for p in published] == [("delivery-1", code)]
 
