@@ -400,3 +400,38 @@ class EventStore:
             return await self.pool.fetchval(query, *args)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"read failed: {error}") from error
+
+    async def figure_vintages(
+        self,
+        key: tuple[str, str, str, str],
+        until: int,
+        limit: int,
+        offset: int,
+        connection: Reader | None = None,
+    ) -> tuple[list[RecordedEvent], int]:
+        """A page of every publication (vintage) of one monthly figure, key (jobcenter_id,
+        indicator, breakdown, period), recorded up to position `until`, in position order,
+        with their total count. Reads through `connection` (e.g. a snapshot) when given."""
+        jobcenter_id, indicator, breakdown, period = key
+        reader = connection or self.pool
+        rows = await reader.fetch(
+            SELECT_FIGURE_VINTAGES, f"figures-{jobcenter_id}", indicator, breakdown, period,
+            until, limit, offset,
+        )  # fmt: skip
+        events = [
+            RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS})
+            for row in rows
+        ]
+        return events, int(rows[0]["total"]) if rows else 0
+
+
+SELECT_FIGURE_VINTAGES = f"""
+SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
+FROM store.events
+WHERE stream_id = $1 AND data ? 'period' AND left(data->>'period', 4) = left($4, 4)
+  AND type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
+  AND data->>'period' = $4 AND data->>'indicator' = $2 AND data->>'breakdown' = $3
+  AND position <= $5
+ORDER BY position LIMIT $6 OFFSET $7
+"""
+"""The publications of one figure: found by stream and year through the period index."""

@@ -1,8 +1,9 @@
 """The "figures" projection: monthly figures as known now, one row per (jobcenter, series, month).
 
 Invariants: the latest recorded publication (highest position) of a (jobcenter_id, indicator,
-breakdown, period) sets the row, whether a report or a correction; `revision_count` counts every
-publication of that month; `position` and `recorded_at` name the publication in force.
+breakdown, period) sets the row, whether a report or a correction; `revision_count` counts the
+publications of that month after the first (0 for a month published once); `position` and
+`recorded_at` name the publication in force.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ ON CONFLICT (jobcenter_id, indicator, breakdown, period) DO UPDATE SET
     numerator = EXCLUDED.numerator,
     denominator = EXCLUDED.denominator,
     status = EXCLUDED.status,
-    revision_count = f.revision_count + EXCLUDED.revision_count,
+    revision_count = f.revision_count + EXCLUDED.revision_count + 1,
     position = EXCLUDED.position,
     recorded_at = EXCLUDED.recorded_at,
     last_reason = EXCLUDED.last_reason
@@ -82,6 +83,11 @@ class FigureRow:
     position: int
     recorded_at: datetime
     last_reason: str | None
+
+    @property
+    def revision_count(self) -> int:
+        """The publications after the first one among those seen (0: published once)."""
+        return self.publications - 1
 
 
 def figure_row(event: RecordedEvent) -> FigureRow:
@@ -166,10 +172,11 @@ class FiguresProjection:
 
 
 def _values(row: FigureRow) -> tuple[object, ...]:
-    """`row` in the column order of `UPSERT_FIGURES`."""
+    """`row` in the column order of `UPSERT_FIGURES`; an upsert onto an existing row adds one
+    for the batch's first publication, which is then a revision too."""
     return (
         row.jobcenter_id, row.indicator, row.breakdown, row.period, row.value, row.numerator,
-        row.denominator, row.status, row.publications, row.position, row.recorded_at,
+        row.denominator, row.status, row.revision_count, row.position, row.recorded_at,
         row.last_reason,
     )  # fmt: skip
 

@@ -18,10 +18,11 @@ from services.api.routes import (
     ingest,
     jobcenters,
     rejections,
+    vintages,
 )
 from services.pipeline.ingest import Ingestor
 
-ROUTERS = (health, ingest, rejections, jobcenters, agreements, figures, attainment)
+ROUTERS = (health, ingest, rejections, jobcenters, agreements, figures, attainment, vintages)
 
 
 ERROR_ANSWERS: dict[int | str, dict[str, object]] = {

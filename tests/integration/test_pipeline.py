@@ -99,7 +99,7 @@ async def projected_up_to(store: EventStore, position: int) -> bool:
 def expected_rows(events: list[RecordedEvent]) -> list[tuple[object, ...]]:
     """The figures view computed from scratch, in the order of `FIGURES_ROWS`."""
     return sorted(
-        (r.jobcenter_id, r.indicator, r.breakdown, r.period, float(r.value), r.publications)
+        (r.jobcenter_id, r.indicator, r.breakdown, r.period, float(r.value), r.revision_count)
         for r in fold_figures(events)
     )
 

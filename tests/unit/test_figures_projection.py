@@ -25,7 +25,7 @@ def recorded(position: int, type: str = "MonthlyFigureReported", **data: Any) ->
     )
 
 
-def test_latest_publication_wins_and_every_publication_counts() -> None:
+def test_latest_publication_wins_and_every_later_publication_is_a_revision() -> None:
     rows = fold_figures(
         [
             recorded(1, value=64),
@@ -35,12 +35,12 @@ def test_latest_publication_wins_and_every_publication_counts() -> None:
     )
 
     july, august = rows
-    assert (july.period, july.value, july.publications, july.position) == (
-        "2022-07", Decimal(66), 2, 2
+    assert (july.period, july.value, july.revision_count, july.position) == (
+        "2022-07", Decimal(66), 1, 2
     )  # fmt: skip
     assert july.last_reason == "late registrations"
     assert july.recorded_at == RECORDED_AT + timedelta(minutes=2)
-    assert (august.value, august.status, august.publications) == (Decimal("12.5"), "final", 1)
+    assert (august.value, august.status, august.revision_count) == (Decimal("12.5"), "final", 0)
     assert august.last_reason is None
 
 
@@ -52,7 +52,7 @@ def test_a_report_after_a_correction_clears_the_reason() -> None:
         ]
     )
 
-    assert (row.value, row.publications, row.last_reason) == (Decimal(70), 2, None)
+    assert (row.value, row.revision_count, row.last_reason) == (Decimal(70), 1, None)
 
 
 def test_breakdowns_and_jobcenters_are_separate_figures() -> None:
