@@ -22,7 +22,7 @@ HISTORY_KEYS = {
 }  # fmt: skip
 FIGURE_KEYS = {
     "jobcenter_id", "indicator", "breakdown", "period", "value", "numerator", "denominator",
-    "status", "revision_count", "position",
+    "status", "revision_count", "position", "flags",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""`GET /figures`: monthly figures as known now, with their revision count."""
+"""`GET /figures`: monthly figures as known now, with their revision count and flags."""
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
@@ -9,7 +9,7 @@ from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
 
 SELECT_FIGURES = f"""
 SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator, f.denominator,
-       f.status, f.revision_count, f.position, count(*) OVER () AS total
+       f.status, f.revision_count, f.position, f.flags, count(*) OVER () AS total
 FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
   AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
@@ -32,6 +32,9 @@ class Figure(BaseModel):
     status: str
     revision_count: int
     position: int
+    flags: list[str] = []
+    """Consistency findings (never a rejection): `breakdown_sum_exceeds_total`,
+    `fraction_missing`."""
 
 
 class Figures(BaseModel):
