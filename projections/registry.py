@@ -3,6 +3,7 @@
 from projections.agreements import AGREEMENTS
 from projections.attainment_view import ATTAINMENT
 from projections.figures import FIGURES
+from projections.frameworks import FRAMEWORKS
 from projections.runner import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (FIGURES, AGREEMENTS, ATTAINMENT)
+PROJECTIONS: tuple[Projection, ...] = (FIGURES, AGREEMENTS, ATTAINMENT, FRAMEWORKS)

@@ -14,6 +14,7 @@ from services.api.routes import (
     agreements,
     attainment,
     figures,
+    frameworks,
     health,
     ingest,
     jobcenters,
@@ -22,7 +23,9 @@ from services.api.routes import (
 )
 from services.pipeline.ingest import Ingestor
 
-ROUTERS = (health, ingest, rejections, jobcenters, agreements, figures, attainment, vintages)
+ROUTERS = (
+    health, ingest, rejections, jobcenters, agreements, figures, attainment, vintages, frameworks,
+)  # fmt: skip
 
 
 ERROR_ANSWERS: dict[int | str, dict[str, object]] = {
