@@ -424,6 +424,34 @@ class EventStore:
         ]
         return events, int(rows[0]["total"]) if rows else 0
 
+    async def figures_published(
+        self,
+        until: int,
+        published: datetime,
+        *,
+        jobcenter_id: str | None = None,
+        indicator: str | None = None,
+        year: int | None = None,
+        jobcenters: Sequence[str] | None = None,
+    ) -> list[tuple[RecordedEvent, int]]:
+        """The monthly figures as published by `published` (envelope `occurred_at`, not record
+        time), among the events recorded up to position `until`: per (jobcenter, indicator,
+        breakdown, period), the last recorded of its publications with `occurred_at` <=
+        `published`, and how many such publications there are. Filtered by jobcenter,
+        indicator, year of the period, and restricted to `jobcenters` when given."""
+        period_year = None if year is None else f"{year:04d}"
+        rows = await self._fetch(
+            SELECT_FIGURES_PUBLISHED, until, published, jobcenter_id, indicator, period_year,
+            None if jobcenters is None else list(jobcenters),
+        )  # fmt: skip
+        return [
+            (
+                RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS}),
+                int(row["publications"]),
+            )
+            for row in rows
+        ]
+
 
 SELECT_FIGURE_VINTAGES = f"""
 SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
@@ -435,3 +463,20 @@ WHERE stream_id = $1 AND data ? 'period' AND left(data->>'period', 4) = left($4,
 ORDER BY position LIMIT $6 OFFSET $7
 """
 """The publications of one figure: found by stream and year through the period index."""
+SELECT_FIGURES_PUBLISHED = f"""
+SELECT DISTINCT ON (data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period')
+       {", ".join(EVENT_COLUMNS)},
+       count(*) OVER (PARTITION BY data->>'jobcenter_id', data->>'indicator',
+                      data->>'breakdown', data->>'period') AS publications
+FROM store.events
+WHERE type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
+  AND position <= $1 AND occurred_at <= $2
+  AND ($3::text IS NULL OR stream_id = 'figures-' || $3)
+  AND ($4::text IS NULL OR data->>'indicator' = $4)
+  AND ($5::text IS NULL OR left(data->>'period', 4) = $5)
+  AND ($6::text[] IS NULL OR data->>'jobcenter_id' = ANY($6::text[]))
+ORDER BY data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period',
+         position DESC
+"""
+"""The figures in force as published by a time: the latest recorded of each figure's
+publications up to then, with their number."""

@@ -1,11 +1,15 @@
 """`GET /figures`: monthly figures as known now, with their revision count and flags."""
 
+from datetime import datetime
+
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
-from services.api.auth import Reader, scope_sql
-from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
+from events.store import EventStore
+from services.api.auth import Principal, Reader, scope_sql
+from services.api.deps import ERRORS, Limit, Offset, ReadAt, ReadAtDep, page_count
+from services.replay import figures_published
 
 SELECT_FIGURES = f"""
 SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator, f.denominator,
@@ -15,6 +19,10 @@ WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indic
   AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
 ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
 """
+
+SELECT_SCOPE = (
+    f"SELECT jobcenter_id FROM views.jobcenters WHERE {scope_sql('land', 'jobcenter_id', 1)}"
+)
 
 router = APIRouter()
 
@@ -54,11 +62,44 @@ async def figures(
     year: int | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    as_published: datetime | None = None,
 ) -> Figures:
-    """Monthly figures as known now, with their revision count."""
+    """Monthly figures as known now, with their revision count and flags; with
+    `as_published`, as the source had published them by then (envelope `occurred_at`),
+    replayed from the store."""
+    if as_published is not None:
+        return await _published(at, response, caller, as_published, jobcenter_id, indicator,
+                                year, limit, offset)  # fmt: skip
     period = None if year is None else f"{year:04d}-%"
     async with at.snapshot(response, "figures") as connection:
         rows = await connection.fetch(
             SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset, *caller.scope_args()
         )
     return Figures(items=[Figure(**dict(r)) for r in rows], count=page_count(rows))
+
+
+async def _published(
+    at: ReadAt, response: Response, caller: Principal, published: datetime,
+    jobcenter_id: str | None, indicator: str | None, year: int | None, limit: int, offset: int,
+) -> Figures:  # fmt: skip
+    """The figures as published by `published`, of the log as it is now (`X-Position`)."""
+    async with at.snapshot(response, None) as connection:
+        position = await EventStore.head(connection)
+        jobcenters = None
+        if not caller.federal:
+            rows = await connection.fetch(SELECT_SCOPE, *caller.scope_args())
+            jobcenters = sorted({r["jobcenter_id"] for r in rows} | set(caller.jobcenters or ()))
+    found = await figures_published(
+        at.store, position, published, jobcenter_id=jobcenter_id, indicator=indicator,
+        year=year, jobcenters=jobcenters,
+    )  # fmt: skip
+    items = [
+        Figure(
+            jobcenter_id=row.jobcenter_id, indicator=row.indicator, breakdown=row.breakdown,
+            period=row.period, value=row.value, numerator=row.numerator,
+            denominator=row.denominator, status=row.status, revision_count=row.revision_count,
+            position=row.position, flags=flags,
+        )
+        for row, flags in found[offset : offset + limit]
+    ]  # fmt: skip
+    return Figures(items=items, count=len(found))
