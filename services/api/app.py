@@ -18,6 +18,7 @@ from services.api.routes import (
     health,
     ingest,
     jobcenters,
+    key_figures,
     rejections,
     vintages,
 )
@@ -25,6 +26,7 @@ from services.pipeline.ingest import Ingestor
 
 ROUTERS = (
     health, ingest, rejections, jobcenters, agreements, figures, attainment, vintages, frameworks,
+    key_figures,
 )  # fmt: skip
 
 

@@ -56,7 +56,8 @@ async def test_published_envelopes_are_recorded_relayed_and_projected(
 
     assert health == {
         "status": "ok", "position": 6,
-        "projections": {"agreements": 6, "attainment": 6, "figures": 6, "frameworks": 6},
+        "projections": {"agreements": 6, "attainment": 6, "figures": 6, "frameworks": 6,
+                        "key_figures": 6},
     }  # fmt: skip
     assert [tuple(row) for row in rows] == [(jobcenter, "integrations", "total", "2022-03", 64, 1)]
 
