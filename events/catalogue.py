@@ -14,6 +14,7 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from events.envelope import (
     Count,
@@ -218,6 +219,78 @@ class MonthlyFigureCorrected(FigureEvent):
     reason: Text
 
 
+class FrameworkEvent(DomainEvent):
+    """Base of the events of one Land framework agreement (*Rahmenvereinbarung*) and of the
+    jobcenters that join it: the stream `framework-<framework_id>`."""
+
+    framework_id: Id
+
+    @property
+    def stream_id(self) -> str:
+        """`framework-<framework_id>`."""
+        return f"framework-{self.framework_id}"
+
+
+class FrameworkAgreementConcluded(FrameworkEvent):
+    """A Land framework agreement was concluded by several parties (no single jobcenter or
+    year), with its goals and, where named, the deadline for jobcenters to join."""
+
+    event_type: ClassVar[str] = "FrameworkAgreementConcluded"
+    land: Annotated[str, Field(pattern=r"^DE-[A-Z]{2}$")]
+    title: Text
+    parties: Annotated[Texts, Field(min_length=1)]
+    signed_on: IsoDate | None = None
+    join_deadline: IsoDate | None = None
+    goals: Texts = ()
+
+    @model_validator(mode="after")
+    def _deadline_after_signing(self) -> Self:
+        """A join deadline cannot lie before the signing."""
+        if self.signed_on and self.join_deadline and self.join_deadline < self.signed_on:
+            raise PydanticCustomError(
+                "period_out_of_range",
+                "{deadline} lies before the signing on {signed}",
+                {"field": "join_deadline", "deadline": str(self.join_deadline),
+                 "signed": str(self.signed_on)},
+            )  # fmt: skip
+        return self
+
+
+class FrameworkJoined(FrameworkEvent):
+    """A jobcenter joined a framework agreement (*Beitritt*) after its carriers approved it
+    (`approved_by`, e.g. the district and the employment agency, `approved_on`, e.g. in a
+    steering meeting), committing to its own catalogue of measures (*Maßnahmenkatalog*)."""
+
+    event_type: ClassVar[str] = "FrameworkJoined"
+    jobcenter_id: Id
+    joined_on: IsoDate
+    approved_by: Annotated[Texts, Field(min_length=1)]
+    approved_on: IsoDate | None = None
+    measures: Texts = ()
+
+    @model_validator(mode="after")
+    def _approved_before_joining(self) -> Self:
+        """The carriers approve before the jobcenter joins."""
+        if self.approved_on and self.approved_on > self.joined_on:
+            raise PydanticCustomError(
+                "period_out_of_range",
+                "{approved} lies after the joining on {joined}",
+                {"field": "approved_on", "approved": str(self.approved_on),
+                 "joined": str(self.joined_on)},
+            )  # fmt: skip
+        return self
+
+
+class FrameworkMeasureReported(FrameworkEvent):
+    """A member jobcenter reported progress on one of its measures, for a month where given."""
+
+    event_type: ClassVar[str] = "FrameworkMeasureReported"
+    jobcenter_id: Id
+    measure: Text
+    text: Text
+    period: Period | None = None
+
+
 EventT = TypeVar("EventT", bound=DomainEvent)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -321,6 +394,9 @@ V1_EVENTS: tuple[type[DomainEvent], ...] = (
     AgreementClosed,
     MonthlyFigureReported,
     MonthlyFigureCorrected,
+    FrameworkAgreementConcluded,
+    FrameworkJoined,
+    FrameworkMeasureReported,
 )
 CATALOGUE = Catalogue(*V1_EVENTS)
 

@@ -52,6 +52,18 @@ class RejectionCode(StrEnum):
     """The envelope's `source`, type or jobcenter is not the authenticated sender's to write."""
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     """A known (source, message_id) arrived again with a different payload."""
+    UNKNOWN_FRAMEWORK = "unknown_framework"
+    """The `framework_id` was never concluded."""
+    FRAMEWORK_EXISTS = "framework_exists"
+    """A framework agreement with this `framework_id` was concluded already."""
+    ALREADY_JOINED = "already_joined"
+    """The jobcenter is a member of the framework already."""
+    JOIN_DEADLINE_PASSED = "join_deadline_passed"
+    """The joining date lies after the framework's join deadline."""
+    OUTSIDE_LAND = "outside_land"
+    """The jobcenter lies in another Land than the framework agreement."""
+    NOT_A_MEMBER = "not_a_member"
+    """A measure reported for a framework the jobcenter has not joined."""
 
 
 # Pydantic error types raised by our own validators that carry their own rejection code.

@@ -17,6 +17,10 @@ from events.catalogue import (
     DialogHeld,
     DomainEvent,
     FigureEvent,
+    FrameworkAgreementConcluded,
+    FrameworkEvent,
+    FrameworkJoined,
+    FrameworkMeasureReported,
     JobcenterRegistered,
     TargetAmended,
     TargetSet,
@@ -27,7 +31,7 @@ from events.envelope import InvalidEvent, RejectionCode
 REFERENCE_TYPES = (
     "JobcenterRegistered", "AgreementConcluded", "TargetSet", "TargetAmended", "TargetWithdrawn",
     "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded", "DialogHeld",
-    "AgreementClosed",
+    "AgreementClosed", "FrameworkAgreementConcluded", "FrameworkJoined", "FrameworkMeasureReported",
 )  # fmt: skip
 """The event types the fold reads: everything but the (many) monthly figures."""
 
@@ -58,12 +62,27 @@ class Agreement:
 
 
 @dataclass
+class Framework:
+    """A framework agreement as far as validation needs it."""
+
+    land: str
+    signed_on: date | None
+    join_deadline: date | None
+    version: int = 0
+    members: set[str] = field(default_factory=set)
+
+
+@dataclass
 class KnownEntities:
-    """Jobcenters and agreements recorded so far, with their stream versions."""
+    """Jobcenters, agreements and framework agreements recorded so far, with their stream
+    versions."""
 
     position: int = 0
     jobcenters: dict[str, int] = field(default_factory=dict)
     agreements: dict[str, Agreement] = field(default_factory=dict)
+    lands: dict[str, str] = field(default_factory=dict)
+    """jobcenter_id -> its Land, as last registered."""
+    frameworks: dict[str, Framework] = field(default_factory=dict)
 
     def copy(self) -> "KnownEntities":
         """An independent copy, for trying out a batch."""
@@ -74,6 +93,9 @@ class KnownEntities:
         kind, _, key = stream_id.partition("-")
         if kind == "jobcenter":
             return self.jobcenters.get(key, 0)
+        if kind == "framework":
+            framework = self.frameworks.get(key)
+            return framework.version if framework else 0
         agreement = self.agreements.get(key)
         return agreement.version if kind == "agreement" and agreement else 0
 
@@ -81,6 +103,9 @@ class KnownEntities:
         """Fold one accepted event in."""
         if isinstance(event, JobcenterRegistered):
             self.jobcenters[event.jobcenter_id] = self.jobcenters.get(event.jobcenter_id, 0) + 1
+            self.lands[event.jobcenter_id] = event.land
+        elif isinstance(event, FrameworkEvent):
+            self._apply_framework(event)
         elif isinstance(event, AgreementConcluded):
             self.agreements[event.agreement_id] = Agreement(event.jobcenter_id, event.year)
         if not isinstance(event, AgreementEvent):
@@ -96,10 +121,22 @@ class KnownEntities:
         elif isinstance(event, AgreementClosed):
             agreement.closed = True
 
+    def _apply_framework(self, event: FrameworkEvent) -> None:
+        if isinstance(event, FrameworkAgreementConcluded):
+            self.frameworks[event.framework_id] = Framework(
+                event.land, event.signed_on, event.join_deadline
+            )
+        framework = self.frameworks[event.framework_id]
+        framework.version += 1
+        if isinstance(event, FrameworkJoined):
+            framework.members.add(event.jobcenter_id)
+
     def check(self, event: DomainEvent, today: date) -> None:
         """Raise `InvalidEvent` when `event` does not fit what is recorded."""
         if isinstance(event, FigureEvent):
             self._check_figure(event, today)
+        elif isinstance(event, FrameworkEvent):
+            self._check_framework_event(event)
         elif isinstance(event, AgreementConcluded):
             self._require_jobcenter(event.jobcenter_id)
             if event.agreement_id in self.agreements:
@@ -132,7 +169,11 @@ class KnownEntities:
 
     def jobcenter_of(self, event: DomainEvent) -> str | None:
         """The jobcenter an event is about, as far as known."""
-        if isinstance(event, FigureEvent | JobcenterRegistered | AgreementConcluded):
+        if isinstance(
+            event,
+            FigureEvent | JobcenterRegistered | AgreementConcluded | FrameworkJoined
+            | FrameworkMeasureReported,
+        ):  # fmt: skip
             return event.jobcenter_id
         if isinstance(event, AgreementEvent) and event.agreement_id in self.agreements:
             return self.agreements[event.agreement_id].jobcenter_id
@@ -144,6 +185,59 @@ class KnownEntities:
             raise InvalidEvent(
                 RejectionCode.PERIOD_IN_FUTURE,
                 f"data.period: {event.period} lies in the future",
+            )
+
+    def _check_framework_event(self, event: FrameworkEvent) -> None:
+        """Frameworks are concluded once; a jobcenter of the framework's Land joins once, by
+        the deadline and not before the signing; only members report measures."""
+        if isinstance(event, FrameworkAgreementConcluded):
+            if event.framework_id in self.frameworks:
+                raise InvalidEvent(
+                    RejectionCode.FRAMEWORK_EXISTS,
+                    f"framework agreement {event.framework_id!r} was concluded already",
+                )
+            return
+        framework = self.frameworks.get(event.framework_id)
+        if framework is None:
+            raise InvalidEvent(
+                RejectionCode.UNKNOWN_FRAMEWORK,
+                f"framework agreement {event.framework_id!r} was never concluded",
+            )
+        if isinstance(event, FrameworkJoined):
+            self._check_join(event, framework)
+        elif isinstance(event, FrameworkMeasureReported):
+            self._require_jobcenter(event.jobcenter_id)
+            if event.jobcenter_id not in framework.members:
+                raise InvalidEvent(
+                    RejectionCode.NOT_A_MEMBER,
+                    f"jobcenter {event.jobcenter_id!r} has not joined {event.framework_id!r}",
+                )
+
+    def _check_join(self, event: FrameworkJoined, framework: Framework) -> None:
+        self._require_jobcenter(event.jobcenter_id)
+        if event.jobcenter_id in framework.members:
+            raise InvalidEvent(
+                RejectionCode.ALREADY_JOINED,
+                f"jobcenter {event.jobcenter_id!r} has joined {event.framework_id!r} already",
+            )
+        land = self.lands.get(event.jobcenter_id)
+        if land != framework.land:
+            raise InvalidEvent(
+                RejectionCode.OUTSIDE_LAND,
+                f"jobcenter {event.jobcenter_id!r} lies in {land}, the framework agreement "
+                f"{event.framework_id!r} in {framework.land}",
+            )
+        if framework.join_deadline and event.joined_on > framework.join_deadline:
+            raise InvalidEvent(
+                RejectionCode.JOIN_DEADLINE_PASSED,
+                f"data.joined_on: {event.joined_on} lies after the deadline "
+                f"{framework.join_deadline}",
+            )
+        if framework.signed_on and event.joined_on < framework.signed_on:
+            raise InvalidEvent(
+                RejectionCode.PERIOD_OUT_OF_RANGE,
+                f"data.joined_on: {event.joined_on} lies before the signing on "
+                f"{framework.signed_on}",
             )
 
     def _check_agreement_event(self, event: AgreementEvent, agreement: Agreement) -> None:

@@ -431,11 +431,82 @@ class EventStore:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"read failed: {error}") from error
 
-    async def recorded_at(self, positions: list[int]) -> dict[int, datetime]:
-        """When each of `positions` was recorded (positions not in the log are left out): for
-        lag in seconds between the head and a checkpoint."""
+    async def figure_vintages(
+        self,
+        key: tuple[str, str, str, str],
+        until: int,
+        limit: int,
+        offset: int,
+        connection: Reader | None = None,
+    ) -> tuple[list[RecordedEvent], int]:
+        """A page of every publication (vintage) of one monthly figure, key (jobcenter_id,
+        indicator, breakdown, period), recorded up to position `until`, in position order,
+        with their total count. Reads through `connection` (e.g. a snapshot) when given."""
+        jobcenter_id, indicator, breakdown, period = key
+        reader = connection or self.pool
+        rows = await reader.fetch(
+            SELECT_FIGURE_VINTAGES, f"figures-{jobcenter_id}", indicator, breakdown, period,
+            until, limit, offset,
+        )  # fmt: skip
+        events = [
+            RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS})
+            for row in rows
+        ]
+        return events, int(rows[0]["total"]) if rows else 0
+
+    async def figures_published(
+        self,
+        until: int,
+        published: datetime,
+        *,
+        jobcenter_id: str | None = None,
+        indicator: str | None = None,
+        year: int | None = None,
+        jobcenters: Sequence[str] | None = None,
+    ) -> list[tuple[RecordedEvent, int]]:
+        """The monthly figures as published by `published` (envelope `occurred_at`, not record
+        time), among the events recorded up to position `until`: per (jobcenter, indicator,
+        breakdown, period), the last recorded of its publications with `occurred_at` <=
+        `published`, and how many such publications there are. Filtered by jobcenter,
+        indicator, year of the period, and restricted to `jobcenters` when given."""
+        period_year = None if year is None else f"{year:04d}"
         rows = await self._fetch(
-            "SELECT position, recorded_at FROM store.events WHERE position = ANY($1::bigint[])",
-            positions,
-        )
-        return {int(row["position"]): row["recorded_at"] for row in rows}
+            SELECT_FIGURES_PUBLISHED, until, published, jobcenter_id, indicator, period_year,
+            None if jobcenters is None else list(jobcenters),
+        )  # fmt: skip
+        return [
+            (
+                RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS}),
+                int(row["publications"]),
+            )
+            for row in rows
+        ]
+
+
+SELECT_FIGURE_VINTAGES = f"""
+SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
+FROM store.events
+WHERE stream_id = $1 AND data ? 'period' AND left(data->>'period', 4) = left($4, 4)
+  AND type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
+  AND data->>'period' = $4 AND data->>'indicator' = $2 AND data->>'breakdown' = $3
+  AND position <= $5
+ORDER BY position LIMIT $6 OFFSET $7
+"""
+"""The publications of one figure: found by stream and year through the period index."""
+SELECT_FIGURES_PUBLISHED = f"""
+SELECT DISTINCT ON (data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period')
+       {", ".join(EVENT_COLUMNS)},
+       count(*) OVER (PARTITION BY data->>'jobcenter_id', data->>'indicator',
+                      data->>'breakdown', data->>'period') AS publications
+FROM store.events
+WHERE type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
+  AND position <= $1 AND occurred_at <= $2
+  AND ($3::text IS NULL OR stream_id = 'figures-' || $3)
+  AND ($4::text IS NULL OR data->>'indicator' = $4)
+  AND ($5::text IS NULL OR left(data->>'period', 4) = $5)
+  AND ($6::text[] IS NULL OR data->>'jobcenter_id' = ANY($6::text[]))
+ORDER BY data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period',
+         position DESC
+"""
+"""The figures in force as published by a time: the latest recorded of each figure's
+publications up to then, with their number."""

@@ -1,8 +1,12 @@
 """The "figures" projection: monthly figures as known now, one row per (jobcenter, series, month).
 
 Invariants: the latest recorded publication (highest position) of a (jobcenter_id, indicator,
-breakdown, period) sets the row, whether a report or a correction; `revision_count` counts every
-publication of that month; `position` and `recorded_at` name the publication in force.
+breakdown, period) sets the row, whether a report or a correction; `revision_count` counts the
+publications of that month after the first (0 for a month published once); `position` and
+`recorded_at` name the publication in force. `flags` are consistency findings (never a
+rejection), recomputed by `group_flags` for every (jobcenter_id, indicator, period) a batch
+touches from the rows in force then, so a total row is re-flagged when a women or men row arrives
+later and the other way round; a rebuild computes them from the same function.
 """
 
 from __future__ import annotations
@@ -16,10 +20,20 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
+from events.indicators import known_indicator
 from events.store import RecordedEvent
 
 FigureKey = tuple[str, str, str, str]
 """(jobcenter_id, indicator, breakdown, period)."""
+GroupKey = tuple[str, str, str]
+"""(jobcenter_id, indicator, period): a total and its parts."""
+
+BREAKDOWN_SUM_EXCEEDS_TOTAL = "breakdown_sum_exceeds_total"
+FRACTION_MISSING = "fraction_missing"
+TOTAL = "total"
+PARTS = ("women", "men")
+ADDITIVE = frozenset({"sum", "mean"})
+"""Default aggregations of series whose values add up over a breakdown (counts, stocks, EUR)."""
 
 # The single definition of the table: the runner creates the live copy from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -38,6 +52,7 @@ FIGURES_DDL = (
         position       bigint      NOT NULL,
         recorded_at    timestamptz NOT NULL,
         last_reason    text,
+        flags          text[]      NOT NULL DEFAULT '{{}}',
         PRIMARY KEY (jobcenter_id, indicator, breakdown, period)
     )
     """,
@@ -58,10 +73,24 @@ ON CONFLICT (jobcenter_id, indicator, breakdown, period) DO UPDATE SET
     numerator = EXCLUDED.numerator,
     denominator = EXCLUDED.denominator,
     status = EXCLUDED.status,
-    revision_count = f.revision_count + EXCLUDED.revision_count,
+    revision_count = f.revision_count + EXCLUDED.revision_count + 1,
     position = EXCLUDED.position,
     recorded_at = EXCLUDED.recorded_at,
     last_reason = EXCLUDED.last_reason
+"""
+SELECT_GROUPS = """
+SELECT f.jobcenter_id, f.indicator, f.period, f.breakdown, f.value, f.numerator, f.denominator,
+       f.flags
+FROM {figures} AS f
+JOIN unnest($1::text[], $2::text[], $3::text[]) AS g(jobcenter_id, indicator, period)
+  USING (jobcenter_id, indicator, period)
+"""
+UPDATE_FLAGS = """
+UPDATE {figures} AS f SET flags = string_to_array(u.flags, ',')
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+  AS u(jobcenter_id, indicator, breakdown, period, flags)
+WHERE (f.jobcenter_id, f.indicator, f.breakdown, f.period)
+    = (u.jobcenter_id, u.indicator, u.breakdown, u.period)
 """
 
 
@@ -81,6 +110,11 @@ class FigureRow:
     position: int
     recorded_at: datetime
     last_reason: str | None
+
+    @property
+    def revision_count(self) -> int:
+        """The publications after the first one among those seen (0: published once)."""
+        return self.publications - 1
 
 
 def figure_row(event: RecordedEvent) -> FigureRow:
@@ -119,6 +153,74 @@ def fold_figures(
     return list(rows.values())
 
 
+@dataclass(frozen=True)
+class Amounts:
+    """What the flags look at in one figure row."""
+
+    value: Decimal
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+
+
+def needs_fraction(indicator: str) -> bool:
+    """Whether a figure of `indicator` is computed from a numerator and a denominator that its
+    yearly aggregation needs: a known share, or a known quota."""
+    known = known_indicator(indicator)
+    return known is not None and (known.share or known.aggregation == "quota")
+
+
+def group_flags(indicator: str, rows: Mapping[str, Amounts]) -> dict[str, list[str]]:
+    """Breakdown -> the flags of each figure of one (jobcenter, indicator, period), given the
+    figures in force by breakdown.
+
+    - `fraction_missing` on any row without numerator or denominator where `needs_fraction`;
+    - `breakdown_sum_exceeds_total` on the total row when the parts present (women, men) add up
+      to more than the total: their values for an additive series (a known slug aggregated by
+      `sum` or `mean`, or an unknown slug); their numerators or denominators (each where the
+      total and every present part carry it) for a known rate, share, quota or change, whose
+      values do not add up.
+    """
+    flags: dict[str, list[str]] = {breakdown: [] for breakdown in rows}
+    if needs_fraction(indicator):
+        for breakdown, amounts in rows.items():
+            if amounts.numerator is None or amounts.denominator is None:
+                flags[breakdown].append(FRACTION_MISSING)
+    total = rows.get(TOTAL)
+    parts = [rows[part] for part in PARTS if part in rows]
+    if total is not None and parts and _parts_exceed(indicator, total, parts):
+        flags[TOTAL].insert(0, BREAKDOWN_SUM_EXCEEDS_TOTAL)
+    return flags
+
+
+def _parts_exceed(indicator: str, total: Amounts, parts: list[Amounts]) -> bool:
+    """Whether the parts add up to more than the total (see `group_flags`)."""
+    known = known_indicator(indicator)
+    if known is None or known.aggregation in ADDITIVE:
+        return sum(part.value for part in parts) > total.value
+    for field in ("numerator", "denominator"):
+        whole: Decimal | None = getattr(total, field)
+        amounts: list[Decimal | None] = [getattr(part, field) for part in parts]
+        if whole is not None and None not in amounts and sum(a or 0 for a in amounts) > whole:
+            return True
+    return False
+
+
+def flags_by_key(rows: Iterable[tuple[FigureKey, Amounts]]) -> dict[FigureKey, list[str]]:
+    """The flags of every figure, given all figures in force of the groups they belong to."""
+    groups: dict[GroupKey, dict[str, Amounts]] = {}
+    for (jobcenter_id, indicator, breakdown, period), amounts in rows:
+        groups.setdefault((jobcenter_id, indicator, period), {})[breakdown] = amounts
+    return {
+        (jobcenter_id, indicator, breakdown, period): found
+        for (jobcenter_id, indicator, period), group in groups.items()
+        for breakdown, found in group_flags(indicator, group).items()
+    }
+
+
+def _key(row: FigureRow) -> FigureKey:
+    return (row.jobcenter_id, row.indicator, row.breakdown, row.period)
+
+
 class FiguresLoader:
     """The figures of a rebuild, folded in memory and written once at the end."""
 
@@ -131,8 +233,12 @@ class FiguresLoader:
         return {}
 
     def finish(self) -> dict[str, list[tuple[object, ...]]]:
-        """Every figure's row, in table order."""
-        return {"figures": [_values(row) for row in self.rows.values()]}
+        """Every figure's row with its flags, in table order."""
+        flags = flags_by_key(
+            (key, Amounts(row.value, row.numerator, row.denominator))
+            for key, row in self.rows.items()
+        )
+        return {"figures": [(*_values(row), flags[_key(row)]) for row in self.rows.values()]}
 
 
 class FiguresProjection:
@@ -149,12 +255,39 @@ class FiguresProjection:
         events: Sequence[RecordedEvent],
         tables: Mapping[str, str],
     ) -> None:
-        """Upsert the figures that `events` publish, in one statement."""
+        """Upsert the figures that `events` publish, in one statement, then recompute the flags
+        of every (jobcenter, indicator, period) they touch."""
         rows = fold_figures(events)
         if not rows:
             return
         columns = list(zip(*(_values(row) for row in rows), strict=True))
         await connection.execute(UPSERT_FIGURES.format(figures=tables["figures"]), *columns)
+        await self._reflag(connection, rows, tables["figures"])
+
+    @staticmethod
+    async def _reflag(
+        connection: PoolConnectionProxy[asyncpg.Record], rows: list[FigureRow], table: str
+    ) -> None:
+        """Recompute the flags of the groups `rows` belong to; write those that changed."""
+        groups = list({(r.jobcenter_id, r.indicator, r.period) for r in rows})
+        found = await connection.fetch(
+            SELECT_GROUPS.format(figures=table),
+            *(list(column) for column in zip(*groups, strict=True)),
+        )
+        current = {
+            (r["jobcenter_id"], r["indicator"], r["breakdown"], r["period"]): list(r["flags"])
+            for r in found
+        }
+        flags = flags_by_key(
+            (key, Amounts(r["value"], r["numerator"], r["denominator"]))
+            for key, r in zip(current, found, strict=True)
+        )
+        changed = [(*key, ",".join(new)) for key, new in flags.items() if new != current[key]]
+        if changed:
+            await connection.execute(
+                UPDATE_FLAGS.format(figures=table),
+                *(list(column) for column in zip(*changed, strict=True)),
+            )
 
     def loader(self) -> FiguresLoader:
         """An in-memory builder of the fresh table, for a rebuild."""
@@ -162,10 +295,11 @@ class FiguresProjection:
 
 
 def _values(row: FigureRow) -> tuple[object, ...]:
-    """`row` in the column order of `UPSERT_FIGURES`."""
+    """`row` in the column order of `UPSERT_FIGURES`; an upsert onto an existing row adds one
+    for the batch's first publication, which is then a revision too."""
     return (
         row.jobcenter_id, row.indicator, row.breakdown, row.period, row.value, row.numerator,
-        row.denominator, row.status, row.publications, row.position, row.recorded_at,
+        row.denominator, row.status, row.revision_count, row.position, row.recorded_at,
         row.last_reason,
     )  # fmt: skip
 

@@ -20,17 +20,20 @@ from services.api.routes import (
     changes,
     docs,
     figures,
+    frameworks,
     health,
     ingest,
     jobcenters,
+    key_figures,
     operations,
     rejections,
+    vintages,
 )
 from services.pipeline.ingest import Ingestor
 
 ROUTERS = (
     health, ingest, rejections, jobcenters, agreements, figures, attainment, changes,
-    operations, docs,
+    vintages, frameworks, key_figures, operations, docs,
 )  # fmt: skip
 
 

@@ -78,7 +78,7 @@ async def probe(app: FastAPI) -> Status:
         status.projections = await Checkpoints(store.pool).positions()
         behind = {p.name: status.projections.get(p.name, 0) for p in PROJECTIONS}
         behind["relay"] = await relay_checkpoint(store)
-        at = await store.recorded_at(sorted({head, *behind.values()} - {0}))
+        at = await store.recorded_times({head, *behind.values()} - {0})
     except (StoreError, OSError) as error:
         status.reasons.insert(0, f"database unreachable: {error}")
         return status

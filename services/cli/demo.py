@@ -1,8 +1,9 @@
 """Demo data drawn from published target agreements, as upstream envelopes (docs/contract.md).
 
 Odenwaldkreis 2021/2022 (HMSI agreements) with BA monthly figures 2020 to
-September 2022, Main-Kinzig-Kreis 2018 (budgets and projects) and Rhein-Kreis Neuss
-2012 (qualitative goals with the Land's support).
+September 2022, Main-Kinzig-Kreis 2018 (budgets and projects), Rhein-Kreis Neuss
+2012 (qualitative goals with the Land's support) and the NRW framework agreement "NRW inklusiv"
+(2018) that the Rhein-Kreis Neuss joined.
 
 Invariants: deterministic (fixed ids, sources and timestamps); in publication order (sorted by
 `occurred_at`, ties in build order), so every envelope is valid where it stands; the latest
@@ -185,9 +186,42 @@ RKN_GOALS: tuple[Goal, ...] = (
 )  # fmt: skip
 
 
+# The NRW framework agreement "NRW inklusiv" (seed 002: Kreis Neuss, Vorlage 50/2639/XVI/2018).
+# The seed dates the agreement only "im Februar 2018", so `signed_on` is left out; it was sent to
+# the jobcenters with the MAGS NRW letter of 8 March 2018 (the envelope's `occurred_at`). The
+# measures paraphrase what the seed says the catalogue of measures is for; the catalogue itself
+# was an attachment the seed does not reproduce.
+NRW_INKLUSIV = "nrw-inklusiv-2018"
+NRW_INKLUSIV_TITLE = (
+    "Rahmenvereinbarung zur Verbesserung der beruflichen Integration von arbeitsuchenden "
+    "Menschen mit Beeinträchtigungen in der Grundsicherung für Arbeitsuchende (SGB II)"
+)
+NRW_INKLUSIV_PARTIES = (
+    "Ministerium für Arbeit, Gesundheit und Soziales des Landes Nordrhein-Westfalen (MAGS NRW)",
+    "Regionaldirektion Nordrhein-Westfalen der Bundesagentur für Arbeit",
+    "Städtetag Nordrhein-Westfalen",
+    "Landkreistag Nordrhein-Westfalen (LKT NRW)",
+)
+NRW_INKLUSIV_GOALS = (
+    "Verbesserung der Arbeitsmarktchancen beeinträchtigter Menschen in NRW, die Leistungen der "
+    "Grundsicherung für Arbeitsuchende beziehen",
+    "Mitgliedschaft der beitretenden Jobcenter in der Landesinitiative „NRW inklusiv“ "
+    "(Berechtigung zur Verwendung des Logos der Landesinitiative)",
+)
+RKN_CARRIERS = ("Rhein-Kreis Neuss", "Agentur für Arbeit Mönchengladbach")
+RKN_INKLUSIV_MEASURES = (
+    "Kritische Prüfung der Aufstellung des Jobcenters im Bereich Inklusionskompetenz",
+    "Vorhandene Strukturen für Menschen mit Behinderungen und gesundheitlichen Einschränkungen "
+    "effektiv und zielführend ergänzen und ausbauen",
+    "Konkrete Maßnahmen und Ziele zur beruflichen Integration von Menschen mit "
+    "Beeinträchtigungen durch die Geschäftsführung erarbeiten und mit den Trägern abstimmen",
+)
+
+
 def demo_envelopes() -> list[Envelope]:
     """All demo envelopes in the order an upstream system would publish them."""
-    envelopes = [*_jobcenters(), *_rkn_2012(), *_mkk_2018(), *_odenwald(), *_figures()]
+    envelopes = [*_jobcenters(), *_rkn_2012(), *_mkk_2018(), *_nrw_inklusiv(), *_odenwald(),
+                 *_figures()]  # fmt: skip
     return sorted(envelopes, key=lambda envelope: str(envelope["occurred_at"]))
 
 
@@ -265,6 +299,25 @@ def _mkk_2018() -> list[Envelope]:
           for period, line, amount, reason in MKK_DEVIATIONS),
         _event(mkk, "dialog-2018-10-10", "DialogHeld", "2018-10-11T10:00:00Z",
                held_on="2018-10-10", summary=summary),
+    ]  # fmt: skip
+
+
+def _nrw_inklusiv() -> list[Envelope]:
+    """The framework agreement, and the Rhein-Kreis Neuss joining it by the MAGS NRW deadline
+    (14 May 2018) after both carriers agreed in the steering meeting of 7 May 2018."""
+    framework = {"framework_id": NRW_INKLUSIV}
+    return [
+        _envelope(f"{NRW_INKLUSIV}-concluded", "mags-nrw", "FrameworkAgreementConcluded",
+                  "2018-03-08T09:00:00Z",
+                  framework | {"land": "DE-NW", "title": NRW_INKLUSIV_TITLE,
+                               "parties": list(NRW_INKLUSIV_PARTIES),
+                               "join_deadline": "2018-05-14",
+                               "goals": list(NRW_INKLUSIV_GOALS)}),
+        _envelope(f"{NRW_INKLUSIV}-joined-{RKN}", "kreis-neuss", "FrameworkJoined",
+                  "2018-05-14T09:00:00Z",
+                  framework | {"jobcenter_id": RKN, "joined_on": "2018-05-14",
+                               "approved_by": list(RKN_CARRIERS), "approved_on": "2018-05-07",
+                               "measures": list(RKN_INKLUSIV_MEASURES)}),
     ]  # fmt: skip
 
 

@@ -106,6 +106,30 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "status": "final",
         "reason": "BA-Korrektur Februar 2024",
     },
+    "FrameworkAgreementConcluded": {
+        "framework_id": "nrw-inklusiv",
+        "land": "DE-NW",
+        "title": "Rahmenvereinbarung NRW inklusiv",
+        "parties": ["MAGS NRW", "Regionaldirektion NRW der BA", "Städtetag NRW", "LKT NRW"],
+        "signed_on": "2018-02-28",
+        "join_deadline": "2018-05-14",
+        "goals": ["Arbeitsmarktchancen beeinträchtigter Menschen verbessern"],
+    },
+    "FrameworkJoined": {
+        "framework_id": "nrw-inklusiv",
+        "jobcenter_id": "05162",
+        "joined_on": "2018-05-14",
+        "approved_by": ["Rhein-Kreis Neuss", "Agentur für Arbeit Mönchengladbach"],
+        "approved_on": "2018-05-07",
+        "measures": ["Inklusionskompetenz prüfen"],
+    },
+    "FrameworkMeasureReported": {
+        "framework_id": "nrw-inklusiv",
+        "jobcenter_id": "05162",
+        "measure": "Inklusionskompetenz prüfen",
+        "text": "Aufstellung geprüft",
+        "period": "2018-09",
+    },
 }
 STREAMS = {
     "JobcenterRegistered": "jobcenter-06437",
@@ -120,6 +144,9 @@ STREAMS = {
     "AgreementClosed": "agreement-odw-2021",
     "MonthlyFigureReported": "figures-06437",
     "MonthlyFigureCorrected": "figures-06437",
+    "FrameworkAgreementConcluded": "framework-nrw-inklusiv",
+    "FrameworkJoined": "framework-nrw-inklusiv",
+    "FrameworkMeasureReported": "framework-nrw-inklusiv",
 }
 
 
@@ -459,3 +486,31 @@ def test_indicator_table_keeps_default_aggregations() -> None:
 def test_domain_event_is_abstract() -> None:
     with pytest.raises(TypeError):
         DomainEvent()  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "changes", "code"),
+    [
+        ("FrameworkAgreementConcluded", {"join_deadline": "2018-01-31"}, "period_out_of_range"),
+        ("FrameworkAgreementConcluded", {"parties": []}, "invalid_data"),
+        ("FrameworkAgreementConcluded", {"land": "NRW"}, "invalid_data"),
+        ("FrameworkJoined", {"approved_on": "2018-05-15"}, "period_out_of_range"),
+        ("FrameworkJoined", {"approved_by": []}, "invalid_data"),
+        ("FrameworkJoined", {"joined_on": 20180514}, "invalid_data"),
+        ("FrameworkMeasureReported", {"text": " "}, "invalid_data"),
+        ("FrameworkMeasureReported", {"period": "2018-13"}, "invalid_data"),
+    ],
+)
+def test_framework_events_check_their_own_fields(
+    event_type: str, changes: dict[str, Any], code: str
+) -> None:
+    assert rejection(event_type, **changes).code == code
+
+
+def test_framework_optional_fields_may_be_left_out() -> None:
+    for event_type, left_out in (
+        ("FrameworkAgreementConcluded", ("signed_on", "join_deadline", "goals")),
+        ("FrameworkJoined", ("approved_on", "measures")),
+        ("FrameworkMeasureReported", ("period",)),
+    ):
+        CATALOGUE.decode(event_type, 1, data(event_type, **dict.fromkeys(left_out)))

@@ -11,6 +11,8 @@ from events.catalogue import (
     AgreementClosed,
     DomainEvent,
     FigureEvent,
+    FrameworkAgreementConcluded,
+    FrameworkJoined,
     MonthlyFigureCorrected,
     MonthlyFigureReported,
     TargetSet,
@@ -135,3 +137,18 @@ def test_agreements_have_the_seed_targets(events: list[DomainEvent]) -> None:
     assert targets[("odw-2022", "continuous-employment-total")] == ("at_least", 58)
     assert len([key for key in targets if key[0] == "odw-2022"]) == 8
     assert any(isinstance(e, AgreementClosed) and e.agreement_id == "odw-2021" for e in events)
+
+
+def test_the_rhein_kreis_neuss_joins_nrw_inklusiv_by_the_deadline(
+    events: list[DomainEvent],
+) -> None:
+    [framework] = [e for e in events if isinstance(e, FrameworkAgreementConcluded)]
+    [joined] = [e for e in events if isinstance(e, FrameworkJoined)]
+
+    assert (framework.land, framework.join_deadline) == ("DE-NW", date(2018, 5, 14))
+    assert len(framework.parties) == 4
+    assert (joined.jobcenter_id, joined.joined_on, joined.approved_on) == (
+        "05162", date(2018, 5, 14), date(2018, 5, 7)
+    )  # fmt: skip
+    assert joined.approved_by == ("Rhein-Kreis Neuss", "Agentur für Arbeit Mönchengladbach")
+    assert len(joined.measures) == 3

@@ -1,5 +1,5 @@
-"""Attainment: one agreement's (`GET /agreements/{id}/attainment`, live or as known at an earlier
-moment, replayed from the store) and the portfolio (`GET /attainment`)."""
+"""Attainment: one agreement's (`GET /agreements/{id}/attainment`, live, as known at an earlier
+moment or as published by then, replayed from the store) and the portfolio (`GET /attainment`)."""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,7 +13,7 @@ from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
 from services.api.deps import Limit, Offset, ReadAtDep, page_count
 from services.api.errors import ApiError
-from services.replay import attainment_at, position_of
+from services.replay import attainment_at, attainment_published, position_of
 
 SELECT_AGREEMENT_YEAR = """
 SELECT y.jobcenter_id, y.year, j.land
@@ -68,10 +68,15 @@ async def agreement_attainment(
     caller: Reader,
     as_of: datetime | None = None,
     as_of_position: Annotated[int | None, Query(ge=0)] = None,
+    as_published: datetime | None = None,
     format: ExportFormat = None,
 ) -> AgreementAttainment | Response:
-    """Current attainment of every target; with `as_of`/`as_of_position`, as known then."""
-    result = await attainment_answer(agreement_id, read, response, caller, as_of, as_of_position)
+    """Current attainment of every target; with `as_of`/`as_of_position`, as known then (record
+    time); with `as_published`, from the events published (`occurred_at`) by then, as known
+    now or at `as_of`/`as_of_position`."""
+    result = await attainment_answer(
+        agreement_id, read, response, caller, as_of, as_of_position, as_published
+    )
     if wants_csv(request, format):
         name = f"attainment-{agreement_id}-{result.position}.csv"
         return csv_response(result.targets, TargetResult, name, dict(response.headers))
@@ -85,11 +90,16 @@ async def attainment_answer(
     caller: Principal,
     as_of: datetime | None,
     as_of_position: int | None,
+    as_published: datetime | None,
 ) -> AgreementAttainment:
-    """The attainment answer, live or as known at `as_of`/`as_of_position`."""
-    if as_of is not None or as_of_position is not None:
+    """The attainment answer, live, as known at `as_of`/`as_of_position`, or as published."""
+    if as_of is not None or as_of_position is not None or as_published is not None:
         position = await position_of(read.store, as_of, as_of_position)
-        result = await attainment_at(read.store, agreement_id, position)
+        result = (
+            await attainment_at(read.store, agreement_id, position)
+            if as_published is None
+            else await attainment_published(read.store, agreement_id, position, as_published)
+        )
         if result is None or not caller.sees(
             await read.store.pool.fetchval(SELECT_LAND, result.jobcenter_id), result.jobcenter_id
         ):

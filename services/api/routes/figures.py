@@ -1,21 +1,29 @@
-"""`GET /figures`: monthly figures as known now, with their revision count."""
+"""`GET /figures`: monthly figures as known now, with their revision count and flags."""
+
+from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
-from services.api.auth import Reader, scope_sql
+from events.store import EventStore
+from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
+from services.api.deps import ERRORS, Limit, Offset, ReadAt, ReadAtDep, page_count
+from services.replay import figures_published
 
 SELECT_FIGURES = f"""
 SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator, f.denominator,
-       f.status, f.revision_count, f.position, count(*) OVER () AS total
+       f.status, f.revision_count, f.position, f.flags, count(*) OVER () AS total
 FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
   AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
 ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
 """
+
+SELECT_SCOPE = (
+    f"SELECT jobcenter_id FROM views.jobcenters WHERE {scope_sql('land', 'jobcenter_id', 1)}"
+)
 
 router = APIRouter()
 
@@ -33,6 +41,9 @@ class Figure(BaseModel):
     status: str
     revision_count: int
     position: int
+    flags: list[str] = []
+    """Consistency findings (never a rejection): `breakdown_sum_exceeds_total`,
+    `fraction_missing`."""
 
 
 class Figures(BaseModel):
@@ -53,9 +64,19 @@ async def figures(
     year: int | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    as_published: datetime | None = None,
     format: ExportFormat = None,
 ) -> Figures | Response:
-    """Monthly figures as known now, with their revision count."""
+    """Monthly figures as known now, with their revision count and flags; with
+    `as_published`, as the source had published them by then (envelope `occurred_at`),
+    replayed from the store."""
+    if as_published is not None:
+        answer = await _published(at, response, caller, as_published, jobcenter_id, indicator,
+                                  year, limit, offset)  # fmt: skip
+        if wants_csv(request, format):
+            name = f"figures-published-{response.headers['X-Position']}.csv"
+            return csv_response(answer.items, Figure, name, dict(response.headers))
+        return answer
     period = None if year is None else f"{year:04d}-%"
     async with at.snapshot(response, "figures") as connection:
         rows = await connection.fetch(
@@ -66,3 +87,30 @@ async def figures(
         name = f"figures-{response.headers['X-Position']}.csv"
         return csv_response(items, Figure, name, dict(response.headers))
     return Figures(items=items, count=page_count(rows))
+
+
+async def _published(
+    at: ReadAt, response: Response, caller: Principal, published: datetime,
+    jobcenter_id: str | None, indicator: str | None, year: int | None, limit: int, offset: int,
+) -> Figures:  # fmt: skip
+    """The figures as published by `published`, of the log as it is now (`X-Position`)."""
+    async with at.snapshot(response, None) as connection:
+        position = await EventStore.head(connection)
+        jobcenters = None
+        if not caller.federal:
+            rows = await connection.fetch(SELECT_SCOPE, *caller.scope_args())
+            jobcenters = sorted({r["jobcenter_id"] for r in rows} | set(caller.jobcenters or ()))
+    found = await figures_published(
+        at.store, position, published, jobcenter_id=jobcenter_id, indicator=indicator,
+        year=year, jobcenters=jobcenters,
+    )  # fmt: skip
+    items = [
+        Figure(
+            jobcenter_id=row.jobcenter_id, indicator=row.indicator, breakdown=row.breakdown,
+            period=row.period, value=row.value, numerator=row.numerator,
+            denominator=row.denominator, status=row.status, revision_count=row.revision_count,
+            position=row.position, flags=flags,
+        )
+        for row, flags in found[offset : offset + limit]
+    ]  # fmt: skip
+    return Figures(items=items, count=len(found))

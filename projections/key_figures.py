@@ -1,0 +1,204 @@
+"""The "key_figures" projection: § 48a key figures computed from the base series, per
+jobcenter, breakdown and month (docs/domain.md, section 3.1):
+
+- K2, integration quota: 100 * integrations of the 12 months up to the month / the mean ELB
+  stock of the month before each of them (months t-12 .. t-1);
+- K3, change of the LZB stock: 100 * (the month's `ltb_stock` / the same month a year earlier - 1);
+- K1, change of subsistence benefits: 100 * (the month's `llu_eur` / the same month a year
+  earlier - 1).
+
+Invariants: the projection keeps its own copy of the base series (`key_figure_series`: the latest
+recorded vintage of each month of `integrations`, `elb_stock`, `ltb_stock`, `llu_eur`), so it
+depends on no other projection; after a batch it recomputes every key figure a changed month
+enters (`affected`) from that copy with the pure `compute`, and drops one that can no longer be
+computed (a month missing, a zero divisor). Exact decimals; `value` is rounded half up to 2
+decimals, numerator and denominator are exact. `position` is the last event that changed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent
+from events.store import RecordedEvent
+from projections.runner import Connection
+
+BASE_SERIES = frozenset({"integrations", "elb_stock", "ltb_stock", "llu_eur"})
+CODES = ("k1", "k2", "k3")
+CHANGES = {"k1": "llu_eur", "k3": "ltb_stock"}
+"""Key figures that compare a series' month with the same month a year earlier."""
+Series = Mapping[tuple[str, str], Decimal]
+"""(indicator, period) -> value, for one jobcenter and breakdown."""
+KeyFigure = tuple[Decimal, Decimal, Decimal]
+"""(value, numerator, denominator)."""
+
+KEY_FIGURES_DDL = (
+    """
+    CREATE TABLE {key_figure_series} (
+        jobcenter_id text    NOT NULL,
+        indicator    text    NOT NULL,
+        breakdown    text    NOT NULL,
+        period       text    NOT NULL,
+        value        numeric NOT NULL,
+        position     bigint  NOT NULL,
+        PRIMARY KEY (jobcenter_id, breakdown, indicator, period)
+    )
+    """,
+    """
+    CREATE TABLE {key_figures} (
+        jobcenter_id text    NOT NULL,
+        code         text    NOT NULL,
+        breakdown    text    NOT NULL,
+        period       text    NOT NULL,
+        value        numeric NOT NULL,
+        numerator    numeric NOT NULL,
+        denominator  numeric NOT NULL,
+        position     bigint  NOT NULL,
+        PRIMARY KEY (jobcenter_id, code, breakdown, period)
+    )
+    """,
+)
+UPSERT_SERIES = """
+INSERT INTO {key_figure_series} AS s (jobcenter_id, indicator, breakdown, period, value, position)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::bigint[])
+ON CONFLICT (jobcenter_id, breakdown, indicator, period) DO UPDATE SET
+    value = EXCLUDED.value, position = EXCLUDED.position
+WHERE EXCLUDED.position >= s.position
+"""
+SELECT_SERIES = """
+SELECT s.jobcenter_id, s.breakdown, s.indicator, s.period, s.value
+FROM {key_figure_series} AS s
+JOIN unnest($1::text[], $2::text[]) AS g(jobcenter_id, breakdown) USING (jobcenter_id, breakdown)
+"""
+UPSERT_KEY_FIGURES = """
+INSERT INTO {key_figures} AS k (
+    jobcenter_id, code, breakdown, period, value, numerator, denominator, position
+)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[],
+                     $6::numeric[], $7::numeric[], $8::bigint[])
+ON CONFLICT (jobcenter_id, code, breakdown, period) DO UPDATE SET
+    value = EXCLUDED.value, numerator = EXCLUDED.numerator,
+    denominator = EXCLUDED.denominator, position = EXCLUDED.position
+"""
+DELETE_KEY_FIGURES = """
+DELETE FROM {key_figures} AS k
+USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(jobcenter_id, code, breakdown,
+                                                                  period)
+WHERE (k.jobcenter_id, k.code, k.breakdown, k.period)
+    = (d.jobcenter_id, d.code, d.breakdown, d.period)
+"""
+
+
+def shift(period: str, months: int) -> str:
+    """`period` ("YYYY-MM") moved by `months`."""
+    index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def affected(indicator: str, period: str) -> list[tuple[str, str]]:
+    """The (code, period) key figures a month of a base series enters."""
+    if indicator == "integrations":
+        return [("k2", shift(period, n)) for n in range(12)]
+    if indicator == "elb_stock":
+        return [("k2", shift(period, n)) for n in range(1, 13)]
+    codes = [code for code, series in CHANGES.items() if series == indicator]
+    return [(code, month) for code in codes for month in (period, shift(period, 12))]
+
+
+def compute(code: str, period: str, series: Series) -> KeyFigure | None:
+    """Key figure `code` for `period` from one jobcenter's and breakdown's base series; None
+    when a month it needs is missing or its divisor is zero."""
+    with localcontext() as context:
+        context.prec = 28
+        if code == "k2":
+            months = [shift(period, -n) for n in range(12)]
+            integrations = [series.get(("integrations", month)) for month in months]
+            stocks = [series.get(("elb_stock", shift(month, -1))) for month in months]
+            if None in integrations or None in stocks:
+                return None
+            numerator = sum((i for i in integrations if i is not None), Decimal(0))
+            denominator = sum((s for s in stocks if s is not None), Decimal(0)) / 12
+            if denominator == 0:
+                return None
+            return _rounded(numerator / denominator * 100), numerator, denominator
+        now = series.get((CHANGES[code], period))
+        before = series.get((CHANGES[code], shift(period, -12)))
+        if now is None or before is None or before == 0:
+            return None
+        return _rounded((now / before - 1) * 100), now, before
+
+
+def _rounded(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+class KeyFiguresProjection:
+    """§ 48a key figures K1, K2, K3 from the base series, per jobcenter, breakdown and month."""
+
+    name = "key_figures"
+    tables = ("key_figure_series", "key_figures")
+    types = FIGURE_TYPES
+
+    ddl = KEY_FIGURES_DDL
+
+    async def apply(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
+    ) -> None:
+        """Keep the base series' latest vintages, then recompute the key figures they enter."""
+        latest: dict[tuple[str, str, str, str], tuple[Decimal, int]] = {}
+        for recorded in events:
+            if recorded.type not in FIGURE_TYPES or recorded.data["indicator"] not in BASE_SERIES:
+                continue
+            figure = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+            assert isinstance(figure, FigureEvent)
+            key = (figure.jobcenter_id, figure.indicator, figure.breakdown, figure.period)
+            latest[key] = (figure.value, recorded.position)
+        if not latest:
+            return
+        rows = [(*key, value, position) for key, (value, position) in latest.items()]
+        await connection.execute(UPSERT_SERIES.format(**tables), *_columns(rows))
+        await self._recompute(connection, latest, tables)
+
+    @staticmethod
+    async def _recompute(
+        connection: Connection,
+        latest: Mapping[tuple[str, str, str, str], tuple[Decimal, int]],
+        tables: Mapping[str, str],
+    ) -> None:
+        todo: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+        for (jobcenter_id, indicator, breakdown, period), (_, position) in latest.items():
+            wanted = todo.setdefault((jobcenter_id, breakdown), {})
+            for target in affected(indicator, period):
+                wanted[target] = max(wanted.get(target, 0), position)
+        groups = list(todo)
+        found = await connection.fetch(SELECT_SERIES.format(**tables), *_columns(groups))
+        series: dict[tuple[str, str], dict[tuple[str, str], Decimal]] = {}
+        for r in found:
+            group = series.setdefault((r["jobcenter_id"], r["breakdown"]), {})
+            group[(r["indicator"], r["period"])] = r["value"]
+        upserts, deletes = [], []
+        for (jobcenter_id, breakdown), wanted in todo.items():
+            for (code, period), position in wanted.items():
+                result = compute(code, period, series.get((jobcenter_id, breakdown), {}))
+                key = (jobcenter_id, code, breakdown, period)
+                if result is None:
+                    deletes.append(key)
+                else:
+                    upserts.append((*key, *result, position))
+        if upserts:
+            await connection.execute(UPSERT_KEY_FIGURES.format(**tables), *_columns(upserts))
+        if deletes:
+            await connection.execute(DELETE_KEY_FIGURES.format(**tables), *_columns(deletes))
+
+    def loader(self) -> None:
+        """No bulk loader: a rebuild applies pages."""
+        return None
+
+
+def _columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:
+    """Rows as one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+KEY_FIGURES = KeyFiguresProjection()
