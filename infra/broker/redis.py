@@ -186,6 +186,7 @@ class RedisReclaimer:
     def __init__(self, transport: RedisTransport, group: Group, handle: BatchHandler) -> None:
         self.transport, self.group, self.handle = transport, group, handle
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False
 
     @property
     def running(self) -> bool:
@@ -194,11 +195,14 @@ class RedisReclaimer:
 
     async def start(self) -> None:
         """Start reclaiming."""
+        self.stopping = False
         self.task = asyncio.create_task(self.reclaim())
 
     async def stop(self) -> None:
         """Stop reclaiming; a batch in hand stays pending and is reclaimed again later."""
         if self.task is not None:
+            # The flag too: redis-py may turn a cancellation in flight into a ConnectionError.
+            self.stopping = True
             self.task.cancel()
             await asyncio.wait([self.task])
             self.task = None
@@ -207,7 +211,7 @@ class RedisReclaimer:
         """Sweep the pending entries list until cancelled; pause unless a full batch came."""
         group, cursor = self.group, b"0-0"
         idle_ms = round(group.redeliver_after_s * 1000)
-        while True:
+        while not self.stopping:
             entries: list[tuple[bytes, Mapping[bytes, bytes] | None]] = []
             try:
                 client = await self.transport.broker.connect()
@@ -220,6 +224,8 @@ class RedisReclaimer:
                     await self.settle([entry_id for entry_id, _ in entries],
                                       [fields for _, fields in entries])  # fmt: skip
             except Exception as error:  # NOGROUP, connection lost, handler failed: try later
+                if self.stopping:
+                    return
                 log.warning("cannot reclaim", channel=group.channel, error=str(error))
                 cursor = b"0-0"
             if len(entries) < group.batch_size:

@@ -120,17 +120,21 @@ async def kept_alive(beat: Callable[[], Awaitable[None]], every_s: float) -> Asy
     """Call `beat` every `every_s` while the block runs: a handler that holds its batch for long
     (waiting out a database outage) keeps it from being redelivered elsewhere meanwhile."""
 
+    done = asyncio.Event()  # as well as the cancellation, which a client may turn into an error
+
     async def beating() -> None:
-        while True:
+        while not done.is_set():
             await asyncio.sleep(every_s)
             try:
                 await beat()
             except Exception as error:  # the broker is away too: redelivery is the fallback
-                log.warning("cannot keep the batch claimed", error=str(error))
+                if not done.is_set():
+                    log.warning("cannot keep the batch claimed", error=str(error))
 
     task = asyncio.create_task(beating())
     try:
         yield
     finally:
+        done.set()
         task.cancel()
         await asyncio.wait([task])

@@ -279,11 +279,14 @@ async def test_redis_backlog_left_by_a_dead_consumer_is_taken_over_in_batches(
         subscribe_ingest(second, received, Poisoned(), "second", channel=channel, group=group,
                          redeliver_after_s=FAST_REDELIVERY_S)  # fmt: skip
 
+        publisher = create_transport(url)
+        await publisher.broker.connect()
+        await publish_envelopes(publisher, bodies, channel=channel)  # before any consumer
+        await publisher.broker.stop()
         async with running(first):
-            await publish_envelopes(first, bodies, channel=channel)
-            await eventually(lambda: set(failed.bodies()) == set(bodies))
+            await eventually(lambda: set(failed.bodies()) == set(bodies), within_s=60)
         async with running(second):
-            await eventually(lambda: set(received.bodies()) == set(bodies))
+            await eventually(lambda: set(received.bodies()) == set(bodies), within_s=60)
 
     assert max(received.batch_sizes) > 1
     assert {delivery.attempt for delivery in received} == {2}
