@@ -11,6 +11,7 @@ import pytest
 
 from events.store import EventStore
 from infra.broker import create_transport
+from projections.registry import PROJECTIONS
 from services.pipeline.ingest import Ingestor
 from tests.factories import envelope, odenwald_2021, unique
 from tests.integration.helpers import api_app, api_client, ignore, record
@@ -65,7 +66,7 @@ async def test_health_is_degraded_but_200_when_a_projection_or_the_relay_lags(
     assert health.status_code == 200
     body = health.json()
     assert (body["status"], body["position"]) == ("degraded", head)
-    assert set(body["projections"]) == {"figures", "agreements", "attainment"}
+    assert set(body["projections"]) == {projection.name for projection in PROJECTIONS}
     assert body["reasons"] == [f"relay lags {head} events (limit 5)"]
     assert ready.status_code == 503
     assert ready.json()["error"]["code"] == "not_ready"
