@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 
 from events.store import EventStore, create_pool
 from infra.database import create_database, drop_database
@@ -18,6 +19,18 @@ from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 
 SERVICE_ROLE = "zs_app"
+
+# Plain tracebacks in the tests' logs: structlog's default renders rich tracebacks with every
+# local, which costs seconds each while a test holds a server down and the services retry.
+structlog.configure(
+    processors=[
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        ),
+    ]
+)
 
 
 @pytest.fixture(scope="session")
