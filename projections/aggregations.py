@@ -1,4 +1,4 @@
-"""A year's result to date from monthly figures, one pure function per aggregation (DOMAIN.md).
+"""A year's result to date from monthly figures, one pure function per aggregation (docs/domain.md).
 
 Invariants: Decimal arithmetic only, nothing rounded; an undefined result (no usable month, a
 zero divisor) is None, never an exception.

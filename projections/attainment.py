@@ -37,14 +37,14 @@ from events.store import RecordedEvent
 from projections.aggregations import Month, actual
 
 Presented = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
-"""A Decimal computed exactly, presented in JSON as a number (CONTRACT.md §3)."""
+"""A Decimal computed exactly, presented in JSON as a number (docs/contract.md, query API)."""
 
 Comparator = Literal["at_least", "at_most"]
 Status = Literal["no_data", "on_track", "at_risk", "achieved", "missed"]
 
 
 class TargetResult(BaseModel):
-    """One target's result to date (CONTRACT.md §3, attainment answer)."""
+    """One target's result to date (docs/contract.md, the attainment answer)."""
 
     model_config = ConfigDict(frozen=True)
 
