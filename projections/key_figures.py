@@ -5,19 +5,25 @@ jobcenter, breakdown and month (docs/domain.md, section 3.1):
   stock of the month before each of them (months t-12 .. t-1);
 - K3, change of the LZB stock: 100 * (the month's `ltb_stock` / the same month a year earlier - 1);
 - K1, change of subsistence benefits: 100 * (the month's `llu_eur` / the same month a year
+  earlier - 1);
+- K1E2, change of the ELB stock: 100 * (the month's `elb_stock` / the same month a year
   earlier - 1).
 
-Invariants: the projection keeps its own copy of the base series (`key_figure_series`: the latest
-recorded vintage of each month of `integrations`, `elb_stock`, `ltb_stock`, `llu_eur`), so it
-depends on no other projection; after a batch it recomputes every key figure a changed month
+Invariants: the projection keeps its own copy of the base series (`key_figure_series`: the
+vintage in force of each month of `integrations`, `elb_stock`, `ltb_stock`, `llu_eur`, i.e. the
+latest published one: greatest envelope `occurred_at`, then position), so it depends on no other
+projection; after a batch it recomputes every key figure a month whose vintage in force changed
 enters (`affected`) from that copy with the pure `compute`, and drops one that can no longer be
-computed (a month missing, a zero divisor). Exact decimals; `value` is rounded half up to 2
-decimals, numerator and denominator are exact. `position` is the last event that changed it.
+computed (a month missing, a zero divisor). A vintage published before the one in force (history
+loaded late) changes nothing. Exact decimals; `value` is rounded half up to 2 decimals,
+numerator and denominator are exact. `position` is the last event that changed it. Aggregates
+per Land and for Germany are summed at query time (`value_of` on the sums).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent
@@ -25,23 +31,26 @@ from events.store import RecordedEvent
 from projections.runner import Connection
 
 BASE_SERIES = frozenset({"integrations", "elb_stock", "ltb_stock", "llu_eur"})
-CODES = ("k1", "k2", "k3")
-CHANGES = {"k1": "llu_eur", "k3": "ltb_stock"}
+CODES = ("k1", "k1e2", "k2", "k3")
+CHANGES = {"k1": "llu_eur", "k1e2": "elb_stock", "k3": "ltb_stock"}
 """Key figures that compare a series' month with the same month a year earlier."""
 Series = Mapping[tuple[str, str], Decimal]
 """(indicator, period) -> value, for one jobcenter and breakdown."""
 KeyFigure = tuple[Decimal, Decimal, Decimal]
 """(value, numerator, denominator)."""
+Key = tuple[str, str, str, str]
+"""(jobcenter_id, indicator, breakdown, period) of a base month."""
 
 KEY_FIGURES_DDL = (
     """
     CREATE TABLE {key_figure_series} (
-        jobcenter_id text    NOT NULL,
-        indicator    text    NOT NULL,
-        breakdown    text    NOT NULL,
-        period       text    NOT NULL,
-        value        numeric NOT NULL,
-        position     bigint  NOT NULL,
+        jobcenter_id text        NOT NULL,
+        indicator    text        NOT NULL,
+        breakdown    text        NOT NULL,
+        period       text        NOT NULL,
+        value        numeric     NOT NULL,
+        occurred_at  timestamptz NOT NULL,
+        position     bigint      NOT NULL,
         PRIMARY KEY (jobcenter_id, breakdown, indicator, period)
     )
     """,
@@ -58,13 +67,18 @@ KEY_FIGURES_DDL = (
         PRIMARY KEY (jobcenter_id, code, breakdown, period)
     )
     """,
+    "CREATE INDEX key_figures_code_period_idx ON {key_figures} (code, period)",
 )
 UPSERT_SERIES = """
-INSERT INTO {key_figure_series} AS s (jobcenter_id, indicator, breakdown, period, value, position)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::bigint[])
+INSERT INTO {key_figure_series} AS s (
+    jobcenter_id, indicator, breakdown, period, value, occurred_at, position
+)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[],
+                     $6::timestamptz[], $7::bigint[])
 ON CONFLICT (jobcenter_id, breakdown, indicator, period) DO UPDATE SET
-    value = EXCLUDED.value, position = EXCLUDED.position
-WHERE EXCLUDED.position >= s.position
+    value = EXCLUDED.value, occurred_at = EXCLUDED.occurred_at, position = EXCLUDED.position
+WHERE (EXCLUDED.occurred_at, EXCLUDED.position) > (s.occurred_at, s.position)
+RETURNING jobcenter_id, indicator, breakdown, period, position
 """
 SELECT_SERIES = """
 SELECT s.jobcenter_id, s.breakdown, s.indicator, s.period, s.value
@@ -98,35 +112,51 @@ def shift(period: str, months: int) -> str:
 
 def affected(indicator: str, period: str) -> list[tuple[str, str]]:
     """The (code, period) key figures a month of a base series enters."""
+    found = []
     if indicator == "integrations":
-        return [("k2", shift(period, n)) for n in range(12)]
+        found += [("k2", shift(period, n)) for n in range(12)]
     if indicator == "elb_stock":
-        return [("k2", shift(period, n)) for n in range(1, 13)]
+        found += [("k2", shift(period, n)) for n in range(1, 13)]
     codes = [code for code, series in CHANGES.items() if series == indicator]
-    return [(code, month) for code in codes for month in (period, shift(period, 12))]
+    return found + [(code, month) for code in codes for month in (period, shift(period, 12))]
+
+
+def inputs(code: str, period: str) -> list[tuple[str, str]]:
+    """The base months (indicator, period) key figure `code` of `period` is computed from:
+    K2 the 12 months of integrations, then the 12 stocks a month earlier; a change the month,
+    then the same month a year earlier."""
+    if code == "k2":
+        months = [shift(period, -n) for n in range(11, -1, -1)]
+        return [("integrations", m) for m in months] + [("elb_stock", shift(m, -1)) for m in months]
+    return [(CHANGES[code], period), (CHANGES[code], shift(period, -12))]
+
+
+def value_of(code: str, numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """The key figure's value (percent, 2 decimals) from its numerator and denominator (or
+    from the sums of several jobcenters'); None for a zero denominator."""
+    if denominator == 0:
+        return None
+    with localcontext() as context:
+        context.prec = 28
+        ratio = numerator / denominator
+        return _rounded(ratio * 100 if code == "k2" else (ratio - 1) * 100)
 
 
 def compute(code: str, period: str, series: Series) -> KeyFigure | None:
     """Key figure `code` for `period` from one jobcenter's and breakdown's base series; None
     when a month it needs is missing or its divisor is zero."""
+    found = [series.get(month) for month in inputs(code, period)]
+    values = [value for value in found if value is not None]
+    if len(values) < len(found):
+        return None
     with localcontext() as context:
         context.prec = 28
         if code == "k2":
-            months = [shift(period, -n) for n in range(12)]
-            integrations = [series.get(("integrations", month)) for month in months]
-            stocks = [series.get(("elb_stock", shift(month, -1))) for month in months]
-            if None in integrations or None in stocks:
-                return None
-            numerator = sum((i for i in integrations if i is not None), Decimal(0))
-            denominator = sum((s for s in stocks if s is not None), Decimal(0)) / 12
-            if denominator == 0:
-                return None
-            return _rounded(numerator / denominator * 100), numerator, denominator
-        now = series.get((CHANGES[code], period))
-        before = series.get((CHANGES[code], shift(period, -12)))
-        if now is None or before is None or before == 0:
-            return None
-        return _rounded((now / before - 1) * 100), now, before
+            numerator, denominator = sum(values[:12], Decimal(0)), sum(values[12:], Decimal(0)) / 12
+        else:
+            numerator, denominator = values
+    value = value_of(code, numerator, denominator)
+    return None if value is None else (value, numerator, denominator)
 
 
 def _rounded(value: Decimal) -> Decimal:
@@ -134,7 +164,8 @@ def _rounded(value: Decimal) -> Decimal:
 
 
 class KeyFiguresProjection:
-    """§ 48a key figures K1, K2, K3 from the base series, per jobcenter, breakdown and month."""
+    """§ 48a key figures K1, K1E2, K2, K3 from the base series, per jobcenter, breakdown and
+    month."""
 
     name = "key_figures"
     tables = ("key_figure_series", "key_figures")
@@ -145,29 +176,37 @@ class KeyFiguresProjection:
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
-        """Keep the base series' latest vintages, then recompute the key figures they enter."""
-        latest: dict[tuple[str, str, str, str], tuple[Decimal, int]] = {}
+        """Keep the base series' vintages in force, then recompute the key figures whose
+        months changed."""
+        latest: dict[Key, tuple[datetime, int, Decimal]] = {}
         for recorded in events:
             if recorded.type not in FIGURE_TYPES or recorded.data["indicator"] not in BASE_SERIES:
                 continue
             figure = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
             assert isinstance(figure, FigureEvent)
             key = (figure.jobcenter_id, figure.indicator, figure.breakdown, figure.period)
-            latest[key] = (figure.value, recorded.position)
+            vintage = (recorded.occurred_at, recorded.position, figure.value)
+            if key not in latest or vintage[:2] > latest[key][:2]:
+                latest[key] = vintage
         if not latest:
             return
-        rows = [(*key, value, position) for key, (value, position) in latest.items()]
-        await connection.execute(UPSERT_SERIES.format(**tables), *_columns(rows))
-        await self._recompute(connection, latest, tables)
+        rows = [(*key, value, at, position) for key, (at, position, value) in latest.items()]
+        changed = await connection.fetch(UPSERT_SERIES.format(**tables), *_columns(rows))
+        in_force = {
+            (r["jobcenter_id"], r["indicator"], r["breakdown"], r["period"]): r["position"]
+            for r in changed
+        }
+        if in_force:
+            await self._recompute(connection, in_force, tables)
 
     @staticmethod
     async def _recompute(
         connection: Connection,
-        latest: Mapping[tuple[str, str, str, str], tuple[Decimal, int]],
+        changed: Mapping[Key, int],
         tables: Mapping[str, str],
     ) -> None:
         todo: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
-        for (jobcenter_id, indicator, breakdown, period), (_, position) in latest.items():
+        for (jobcenter_id, indicator, breakdown, period), position in changed.items():
             wanted = todo.setdefault((jobcenter_id, breakdown), {})
             for target in affected(indicator, period):
                 wanted[target] = max(wanted.get(target, 0), position)

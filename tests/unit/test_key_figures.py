@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from projections.key_figures import affected, compute, shift
+from projections.key_figures import affected, compute, inputs, shift, value_of
 
 
 def months(first: str, count: int) -> list[str]:
@@ -47,7 +47,41 @@ def test_k3_and_k1_compare_with_the_same_month_a_year_earlier() -> None:
 
 def test_a_changed_month_names_every_key_figure_it_enters() -> None:
     assert affected("integrations", "2022-01") == [("k2", m) for m in months("2022-01", 12)]
-    assert affected("elb_stock", "2022-01") == [("k2", m) for m in months("2022-02", 12)]
+    assert affected("elb_stock", "2022-01") == [("k2", m) for m in months("2022-02", 12)] + [
+        ("k1e2", "2022-01"), ("k1e2", "2023-01")]  # fmt: skip
     assert affected("ltb_stock", "2022-03") == [("k3", "2022-03"), ("k3", "2023-03")]
     assert affected("llu_eur", "2022-12") == [("k1", "2022-12"), ("k1", "2023-12")]
     assert affected("k2e3", "2022-01") == []
+
+
+def test_k1e2_compares_the_elb_stock_with_the_same_month_a_year_earlier() -> None:
+    elb = {("elb_stock", "2023-05"): Decimal(4386), ("elb_stock", "2022-05"): Decimal(4300)}
+
+    assert compute("k1e2", "2023-05", elb) == (Decimal("2.00"), 4386, 4300)  # 4386/4300 = 1.02
+    assert compute("k1e2", "2023-06", elb) is None
+
+
+def test_inputs_name_every_base_month_a_key_figure_came_from() -> None:
+    k2 = inputs("k2", "2022-12")
+
+    assert k2[:12] == [("integrations", m) for m in months("2022-01", 12)]
+    assert k2[12:] == [("elb_stock", m) for m in months("2021-12", 12)]
+    assert inputs("k3", "2022-03") == [("ltb_stock", "2022-03"), ("ltb_stock", "2021-03")]
+    assert inputs("k1", "2022-06") == [("llu_eur", "2022-06"), ("llu_eur", "2021-06")]
+
+
+def test_an_aggregate_is_computed_from_the_sums_of_its_members() -> None:
+    # K2 of two jobcenters: 120 / 1000 (12 %) and 30 / 500 (6 %): 150 / 1500 = 10 %, not the
+    # mean of the two quotas (9 %).
+    assert value_of("k2", Decimal(120 + 30), Decimal(1000 + 500)) == Decimal("10.00")
+    # K3: 1900 / 2000 (-5 %) and 1100 / 1000 (+10 %): 3000 / 3000 - 1 = 0 %.
+    assert value_of("k3", Decimal(1900 + 1100), Decimal(2000 + 1000)) == Decimal("0.00")
+    # K1: 1,000,001 / 999,000 - 1 = 0.1002 %, rounded half up.
+    assert value_of("k1", Decimal(1000001), Decimal(999000)) == Decimal("0.10")
+    assert value_of("k2", Decimal(5), Decimal(0)) is None
+
+
+def test_rounding_is_half_up() -> None:
+    # 1.00125 x 100 = 100.125 -> 100.13 (K2); (1.00125 - 1) x 100 = 0.125 -> 0.13 (a change).
+    assert value_of("k2", Decimal("1.00125"), Decimal(1)) == Decimal("100.13")
+    assert value_of("k3", Decimal("1.00125"), Decimal(1)) == Decimal("0.13")

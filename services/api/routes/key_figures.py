@@ -1,40 +1,83 @@
-"""`GET /key-figures`: § 48a key figures K1, K2, K3 computed from the base series."""
+"""`GET /key-figures`: § 48a key figures computed from the base series, per jobcenter, and
+summed per Land or for Germany (`?level=`)."""
 
+from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Response
+import asyncpg
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
+from projections.key_figures import inputs, value_of
 from services.api.auth import Reader, scope_sql
-from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
+from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, page_count
+from services.api.errors import ApiError
 
+Level = Literal["jobcenter", "land", "germany"]
+FILTERS = """
+($1::text IS NULL OR k.code = $1) AND ($2::text IS NULL OR k.breakdown = $2)
+AND ($3::text IS NULL OR k.period LIKE $3) AND ($4::text IS NULL OR j.land = $4)
+"""
 SELECT_KEY_FIGURES = f"""
-SELECT k.jobcenter_id, k.code, k.breakdown, k.period, k.value, k.numerator, k.denominator,
-       k.position, count(*) OVER () AS total
+SELECT 'jobcenter' AS level, j.land, k.jobcenter_id, k.code, k.breakdown, k.period, k.value,
+       k.numerator, k.denominator, 1 AS jobcenters, k.position, count(*) OVER () AS total
 FROM views.key_figures AS k LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
-WHERE ($1::text IS NULL OR k.jobcenter_id = $1) AND ($2::text IS NULL OR k.code = $2)
-  AND ($3::text IS NULL OR k.breakdown = $3) AND ($4::text IS NULL OR k.period LIKE $4)
-  AND {scope_sql("j.land", "k.jobcenter_id", 7)}
-ORDER BY k.jobcenter_id, k.code, k.breakdown, k.period LIMIT $5 OFFSET $6
+WHERE {FILTERS} AND ($5::text IS NULL OR k.jobcenter_id = $5)
+  AND {scope_sql("j.land", "k.jobcenter_id", 8)}
+ORDER BY k.jobcenter_id, k.code, k.breakdown, k.period LIMIT $6 OFFSET $7
+"""
+SELECT_AGGREGATES = f"""
+SELECT $5::text AS level, CASE WHEN $5 = 'land' THEN j.land END AS land, k.code, k.breakdown,
+       k.period, sum(k.numerator) AS numerator, sum(k.denominator) AS denominator,
+       count(*) AS jobcenters, max(k.position) AS position, count(*) OVER () AS total
+FROM views.key_figures AS k JOIN views.jobcenters AS j USING (jobcenter_id)
+WHERE {FILTERS} AND ($8::boolean OR ($5 = 'land' AND j.land = ANY($9::text[])))
+GROUP BY 2, k.code, k.breakdown, k.period
+ORDER BY 2, k.code, k.breakdown, k.period LIMIT $6 OFFSET $7
+"""
+"""Sums over the jobcenters that have the key figure that month; a Land's for federal readers
+and the readers of that Land, Germany's for federal readers only."""
+SELECT_SOURCES = """
+SELECT s.jobcenter_id, s.breakdown, s.indicator, s.period, s.value, s.occurred_at, s.position
+FROM views.key_figure_series AS s
+JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(jobcenter_id, breakdown,
+                                                                 indicator, period)
+    USING (jobcenter_id, breakdown, indicator, period)
 """
 
 router = APIRouter()
 
 
-class KeyFigure(BaseModel):
-    """One key figure of a jobcenter, breakdown and month: `value` (percent, 2 decimals) from
-    `numerator` and `denominator` (K2: 12-month integrations and mean ELB stock; K1, K3: the
-    month's amount and the same month's a year earlier)."""
+class Source(BaseModel):
+    """One month of a base series a key figure was computed from: the vintage in force."""
 
-    jobcenter_id: str
+    indicator: str
+    period: str
+    value: Number
+    occurred_at: datetime
+    position: int
+
+
+class KeyFigure(BaseModel):
+    """One key figure of a jobcenter (or summed over a Land's or Germany's), breakdown and
+    month: `value` (percent, 2 decimals) from `numerator` and `denominator` (K2: 12-month
+    integrations and mean ELB stock; K1, K1E2, K3: the month's amount or stock and the same
+    month's a year earlier). An aggregate sums the numerators and denominators of its
+    `jobcenters` members (those with the key figure that month)."""
+
+    level: Level = "jobcenter"
+    land: str | None
+    jobcenter_id: str | None
     code: str
     breakdown: str
     period: str
     value: Number
     numerator: Number
     denominator: Number
+    jobcenters: int
     position: int
+    sources: list[Source]
 
 
 class KeyFigures(BaseModel):
@@ -49,18 +92,74 @@ async def key_figures(
     at: ReadAtDep,
     response: Response,
     caller: Reader,
+    level: Level = "jobcenter",
     jobcenter_id: str | None = None,
-    code: Literal["k1", "k2", "k3"] | None = None,
+    land: str | None = None,
+    code: Literal["k1", "k1e2", "k2", "k3"] | None = None,
     breakdown: str | None = None,
     year: int | None = None,
+    period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> KeyFigures:
-    """Key figures K1, K2, K3 per jobcenter, breakdown and month, from the base series."""
-    period = None if year is None else f"{year:04d}-%"
+    """Key figures K1, K1E2, K2, K3 from the base series: per jobcenter, breakdown and month
+    (with the base months each came from), or summed per Land or for Germany."""
+    if level != "jobcenter" and jobcenter_id is not None:
+        raise ApiError(422, "invalid_request", "jobcenter_id filters level=jobcenter only")
+    if level == "germany" and land is not None:
+        raise ApiError(422, "invalid_request", "land filters level=jobcenter or level=land")
+    pattern = period or (None if year is None else f"{year:04d}-%")
+    filters: tuple[object, ...] = (code, breakdown, pattern, land)
     async with at.snapshot(response, "key_figures") as connection:
-        rows = await connection.fetch(
-            SELECT_KEY_FIGURES, jobcenter_id, code, breakdown, period, limit, offset,
-            *caller.scope_args(),
-        )  # fmt: skip
-    return KeyFigures(items=[KeyFigure(**dict(r)) for r in rows], count=page_count(rows))
+        federal, lands, jobcenters = caller.scope_args()
+        if level == "jobcenter":
+            query = SELECT_KEY_FIGURES
+            args: tuple[object, ...] = (
+                *filters,
+                jobcenter_id,
+                limit,
+                offset,
+                federal,
+                lands,
+                jobcenters,
+            )
+        else:
+            query, args = SELECT_AGGREGATES, (*filters, level, limit, offset, federal, lands)
+        rows = await connection.fetch(query, *args)
+        sources = await _sources(connection, rows) if level == "jobcenter" else {}
+    items = []
+    for r in rows:
+        row = dict(r)
+        if level != "jobcenter":
+            row["value"] = value_of(row["code"], row["numerator"], row["denominator"])
+            row["jobcenter_id"] = None
+        items.append(KeyFigure(**row, sources=sources.get(_key(row), [])))
+    return KeyFigures(items=items, count=page_count(rows))
+
+
+def _key(row: dict[str, object]) -> tuple[object, ...]:
+    return row["jobcenter_id"], row["breakdown"], row["code"], row["period"]
+
+
+async def _sources(
+    connection: Connection, rows: list[asyncpg.Record]
+) -> dict[tuple[object, ...], list[Source]]:
+    """Each jobcenter row's base months, in the order `inputs` names them."""
+    wanted = [
+        (r["jobcenter_id"], r["breakdown"], indicator, month, (r["code"], r["period"]))
+        for r in rows
+        for indicator, month in inputs(r["code"], r["period"])
+    ]
+    if not wanted:
+        return {}
+    columns = [[w[n] for w in wanted] for n in range(4)]
+    found = {
+        (r["jobcenter_id"], r["breakdown"], r["indicator"], r["period"]): Source(**dict(r))
+        for r in await connection.fetch(SELECT_SOURCES, *columns)
+    }
+    sources: dict[tuple[object, ...], list[Source]] = {}
+    for jobcenter_id, breakdown, indicator, month, (code, period) in wanted:
+        source = found.get((jobcenter_id, breakdown, indicator, month))
+        if source is not None:
+            sources.setdefault((jobcenter_id, breakdown, code, period), []).append(source)
+    return sources
