@@ -730,7 +730,7 @@ def load_generator(base: str, paths_file: Path, seconds: float, token: str | Non
 
 
 async def phase_query(config: Config, system: System, report: Report) -> None:
-    """Three endpoints, 20 concurrent clients each, ~10 s (full) each."""
+    """Four endpoints, 20 concurrent clients each, ~10 s (full) each."""
     agreements = [agreement_id for agreement_id, _ in await agreement_positions(system)]
     rng = random.Random(config.seed)
     rng.shuffle(agreements)
@@ -741,6 +741,11 @@ async def phase_query(config: Config, system: System, report: Report) -> None:
         "GET /attainment?year=Y": [f"/attainment?year={y}" for y in years],
         "GET /figures?jobcenter_id=J&year=Y": [
             f"/figures?jobcenter_id={j}&year={y}" for j in jobcenters for y in years
+        ],
+        "GET /key-figures?level=germany&code=C&year=Y": [
+            f"/key-figures?level=germany&code={c}&year={y}"
+            for c in ("k1", "k2", "k3")
+            for y in years
         ],
     }
     async with httpx.AsyncClient(

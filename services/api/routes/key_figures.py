@@ -17,24 +17,24 @@ from services.api.errors import ApiError
 Level = Literal["jobcenter", "land", "germany"]
 FILTERS = """
 ($1::text IS NULL OR k.code = $1) AND ($2::text IS NULL OR k.breakdown = $2)
-AND ($3::text IS NULL OR k.period LIKE $3) AND ($4::text IS NULL OR j.land = $4)
+AND ($3::text IS NULL OR k.period BETWEEN $3 AND $4) AND ($5::text IS NULL OR j.land = $5)
 """
 SELECT_KEY_FIGURES = f"""
 SELECT 'jobcenter' AS level, j.land, k.jobcenter_id, k.code, k.breakdown, k.period, k.value,
        k.numerator, k.denominator, 1 AS jobcenters, k.position, count(*) OVER () AS total
 FROM views.key_figures AS k LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
-WHERE {FILTERS} AND ($5::text IS NULL OR k.jobcenter_id = $5)
-  AND {scope_sql("j.land", "k.jobcenter_id", 8)}
-ORDER BY k.jobcenter_id, k.code, k.breakdown, k.period LIMIT $6 OFFSET $7
+WHERE {FILTERS} AND ($6::text IS NULL OR k.jobcenter_id = $6)
+  AND {scope_sql("j.land", "k.jobcenter_id", 9)}
+ORDER BY k.jobcenter_id, k.code, k.breakdown, k.period LIMIT $7 OFFSET $8
 """
 SELECT_AGGREGATES = f"""
-SELECT $5::text AS level, CASE WHEN $5 = 'land' THEN j.land END AS land, k.code, k.breakdown,
+SELECT $6::text AS level, CASE WHEN $6 = 'land' THEN j.land END AS land, k.code, k.breakdown,
        k.period, sum(k.numerator) AS numerator, sum(k.denominator) AS denominator,
        count(*) AS jobcenters, max(k.position) AS position, count(*) OVER () AS total
 FROM views.key_figures AS k JOIN views.jobcenters AS j USING (jobcenter_id)
-WHERE {FILTERS} AND ($8::boolean OR ($5 = 'land' AND j.land = ANY($9::text[])))
+WHERE {FILTERS} AND ($9::boolean OR ($6 = 'land' AND j.land = ANY($10::text[])))
 GROUP BY 2, k.code, k.breakdown, k.period
-ORDER BY 2, k.code, k.breakdown, k.period LIMIT $6 OFFSET $7
+ORDER BY 2, k.code, k.breakdown, k.period LIMIT $7 OFFSET $8
 """
 """Sums over the jobcenters that have the key figure that month; a Land's for federal readers
 and the readers of that Land, Germany's for federal readers only."""
@@ -108,8 +108,10 @@ async def key_figures(
         raise ApiError(422, "invalid_request", "jobcenter_id filters level=jobcenter only")
     if level == "germany" and land is not None:
         raise ApiError(422, "invalid_request", "land filters level=jobcenter or level=land")
-    pattern = period or (None if year is None else f"{year:04d}-%")
-    filters: tuple[object, ...] = (code, breakdown, pattern, land)
+    first, last = (period, period) if period else (None, None)
+    if year is not None and not period:
+        first, last = f"{year:04d}-01", f"{year:04d}-12"
+    filters: tuple[object, ...] = (code, breakdown, first, last, land)
     async with at.snapshot(response, "key_figures") as connection:
         federal, lands, jobcenters = caller.scope_args()
         if level == "jobcenter":
