@@ -114,17 +114,10 @@ async def key_figures(
     filters: tuple[object, ...] = (code, breakdown, first, last, land)
     async with at.snapshot(response, "key_figures") as connection:
         federal, lands, jobcenters = caller.scope_args()
+        args: tuple[object, ...]
         if level == "jobcenter":
-            query = SELECT_KEY_FIGURES
-            args: tuple[object, ...] = (
-                *filters,
-                jobcenter_id,
-                limit,
-                offset,
-                federal,
-                lands,
-                jobcenters,
-            )
+            query, args = SELECT_KEY_FIGURES, (*filters, jobcenter_id, limit, offset, federal)
+            args += (lands, jobcenters)
         else:
             query, args = SELECT_AGGREGATES, (*filters, level, limit, offset, federal, lands)
         rows = await connection.fetch(query, *args)
