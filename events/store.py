@@ -441,7 +441,8 @@ class EventStore:
     ) -> tuple[list[RecordedEvent], int]:
         """A page of every publication (vintage) of one monthly figure, key (jobcenter_id,
         indicator, breakdown, period), recorded up to position `until`, in publication order
-        (`occurred_at`, then position: the last one is in force), with their total count. Reads through `connection` (e.g. a snapshot) when given."""
+        (`occurred_at`, then position: the last one is in force), with their total count.
+        Reads through `connection` (e.g. a snapshot) when given."""
         jobcenter_id, indicator, breakdown, period = key
         reader = connection or self.pool
         rows = await reader.fetch(

@@ -64,13 +64,15 @@ FIGURES_DDL = (
     "CREATE INDEX figures_jobcenter_indicator_period_idx"
     " ON {figures} (jobcenter_id, indicator, period)",
 )
-IN_FORCE_COLUMNS = (
-    "value", "numerator", "denominator", "status", "position", "recorded_at", "occurred_at",
-    "last_reason",
-)
+IN_FORCE_COLUMNS = ("value", "numerator", "denominator", "status", "position", "recorded_at",
+                    "occurred_at", "last_reason")  # fmt: skip
 """The columns the publication in force sets (the others: the key, the count, the flags)."""
 NEWER = "(EXCLUDED.occurred_at, EXCLUDED.position) > (f.occurred_at, f.position)"
 """Whether the batch's publication in force was published after the row's (see the docstring)."""
+SET_IN_FORCE = ",\n    ".join(
+    f"{column} = CASE WHEN {NEWER} THEN EXCLUDED.{column} ELSE f.{column} END"
+    for column in IN_FORCE_COLUMNS
+)
 UPSERT_FIGURES = f"""
 INSERT INTO {{figures}} AS f (
     jobcenter_id, indicator, breakdown, period, value, numerator, denominator, status,
@@ -83,7 +85,7 @@ SELECT * FROM unnest(
 )
 ON CONFLICT (jobcenter_id, indicator, breakdown, period) DO UPDATE SET
     revision_count = f.revision_count + EXCLUDED.revision_count + 1,
-    {", ".join(f"{c} = CASE WHEN {NEWER} THEN EXCLUDED.{c} ELSE f.{c} END" for c in IN_FORCE_COLUMNS)}
+    {SET_IN_FORCE}
 """
 SELECT_GROUPS = """
 SELECT f.jobcenter_id, f.indicator, f.period, f.breakdown, f.value, f.numerator, f.denominator,
