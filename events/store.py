@@ -440,8 +440,9 @@ class EventStore:
         connection: Reader | None = None,
     ) -> tuple[list[RecordedEvent], int]:
         """A page of every publication (vintage) of one monthly figure, key (jobcenter_id,
-        indicator, breakdown, period), recorded up to position `until`, in position order,
-        with their total count. Reads through `connection` (e.g. a snapshot) when given."""
+        indicator, breakdown, period), recorded up to position `until`, in publication order
+        (`occurred_at`, then position: the last one is in force), with their total count.
+        Reads through `connection` (e.g. a snapshot) when given."""
         jobcenter_id, indicator, breakdown, period = key
         reader = connection or self.pool
         rows = await reader.fetch(
@@ -466,8 +467,9 @@ class EventStore:
     ) -> list[tuple[RecordedEvent, int]]:
         """The monthly figures as published by `published` (envelope `occurred_at`, not record
         time), among the events recorded up to position `until`: per (jobcenter, indicator,
-        breakdown, period), the last recorded of its publications with `occurred_at` <=
-        `published`, and how many such publications there are. Filtered by jobcenter,
+        breakdown, period), the one in force among its publications with `occurred_at` <=
+        `published` (the latest `occurred_at`, then the highest position), and how many such
+        publications there are. Filtered by jobcenter,
         indicator, year of the period, and restricted to `jobcenters` when given."""
         period_year = None if year is None else f"{year:04d}"
         rows = await self._fetch(
@@ -490,7 +492,7 @@ WHERE stream_id = $1 AND data ? 'period' AND left(data->>'period', 4) = left($4,
   AND type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
   AND data->>'period' = $4 AND data->>'indicator' = $2 AND data->>'breakdown' = $3
   AND position <= $5
-ORDER BY position LIMIT $6 OFFSET $7
+ORDER BY occurred_at, position LIMIT $6 OFFSET $7
 """
 """The publications of one figure: found by stream and year through the period index."""
 SELECT_FIGURES_PUBLISHED = f"""
@@ -506,7 +508,7 @@ WHERE type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
   AND ($5::text IS NULL OR left(data->>'period', 4) = $5)
   AND ($6::text[] IS NULL OR data->>'jobcenter_id' = ANY($6::text[]))
 ORDER BY data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period',
-         position DESC
+         occurred_at DESC, position DESC
 """
-"""The figures in force as published by a time: the latest recorded of each figure's
-publications up to then, with their number."""
+"""The figures in force as published by a time: the latest published (ties: the latest
+recorded) of each figure's publications up to then, with their number."""

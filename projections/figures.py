@@ -1,12 +1,16 @@
 """The "figures" projection: monthly figures as known now, one row per (jobcenter, series, month).
 
-Invariants: the latest recorded publication (highest position) of a (jobcenter_id, indicator,
-breakdown, period) sets the row, whether a report or a correction; `revision_count` counts the
-publications of that month after the first (0 for a month published once); `position` and
-`recorded_at` name the publication in force. `flags` are consistency findings (never a
-rejection), recomputed by `group_flags` for every (jobcenter_id, indicator, period) a batch
-touches from the rows in force then, so a total row is re-flagged when a women or men row arrives
-later and the other way round; a rebuild computes them from the same function.
+Invariants: the publication in force of a (jobcenter_id, indicator, breakdown, period) sets the
+row, whether a report or a correction: the one the source published last, by the envelope's
+`occurred_at`, ties broken by the higher position. So a report recorded after its correction (a
+retried batch, history loaded out of order) never overrides it: the row does not depend on the
+order in which the publications were recorded, and a rebuild gives the live fold's rows.
+`revision_count` counts the publications of that month after the first, whatever their order
+(0 for a month published once); `position`, `recorded_at`, `occurred_at` and `last_reason` name
+the publication in force. `flags` are consistency findings (never a rejection), recomputed by
+`group_flags` for every (jobcenter_id, indicator, period) a batch touches from the rows in force
+then, so a total row is re-flagged when a women or men row arrives later and the other way
+round; a rebuild computes them from the same function.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ FIGURES_DDL = (
         revision_count integer     NOT NULL,
         position       bigint      NOT NULL,
         recorded_at    timestamptz NOT NULL,
+        occurred_at    timestamptz NOT NULL,
         last_reason    text,
         flags          text[]      NOT NULL DEFAULT '{{}}',
         PRIMARY KEY (jobcenter_id, indicator, breakdown, period)
@@ -59,24 +64,28 @@ FIGURES_DDL = (
     "CREATE INDEX figures_jobcenter_indicator_period_idx"
     " ON {figures} (jobcenter_id, indicator, period)",
 )
-UPSERT_FIGURES = """
-INSERT INTO {figures} AS f (
+IN_FORCE_COLUMNS = ("value", "numerator", "denominator", "status", "position", "recorded_at",
+                    "occurred_at", "last_reason")  # fmt: skip
+"""The columns the publication in force sets (the others: the key, the count, the flags)."""
+NEWER = "(EXCLUDED.occurred_at, EXCLUDED.position) > (f.occurred_at, f.position)"
+"""Whether the batch's publication in force was published after the row's (see the docstring)."""
+SET_IN_FORCE = ",\n    ".join(
+    f"{column} = CASE WHEN {NEWER} THEN EXCLUDED.{column} ELSE f.{column} END"
+    for column in IN_FORCE_COLUMNS
+)
+UPSERT_FIGURES = f"""
+INSERT INTO {{figures}} AS f (
     jobcenter_id, indicator, breakdown, period, value, numerator, denominator, status,
-    revision_count, position, recorded_at, last_reason
+    revision_count, position, recorded_at, occurred_at, last_reason
 )
 SELECT * FROM unnest(
     $1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[],
-    $7::numeric[], $8::text[], $9::integer[], $10::bigint[], $11::timestamptz[], $12::text[]
+    $7::numeric[], $8::text[], $9::integer[], $10::bigint[], $11::timestamptz[],
+    $12::timestamptz[], $13::text[]
 )
 ON CONFLICT (jobcenter_id, indicator, breakdown, period) DO UPDATE SET
-    value = EXCLUDED.value,
-    numerator = EXCLUDED.numerator,
-    denominator = EXCLUDED.denominator,
-    status = EXCLUDED.status,
     revision_count = f.revision_count + EXCLUDED.revision_count + 1,
-    position = EXCLUDED.position,
-    recorded_at = EXCLUDED.recorded_at,
-    last_reason = EXCLUDED.last_reason
+    {SET_IN_FORCE}
 """
 SELECT_GROUPS = """
 SELECT f.jobcenter_id, f.indicator, f.period, f.breakdown, f.value, f.numerator, f.denominator,
@@ -96,7 +105,7 @@ WHERE (f.jobcenter_id, f.indicator, f.breakdown, f.period)
 
 @dataclass(frozen=True)
 class FigureRow:
-    """The change one batch makes to one figure: its latest publication and how many it saw."""
+    """The change one batch makes to one figure: its publication in force and how many it saw."""
 
     jobcenter_id: str
     indicator: str
@@ -109,12 +118,18 @@ class FigureRow:
     publications: int
     position: int
     recorded_at: datetime
+    occurred_at: datetime
     last_reason: str | None
 
     @property
     def revision_count(self) -> int:
         """The publications after the first one among those seen (0: published once)."""
         return self.publications - 1
+
+    @property
+    def published(self) -> tuple[datetime, int]:
+        """The publication order: the source's `occurred_at`, then the position."""
+        return self.occurred_at, self.position
 
 
 def figure_row(event: RecordedEvent) -> FigureRow:
@@ -133,6 +148,7 @@ def figure_row(event: RecordedEvent) -> FigureRow:
         publications=1,
         position=event.position,
         recorded_at=event.recorded_at,
+        occurred_at=event.occurred_at,
         last_reason=figure.reason if isinstance(figure, MonthlyFigureCorrected) else None,
     )
 
@@ -140,8 +156,9 @@ def figure_row(event: RecordedEvent) -> FigureRow:
 def fold_figures(
     events: Iterable[RecordedEvent], rows: dict[FigureKey, FigureRow] | None = None
 ) -> list[FigureRow]:
-    """One row per figure touched by `events` (in position order), folded into `rows` when
-    given: the latest publication wins, `publications` counts them all; other types are ignored."""
+    """One row per figure touched by `events`, folded into `rows` when given: the publication
+    published last (`FigureRow.published`) is in force, `publications` counts them all; other
+    types are ignored. The result does not depend on the order of `events`."""
     rows = {} if rows is None else rows
     for event in events:
         if event.type not in FIGURE_TYPES:
@@ -149,7 +166,12 @@ def fold_figures(
         row = figure_row(event)
         key = (row.jobcenter_id, row.indicator, row.breakdown, row.period)
         seen = rows.get(key)
-        rows[key] = replace(row, publications=seen.publications + 1) if seen else row
+        if seen is None:
+            rows[key] = row
+        elif row.published > seen.published:
+            rows[key] = replace(row, publications=seen.publications + 1)
+        else:
+            rows[key] = replace(seen, publications=seen.publications + 1)
     return list(rows.values())
 
 
@@ -300,7 +322,7 @@ def _values(row: FigureRow) -> tuple[object, ...]:
     return (
         row.jobcenter_id, row.indicator, row.breakdown, row.period, row.value, row.numerator,
         row.denominator, row.status, row.revision_count, row.position, row.recorded_at,
-        row.last_reason,
+        row.occurred_at, row.last_reason,
     )  # fmt: skip
 
 

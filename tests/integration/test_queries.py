@@ -23,7 +23,7 @@ HISTORY_KEYS = {
 }  # fmt: skip
 FIGURE_KEYS = {
     "jobcenter_id", "indicator", "breakdown", "period", "value", "numerator", "denominator",
-    "status", "revision_count", "position", "flags",
+    "status", "revision_count", "position", "flags", "occurred_at",
 }  # fmt: skip
 
 

@@ -47,10 +47,12 @@ async def client(app: FastAPI, store: EventStore) -> AsyncIterator[httpx.AsyncCl
         }
         response = await client.post("/ingest", json=[
             *registered,                                                        # 1-2
-            figure_envelope("06437", "2022-01", value=60),                      # 3
+            figure_envelope("06437", "2022-01", value=60)
+            | {"occurred_at": "2022-04-28T08:00:00Z"},                          # 3
             figure_envelope("06437", "2022-02", value=70),                      # 4
             figure_envelope("06437", "2022-01", value=61, status="final",
-                            numerator=None),                                    # 5
+                            numerator=None)
+            | {"occurred_at": "2022-05-02T08:00:00Z"},                          # 5
             figure_envelope("06437", "2022-01", breakdown="women", value=20),   # 6
             correction,                                                         # 7
         ])  # fmt: skip
@@ -120,3 +122,28 @@ async def test_vintages_are_scoped_like_every_read(
         response = await reader.get("/figures/vintages", params=KEY)
 
     assert response.status_code == status
+
+
+async def test_a_report_recorded_after_its_correction_is_listed_before_it(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    late = figure_envelope("06437", "2022-01", value=59) | {"occurred_at": "2022-04-01T08:00:00Z"}
+    response = await client.post("/ingest", json=[late])
+    assert response.json()["items"][0]["status"] == "recorded"  # position 8
+    await ProjectionRunner(store.pool, store, [FIGURES, AGREEMENTS]).catch_up()
+
+    body = (await client.get("/figures/vintages", params=KEY)).json()
+    [figure] = (
+        await client.get("/figures", params={"jobcenter_id": "06437", "indicator": "integrations"})
+    ).json()["items"][:1]
+
+    assert [(v["value"], v["position"]) for v in body["items"]] == [
+        (59, 8),
+        (60, 3),
+        (61, 5),
+        (62, 7),
+    ]
+    assert (figure["period"], figure["value"], figure["position"], figure["revision_count"]) == (
+        "2022-01", 62, 7, 3
+    )  # fmt: skip
+    assert figure["occurred_at"] == "2022-05-27T08:00:00Z"

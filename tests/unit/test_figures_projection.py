@@ -11,14 +11,23 @@ from projections.figures import Amounts, FiguresLoader, fold_figures, group_flag
 from tests.factories import figure_event
 
 RECORDED_AT = datetime(2022, 10, 27, 9, tzinfo=UTC)
+REPORTED = datetime(2022, 10, 27, 8, tzinfo=UTC)
+CORRECTED = datetime(2023, 2, 27, 8, tzinfo=UTC)
 
 
-def recorded(position: int, type: str = "MonthlyFigureReported", **data: Any) -> RecordedEvent:
-    """A recorded figure event at `position` (hashes are not checked here)."""
+def recorded(
+    position: int,
+    type: str = "MonthlyFigureReported",
+    occurred_at: datetime = REPORTED,
+    **data: Any,
+) -> RecordedEvent:
+    """A recorded figure event at `position`, published at `occurred_at` (hashes are not
+    checked here)."""
     event = figure_event(**data)
     return RecordedEvent(
-        **event.model_dump(exclude={"type"}),
+        **event.model_dump(exclude={"type", "occurred_at"}),
         type=type,
+        occurred_at=occurred_at,
         position=position,
         stream_version=position,
         recorded_at=RECORDED_AT + timedelta(minutes=position),
@@ -55,6 +64,63 @@ def test_a_report_after_a_correction_clears_the_reason() -> None:
     )
 
     assert (row.value, row.revision_count, row.last_reason) == (Decimal(70), 1, None)
+
+
+def correction(position: int, value: int = 66) -> RecordedEvent:
+    """The July correction, published in February after the reports of October."""
+    return recorded(position, "MonthlyFigureCorrected", CORRECTED, value=value,
+                    status="final", reason="late registrations")  # fmt: skip
+
+
+def test_a_report_recorded_after_its_correction_does_not_override_it() -> None:
+    [row] = fold_figures([correction(1), recorded(2, value=64)])
+
+    assert (row.value, row.status, row.last_reason) == (Decimal(66), "final", "late registrations")
+    assert (row.position, row.occurred_at, row.recorded_at) == (
+        1, CORRECTED, RECORDED_AT + timedelta(minutes=1)
+    )  # fmt: skip
+    assert row.revision_count == 1
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]])
+def test_the_row_does_not_depend_on_the_order_the_publications_were_recorded(
+    order: list[int],
+) -> None:
+    published = [
+        ("MonthlyFigureReported", REPORTED, 64),
+        ("MonthlyFigureReported", REPORTED + timedelta(days=30), 65),
+        ("MonthlyFigureCorrected", CORRECTED, 66),
+    ]
+    events = [
+        recorded(position, type, occurred_at, value=value, reason="late registrations")
+        if type == "MonthlyFigureCorrected"
+        else recorded(position, type, occurred_at, value=value)
+        for position, (type, occurred_at, value) in enumerate(
+            (published[i] for i in order), start=1
+        )
+    ]
+
+    [row] = fold_figures(events)
+
+    assert (row.value, row.occurred_at, row.revision_count) == (Decimal(66), CORRECTED, 2)
+    assert row.position == order.index(2) + 1
+
+
+def test_a_batch_folded_into_earlier_rows_keeps_the_one_in_force() -> None:
+    rows: dict[Any, Any] = {}
+    fold_figures([correction(1)], rows)
+
+    [row] = fold_figures([recorded(2, value=64), recorded(3, value=63)], rows)
+
+    assert (row.value, row.position, row.revision_count) == (Decimal(66), 1, 2)
+
+
+def test_equal_publication_times_are_decided_by_the_higher_position() -> None:
+    [row] = fold_figures([correction(1, value=66), correction(2, value=67)])
+    [late] = fold_figures([recorded(5, value=70), recorded(3, value=71)])
+
+    assert (row.value, row.position, row.revision_count) == (Decimal(67), 2, 1)
+    assert (late.value, late.position) == (Decimal(70), 5)
 
 
 def test_breakdowns_and_jobcenters_are_separate_figures() -> None:
@@ -168,3 +234,18 @@ def test_the_loader_flags_every_row_from_the_same_rule() -> None:
     assert rows == {("total", "2022-07"): ["breakdown_sum_exceeds_total"],
                     ("women", "2022-07"): [], ("men", "2022-07"): [],
                     ("total", "2022-08"): []}  # fmt: skip
+
+
+def test_the_flags_look_at_the_rows_in_force() -> None:
+    # the women's correction (30) is in force though its report (70 > 60) was recorded later
+    loader = FiguresLoader()
+    loader.add([
+        recorded(1, value=60),
+        recorded(2, "MonthlyFigureCorrected", CORRECTED, breakdown="women", value=30,
+                 reason="late registrations"),
+        recorded(3, breakdown="women", value=70),
+    ])  # fmt: skip
+
+    rows = {r[2]: (r[4], r[-1]) for r in loader.finish()["figures"]}
+
+    assert rows == {"total": (Decimal(60), []), "women": (Decimal(30), [])}

@@ -14,7 +14,7 @@ from services.replay import figures_published
 
 SELECT_FIGURES = f"""
 SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator, f.denominator,
-       f.status, f.revision_count, f.position, f.flags, count(*) OVER () AS total
+       f.status, f.revision_count, f.position, f.flags, f.occurred_at, count(*) OVER () AS total
 FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
   AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
@@ -29,7 +29,8 @@ router = APIRouter()
 
 
 class Figure(BaseModel):
-    """A monthly figure as known now (the public contract's figure row)."""
+    """A monthly figure as known now (the public contract's figure row): its publication in
+    force, the latest by `occurred_at` (ties: the higher position)."""
 
     jobcenter_id: str
     indicator: str
@@ -44,6 +45,8 @@ class Figure(BaseModel):
     flags: list[str] = []
     """Consistency findings (never a rejection): `breakdown_sum_exceeds_total`,
     `fraction_missing`."""
+    occurred_at: datetime
+    """When the source published the publication in force (its envelope's `occurred_at`)."""
 
 
 class Figures(BaseModel):
@@ -109,7 +112,7 @@ async def _published(
             jobcenter_id=row.jobcenter_id, indicator=row.indicator, breakdown=row.breakdown,
             period=row.period, value=row.value, numerator=row.numerator,
             denominator=row.denominator, status=row.status, revision_count=row.revision_count,
-            position=row.position, flags=flags,
+            position=row.position, flags=flags, occurred_at=row.occurred_at,
         )
         for row, flags in found[offset : offset + limit]
     ]  # fmt: skip

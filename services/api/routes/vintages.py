@@ -1,5 +1,5 @@
 """`GET /figures/vintages`: every publication (vintage) of one monthly figure, read from the
-event store, oldest first."""
+event store, oldest published first."""
 
 from datetime import datetime
 from typing import Annotated
@@ -34,7 +34,7 @@ class Vintage(BaseModel):
 
 
 class Vintages(BaseModel):
-    """A page of a figure's publications, in position order."""
+    """A page of a figure's publications, in publication order (`occurred_at`, then position)."""
 
     items: list[Vintage]
     count: int
@@ -65,8 +65,9 @@ async def vintages(
     offset: Offset = 0,
 ) -> Vintages:
     """Every recorded publication of one (jobcenter, indicator, breakdown, period), oldest
-    first: the last one is in force, `revision_count` of `GET /figures` is their number - 1.
-    404 when the figure was never published or its jobcenter is outside the caller's scope."""
+    published first (`occurred_at`, ties by position): the last one is in force,
+    `revision_count` of `GET /figures` is their number - 1. 404 when the figure was never
+    published or its jobcenter is outside the caller's scope."""
     key = (jobcenter_id, indicator, breakdown, period)
     async with at.snapshot(response, None) as connection:
         land = await connection.fetchval(SELECT_LAND, jobcenter_id)
