@@ -66,7 +66,7 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
             )
         assert (health.status_code, anonymous.status_code) == (200, 401)
         assert health.json() == {"status": "ok", "position": 0, "projections": {}}
-        pool = await create_pool(announced["database"], role="zs_app")
+        pool = await create_pool(announced["database"], role="zs_ingest")
         await EventStore(pool).append([figure_event(), figure_event()])
         await pool.close()
     finally:
