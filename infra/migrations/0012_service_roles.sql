@@ -59,6 +59,7 @@ GRANT EXECUTE ON FUNCTION store.append_events TO zs_ingest;
 -- The services' tables.
 GRANT USAGE ON SCHEMA service TO zs_ingest, zs_relay, zs_projector, zs_api;
 GRANT INSERT ON service.rejections TO zs_ingest;
+GRANT SELECT (delivery_id, body_sha256) ON service.rejections TO zs_ingest;  -- ON CONFLICT's key
 GRANT USAGE ON SEQUENCE service.rejections_id_seq TO zs_ingest;
 GRANT SELECT ON service.rejections TO zs_api;
 GRANT SELECT, INSERT, UPDATE ON service.checkpoints TO zs_projector;
