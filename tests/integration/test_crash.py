@@ -116,7 +116,7 @@ async def test_killed_services_end_identical_to_a_run_without_kills(
 
     await wipe_broker(broker_url)
     reference = Servers(reference_url, broker_url)
-    async with services(settings_for(reference), reference, set(Part)) as running:
+    async with services(settings_for(reference), reference, set(Part), api=True) as running:
         connection = await asyncpg.connect(reference_url)
         await publish_all(reference, connection, workload, running.store)
         expected = await checksums(connection, workload)
