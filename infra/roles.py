@@ -37,8 +37,9 @@ class DbRole(StrEnum):
 
     @property
     def login(self) -> str:
-        """The name of the login that `derived_logins` creates for the service."""
-        return f"zs_{self.value}_login"
+        """The name of the login that `derived_logins` creates for the service (`_local`: never
+        the name an operator gives a login, whose password this would change)."""
+        return f"zs_{self.value}_local"
 
     @property
     def setting(self) -> str:
