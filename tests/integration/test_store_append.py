@@ -208,8 +208,9 @@ async def test_append_function_is_the_only_door_into_the_log(
     service holds INSERT on the log itself."""
     row = await owner_connection.fetchrow(
         "SELECT p.prosecdef, p.proowner::regrole::text AS owner, p.proconfig,"
-        " array(SELECT r.rolname FROM pg_roles AS r WHERE r.rolname LIKE 'zs\\_%' AND NOT r.rolcanlogin"
-        "   AND has_function_privilege(r.oid, p.oid, 'EXECUTE') ORDER BY 1) AS callers,"
+        " array(SELECT r.rolname FROM pg_roles AS r WHERE r.rolname LIKE 'zs\\_%'"
+        "   AND NOT r.rolcanlogin AND has_function_privilege(r.oid, p.oid, 'EXECUTE')"
+        "   ORDER BY 1) AS callers,"
         " has_function_privilege('public', p.oid, 'EXECUTE') AS public"
         " FROM pg_proc AS p WHERE p.oid = 'store.append_events'::regproc"
     )
