@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import structlog
+
 from events.store import EventStore, create_pool
 from infra.embedded import embedded_postgres_server, embedded_redis_server
 from infra.migrate import migrate
@@ -24,6 +26,7 @@ from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 
 SERVERS_FILE = "servers.json"
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ async def login_urls(
         raise MissingLogin(f"set {names} (or ZS_DATABASE_URL, to derive the logins from it)")
     if missing:
         urls |= await derived_logins(owner_url, settings.data_dir, missing)
+        log.info(
+            "services connect with logins derived from the owner's URL",
+            logins=[role.login for role in missing], passwords=str(settings.data_dir / "database"),
+        )  # fmt: skip
     return urls
 
 
