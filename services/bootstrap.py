@@ -19,7 +19,7 @@ import structlog
 
 from events.store import EventStore, create_pool
 from infra.embedded import embedded_postgres_server, embedded_redis_server
-from infra.migrate import migrate
+from infra.migrate import check_applied, migrate
 from infra.roles import DbRole, derived_logins
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
@@ -130,8 +130,9 @@ async def login_urls(
 async def open_stores(
     owner_url: str, settings: Settings, roles: Collection[DbRole]
 ) -> AsyncIterator[dict[DbRole, EventStore]]:
-    """With the owner's URL (may be empty), prepare the database first; then yield a store per
-    role, each connected as that role's login and switched to its group."""
+    """With the owner's URL (may be empty), prepare the database first, else refuse one not
+    migrated; then yield a store per role, each connected as that role's login and switched to
+    its group."""
     if owner_url:
         await prepare_database(owner_url)
     urls = await login_urls(settings, owner_url, roles)
@@ -139,6 +140,8 @@ async def open_stores(
     try:
         for role in roles:
             stores[role] = EventStore(await create_pool(urls[role], role=role.group))
+        if not owner_url and stores:  # it cannot migrate: the schema must be current
+            await check_applied(next(iter(stores.values())).pool)
         if projector := stores.get(DbRole.PROJECTOR):
             await ProjectionRunner(projector.pool, projector, PROJECTIONS).ensure_tables()
         yield stores

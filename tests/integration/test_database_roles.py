@@ -13,10 +13,12 @@ import pytest
 from events.rejections import RejectionLog, StoredRejection
 from events.store import EventStore, create_pool
 from infra.database import create_database, drop_database, with_database
-from infra.migrate import discover, migrate
+from infra.migrate import MigrationError, discover, migrate
 from infra.roles import DbRole
+from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
+from services.bootstrap import open_stores
 from services.pipeline.relay import SAVE_CHECKPOINT, relay_checkpoint
 from tests.factories import figure_event, unique
 
@@ -224,3 +226,16 @@ async def test_an_older_database_hands_its_read_models_to_the_projector(
         assert left_to_zs_app == 0
     finally:
         await drop_database(server_url, name)
+
+
+async def test_a_service_with_its_own_login_refuses_a_database_not_migrated(
+    service_urls: dict[DbRole, str], owner_connection: asyncpg.Connection
+) -> None:
+    settings = Settings(api_database_url=service_urls[DbRole.API])
+    async with open_stores("", settings, [DbRole.API]) as stores:  # current: it starts
+        assert await stores[DbRole.API].last_position() == 0
+    await owner_connection.execute("DELETE FROM service.schema_migrations WHERE version = 12")
+
+    with pytest.raises(MigrationError, match="0012_service_roles is not applied"):
+        async with open_stores("", settings, [DbRole.API]):
+            pass
