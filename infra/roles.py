@@ -2,10 +2,11 @@
 login each service connects with.
 
 A login is a member of exactly one group, NOINHERIT: the session switches to the group (the
-pool's `role` setting) and has its privileges only there; `RESET ROLE` leaves the login with
-none, and `SET ROLE` to another group is refused. Where a service's URL is not configured, the
-login is derived from the owner's URL (`derived_logins`): created or updated here with a random
-password kept under the data directory, readable by its owner only.
+pool's `role` setting) and has its privileges only there; `SET ROLE NONE` leaves the login with
+none, `RESET ROLE` goes back to the group, `SET ROLE` to another group is refused. Where a
+service's URL is not configured, the login is derived from the owner's URL (`derived_logins`):
+created or updated here with a random password kept under the data directory, readable by its
+owner only.
 """
 
 import contextlib

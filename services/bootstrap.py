@@ -19,7 +19,7 @@ import structlog
 
 from events.store import EventStore, create_pool
 from infra.embedded import embedded_postgres_server, embedded_redis_server
-from infra.migrate import check_applied, migrate
+from infra.migrate import Migration, check_applied, migrate
 from infra.roles import DbRole, derived_logins
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
@@ -97,15 +97,16 @@ class MissingLogin(Exception):
     """A service has neither a URL of its own nor an owner's URL to derive a login from."""
 
 
-async def prepare_database(owner_url: str) -> None:
+async def prepare_database(owner_url: str) -> list[Migration]:
     """Apply the migrations and create the missing projection tables, owned by zs_projector
-    (the owner is a member of it since migration 0012)."""
-    await migrate(owner_url)
+    (the owner is a member of it since migration 0012); the migrations applied now."""
+    applied = await migrate(owner_url)
     pool = await create_pool(owner_url, role=DbRole.PROJECTOR.group, max_size=1)
     try:
         await ProjectionRunner(pool, EventStore(pool), PROJECTIONS).ensure_tables()
     finally:
         await pool.close()
+    return applied
 
 
 async def login_urls(

@@ -16,8 +16,6 @@ from events.catalogue import json_schemas
 from events.store import EventStore, create_pool
 from infra.broker import create_transport
 from infra.logging import configure_logging
-from infra.migrate import Migration
-from infra.migrate import migrate as apply_migrations
 from infra.roles import DbRole
 from infra.settings import get_settings
 from services.api.status import broker_answers
@@ -194,15 +192,8 @@ def migrate() -> None:
     """Apply the SQL migrations that are not applied yet (as the owner, ZS_DATABASE_URL), then
     create the projection tables that are missing."""
     with database_server(get_settings(), roles=()) as database_url:
-        applied = asyncio.run(migrate_all(database_url))
+        applied = asyncio.run(prepare_database(database_url))
     typer.echo(f"{len(applied)} migration(s) applied")
-
-
-async def migrate_all(database_url: str) -> list[Migration]:
-    """The migrations applied now; then the missing projection tables."""
-    applied = await apply_migrations(database_url)
-    await prepare_database(database_url)
-    return applied
 
 
 @schema.command("export")
