@@ -56,6 +56,22 @@ def discover() -> list[Migration]:
     return sorted(found, key=lambda migration: migration.version)
 
 
+async def check_applied(pool: asyncpg.Pool) -> None:
+    """Refuse a database whose migrations are not all applied, or were edited afterwards: for
+    a service that connects with its own login and cannot migrate."""
+    try:
+        rows = await pool.fetch(SELECT_APPLIED)
+    except asyncpg.UndefinedTableError:
+        rows = []
+    applied: dict[int, str] = {row["version"]: row["checksum"] for row in rows}
+    for migration in discover():
+        name = f"{migration.version:04d}_{migration.name}"
+        if migration.version not in applied:
+            raise MigrationError(f"migration {name} is not applied: run `zs migrate` first")
+        if applied[migration.version] != migration.checksum:
+            raise MigrationError(f"migration {name} was changed after it was applied")
+
+
 async def migrate(database_url: str) -> list[Migration]:
     """Apply every migration not yet recorded; return the ones applied now. Safe to re-run."""
     connection = await asyncpg.connect(database_url)

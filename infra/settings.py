@@ -12,7 +12,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZS_", env_file=".env", extra="ignore")
 
     database_url: str | None = None
-    """PostgreSQL URL; unset means the embedded PostgreSQL under `data_dir`."""
+    """The migration owner's PostgreSQL URL (schemas, DDL, creating derived logins); unset
+    means the embedded PostgreSQL under `data_dir`."""
+    ingest_database_url: str | None = None
+    """The ingest's own login (group `zs_ingest`); unset: derived from the owner's URL."""
+    relay_database_url: str | None = None
+    """The relay's own login (group `zs_relay`); unset: derived from the owner's URL."""
+    projector_database_url: str | None = None
+    """The projector's own login (group `zs_projector`); unset: derived from the owner's URL."""
+    api_database_url: str | None = None
+    """The query API's own login (group `zs_api`, read only); unset: derived from the owner's
+    URL. The API's `POST /ingest` writes with the ingest's login."""
     broker_url: str | None = None
     """Broker URL (`redis://`, `nats://`, ...); unset means the embedded Redis under `data_dir`.
     NATS takes several servers of one cluster, comma-separated (`nats://h1:4222,nats://h2:4222`)."""
@@ -23,7 +33,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     database_role: str = "zs_app"
-    """Role the services switch to after connecting (SELECT/INSERT only on the event log)."""
+    """Retired by migration 0012, which leaves `zs_app` without privileges: each service now
+    switches to its own group role. Still read, so settings files naming it keep loading."""
     redeliver_after_s: float = 30.0
     """A message a crashed consumer left unacknowledged goes to another after this idle time."""
     log_format: str = "auto"

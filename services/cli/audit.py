@@ -14,6 +14,7 @@ from rich.progress import Progress
 from events.anchor import Anchor, anchor_head, check_anchor
 from events.store import EventStore
 from events.verify import ChainVerdict, verify_chain
+from infra.roles import DbRole
 from infra.settings import get_settings
 from infra.tokens import local_signing_key
 from projections.registry import PROJECTIONS
@@ -27,15 +28,16 @@ stderr = Console(stderr=True)
 T = TypeVar("T")
 
 
-def run_with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
-    """Run `work` against the configured (or embedded) store."""
+def run_with_store(work: Callable[[EventStore], Awaitable[T]], role: DbRole = DbRole.API) -> T:
+    """Run `work` against the configured (or embedded) store, connected as `role` (the API's
+    read-only login by default)."""
     settings = get_settings()
 
     async def go(url: str) -> T:
-        async with open_store(url, settings) as store:
+        async with open_store(url, settings, role) as store:
             return await work(store)
 
-    with database_server(settings) as url:
+    with database_server(settings, [role]) as url:
         return asyncio.run(go(url))
 
 
@@ -86,7 +88,7 @@ def verify(
             async def compare(store: EventStore, name: str = name) -> str | None:
                 return await ProjectionRunner(store.pool, store, PROJECTIONS).verify(name)
 
-            if difference := run_with_store(compare):
+            if difference := run_with_store(compare, DbRole.PROJECTOR):  # scratch tables
                 typer.echo(f"view {name} differs from the log: {difference}", err=True)
                 raise typer.Exit(1)
             typer.echo(f"view {name}: equal to its recomputation from the log")

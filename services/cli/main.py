@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import signal
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import typer
@@ -15,10 +16,17 @@ from events.catalogue import json_schemas
 from events.store import EventStore, create_pool
 from infra.broker import create_transport
 from infra.logging import configure_logging
-from infra.migrate import migrate as apply_migrations
+from infra.roles import DbRole
 from infra.settings import get_settings
 from services.api.status import broker_answers
-from services.bootstrap import Servers, database_server, open_store, servers
+from services.bootstrap import (
+    Servers,
+    database_server,
+    open_store,
+    own_url,
+    prepare_database,
+    servers,
+)
 from services.cli.audit import audit
 from services.cli.projections import projections
 from services.cli.publish import Tally, publish_file, read_lines
@@ -57,22 +65,26 @@ def up(
     run_up(get_settings(), load_demo=demo)
 
 
-def require_servers() -> None:
-    """Refuse to start a single service without configured servers."""
+def require_servers(roles: Collection[DbRole]) -> None:
+    """Refuse to start a single service without configured servers: the broker, and the
+    database as each of `roles` (its own URL, else the owner's to derive a login from)."""
     settings = get_settings()
-    if not (settings.database_url and settings.broker_url):
+    missing = [] if settings.broker_url else ["ZS_BROKER_URL"]
+    if not settings.database_url:
+        missing += [role.setting for role in roles if not own_url(settings, role)]
+    if missing:
         raise typer.BadParameter(
-            "set ZS_DATABASE_URL and ZS_BROKER_URL: a single service joins servers that run "
-            "already (`zs up` runs everything on embedded ones)"
+            f"set {', '.join(missing)}: a single service joins servers that run already "
+            "(`zs up` runs everything on embedded ones; see docs/operations.md for the logins)"
         )
 
 
 def run_part(part: Part) -> None:
     """Run one service until SIGINT or SIGTERM, on the configured servers."""
     settings = get_settings()
-    require_servers()
+    require_servers([part.role])
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop during start-up, too
-    with contextlib.suppress(KeyboardInterrupt), servers(settings) as urls:
+    with contextlib.suppress(KeyboardInterrupt), servers(settings, [part.role]) as urls:
         asyncio.run(run_until_stopped(settings, urls, {part}))
 
 
@@ -97,24 +109,27 @@ def project() -> None:
 @app.command()
 def api() -> None:
     """Serve only the HTTP API and the dashboard (no ingest, relay or projector)."""
-    require_servers()
+    require_servers([DbRole.API, DbRole.INGEST])
     run_api(get_settings())
 
 
 CHECK_TIMEOUT_S = 10.0
 
 
-async def check_servers(database_url: str, broker_url: str, role: str) -> list[str]:
-    """What is unreachable of the database and the broker (empty: both answer)."""
+async def check_servers(databases: Mapping[str | None, str], broker_url: str) -> list[str]:
+    """What is unusable of the databases (URL by the role to switch to) and the broker (empty:
+    all answer)."""
     problems = []
-    try:
-        pool = await asyncio.wait_for(create_pool(database_url, role=role), CHECK_TIMEOUT_S)
+    for role, database_url in databases.items():
         try:
-            await EventStore(pool).last_position()
-        finally:
-            await pool.close()
-    except Exception as error:
-        problems.append(f"database not usable: {type(error).__name__}: {error}")
+            pool = await asyncio.wait_for(create_pool(database_url, role=role), CHECK_TIMEOUT_S)
+            try:
+                await EventStore(pool).last_position()
+            finally:
+                await pool.close()
+        except Exception as error:
+            problems.append(f"database not usable as {role or 'the owner'}: "
+                            f"{type(error).__name__}: {error}")  # fmt: skip
     transport = create_transport(broker_url)
     try:
         await asyncio.wait_for(transport.broker.connect(), CHECK_TIMEOUT_S)
@@ -130,13 +145,15 @@ async def check_servers(database_url: str, broker_url: str, role: str) -> list[s
 
 @app.command()
 def check() -> None:
-    """Exit 0 when the configured database and broker answer, else 1 (for health checks)."""
-    require_servers()
+    """Exit 0 when the configured databases and broker answer, else 1 (for health checks)."""
     settings = get_settings()
-    assert settings.database_url and settings.broker_url
-    problems = asyncio.run(
-        check_servers(settings.database_url, settings.broker_url, settings.database_role)
-    )
+    own: dict[str | None, str] = {
+        role.group: url for role in DbRole if (url := own_url(settings, role))
+    }
+    databases: dict[str | None, str] = own or {None: settings.database_url or ""}
+    require_servers([] if own else list(DbRole))
+    assert settings.broker_url
+    problems = asyncio.run(check_servers(databases, settings.broker_url))
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:
@@ -157,7 +174,7 @@ def publish(
         async with open_store(urls.database_url, settings) as store:
             return await publish_file(store, urls.broker_url, file, wait, console)
 
-    with servers(settings) as urls:
+    with servers(settings, [DbRole.API]) as urls:
         tally = asyncio.run(go(urls))
     if tally is None:
         typer.echo(
@@ -172,9 +189,10 @@ def publish(
 
 @app.command()
 def migrate() -> None:
-    """Apply the SQL migrations that are not applied yet."""
-    with database_server(get_settings()) as database_url:
-        applied = asyncio.run(apply_migrations(database_url))
+    """Apply the SQL migrations that are not applied yet (as the owner, ZS_DATABASE_URL), then
+    create the projection tables that are missing."""
+    with database_server(get_settings(), roles=()) as database_url:
+        applied = asyncio.run(prepare_database(database_url))
     typer.echo(f"{len(applied)} migration(s) applied")
 
 

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Column, Table
 
+from infra.roles import DbRole
 from infra.settings import get_settings
 from projections.checkpoints import ProjectionStatus
 from projections.registry import PROJECTIONS
@@ -18,7 +19,7 @@ projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_i
 
 async def run_rebuild(database_url: str, name: str) -> int:
     """Rebuild projection `name` with a progress bar on stderr; the final position."""
-    async with open_store(database_url, get_settings()) as store:
+    async with open_store(database_url, get_settings(), DbRole.PROJECTOR) as store:
         runner = ProjectionRunner(store.pool, store, PROJECTIONS)
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(f"rebuilding {name}", total=None)
@@ -36,7 +37,7 @@ async def run_status(database_url: str) -> list[ProjectionStatus]:
 @projections.command()
 def rebuild(name: str) -> None:
     """Rebuild projection NAME from position 0 into fresh tables and swap them in."""
-    with database_server(get_settings()) as database_url:
+    with database_server(get_settings(), [DbRole.PROJECTOR]) as database_url:
         try:
             position = asyncio.run(run_rebuild(database_url, name))
         except ProjectionError as error:
@@ -48,7 +49,7 @@ def rebuild(name: str) -> None:
 @projections.command()
 def status() -> None:
     """Show each projection's checkpoint, the store's head and the lag."""
-    with database_server(get_settings()) as database_url:
+    with database_server(get_settings(), [DbRole.API]) as database_url:
         rows = asyncio.run(run_status(database_url))
     headers = ("checkpoint", "head", "lag (events)", "lag (s)")
     numbers = (Column(header, justify="right") for header in headers)

@@ -41,9 +41,10 @@ async def serve(
 ) -> None:
     """Start the services `parts` and the HTTP API, announce the URLs once ready, run until
     stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
-    async with services(settings, urls, set(parts)) as running:
+    async with services(settings, urls, set(parts), api=True) as running:
         if load_demo:
             await load_demo_once(running)
+        assert running.ingestor is not None  # the API's POST /ingest
         app = create_app(
             running.store, running.ingestor, settings, TokenVerifier(settings),
             transport=running.transport, broker_url=redact(urls.broker_url),
@@ -71,7 +72,8 @@ async def serve(
             else:
                 console.print(f"  dashboard {api}/dashboard/")
             console.print(f"  broker    {redact(urls.broker_url)}")
-            console.print(f"  database  {redact(urls.database_url)}")
+            if urls.database_url:
+                console.print(f"  database  {redact(urls.database_url)}")
             if local_key:
                 console.print("  (the token is an auditor's, signed with the local key in the "
                               "data folder; `zs token issue` mints others)")  # fmt: skip

@@ -15,12 +15,15 @@ import structlog
 
 from events.store import EventStore
 from infra.broker import Transport, create_transport, running
+from infra.roles import DbRole
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
-from services.bootstrap import Servers, open_store
+from services.bootstrap import Servers, open_stores
 from services.pipeline.channels import (
     Delivery,
+    IngestHandler,
+    PoisonHandler,
     publish_rejection,
     subscribe_events,
     subscribe_ingest,
@@ -39,15 +42,23 @@ class Part(StrEnum):
     RELAY = "relay"
     PROJECT = "project"
 
+    @property
+    def role(self) -> DbRole:
+        """The database role the part connects as."""
+        return {Part.INGEST: DbRole.INGEST, Part.RELAY: DbRole.RELAY}.get(self, DbRole.PROJECTOR)
+
 
 @dataclass(frozen=True)
 class Running:
     """What the running parts share: for the HTTP API that runs beside them."""
 
     store: EventStore
+    """The API's store (read only) when the API runs, else the first part's."""
     transport: Transport
-    ingestor: Ingestor
-    runner: ProjectionRunner
+    ingestor: Ingestor | None
+    """The ingest, when the ingest or the API (its `POST /ingest`) runs."""
+    runner: ProjectionRunner | None
+    """The projector, when it runs."""
 
 
 async def cancelled(task: "asyncio.Task[None]") -> None:
@@ -61,42 +72,55 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def settling(ingestor: Ingestor) -> tuple[IngestHandler, PoisonHandler]:
+    """The ingest's batch handler (settling each batch through outages) and poison handler."""
+
+    async def ingest(deliveries: Sequence[Delivery]) -> None:
+        await ingestor.ingest(deliveries)
+
+    async def settle_batch(deliveries: Sequence[Delivery]) -> None:
+        await settle(ingest, ingestor.reject_poison, deliveries)
+
+    async def poison(delivery: Delivery, reason: str) -> None:
+        await through_outages(lambda: ingestor.reject_poison(delivery, reason))
+
+    return settle_batch, poison
+
+
 @contextlib.asynccontextmanager
 async def services(
-    settings: Settings, urls: Servers, parts: Collection[Part]
+    settings: Settings, urls: Servers, parts: Collection[Part], *, api: bool = False
 ) -> AsyncIterator[Running]:
-    """Start `parts` against the servers; stop them when the block ends."""
-    async with open_store(urls.database_url, settings) as store:
+    """Start `parts` against the servers (with `api`, also what the HTTP API needs: its read
+    only store and the ingest for `POST /ingest`); stop them when the block ends. Each part
+    connects as its own database login."""
+    roles = [part.role for part in Part if part in parts]
+    roles += [DbRole.API] + ([] if Part.INGEST in parts else [DbRole.INGEST]) if api else []
+    async with open_stores(urls.database_url, settings, roles) as stores:
         transport = create_transport(urls.broker_url)
 
         async def reject(payload: dict[str, Any]) -> None:
             await publish_rejection(transport, payload)
 
-        async def ingest(deliveries: Sequence[Delivery]) -> None:
-            await ingestor.ingest(deliveries)
-
-        async def settle_batch(deliveries: Sequence[Delivery]) -> None:
-            await settle(ingest, ingestor.reject_poison, deliveries)
-
-        async def poison(delivery: Delivery, reason: str) -> None:
-            await through_outages(lambda: ingestor.reject_poison(delivery, reason))
-
-        ingestor = Ingestor(store, reject)
-        runner = ProjectionRunner(store.pool, store, PROJECTIONS)
+        ingest_store = stores.get(DbRole.INGEST)
+        ingestor = Ingestor(ingest_store, reject) if ingest_store else None
+        projector = stores.get(DbRole.PROJECTOR)
+        runner = ProjectionRunner(projector.pool, projector, PROJECTIONS) if projector else None
         consumer, idle = consumer_name(), settings.redeliver_after_s
-        if Part.INGEST in parts:
-            subscribe_ingest(transport, settle_batch, poison, consumer, redeliver_after_s=idle)
-        if Part.PROJECT in parts:
+        if ingestor and Part.INGEST in parts:
+            subscribe_ingest(transport, *settling(ingestor), consumer, redeliver_after_s=idle)
+        if runner:
             await runner.catch_up()
             subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
         async with running(transport), contextlib.AsyncExitStack() as stack:
             if Part.RELAY in parts:
-                relay = asyncio.create_task(Relay(store, transport).run())
+                relay = asyncio.create_task(Relay(stores[DbRole.RELAY], transport).run())
                 stack.push_async_callback(cancelled, relay)
-            if Part.PROJECT in parts:  # reads the store; zs.events and NOTIFY only wake it
+            if runner:  # reads the store; zs.events and NOTIFY only wake it
                 projecting = asyncio.create_task(runner.run())
                 stack.push_async_callback(cancelled, projecting)
             log.info("services running", parts=sorted(parts), consumer=consumer)
+            store = stores.get(DbRole.API) or stores[roles[0]]
             yield Running(store, transport, ingestor, runner)
 
 

@@ -39,7 +39,7 @@ SINGLE_EVENT_SHARE = 10  # batch size 1 appends N / 10 events, to keep the run s
 STREAMS = 100
 WARMUP_EVENTS = 50  # per writer and batch size, at least two batches
 ROUNDS = 10  # the writers take turns, each timed batch sequence cut into this many slices
-SERVICE_ROLE = "zs_app"
+SERVICE_ROLE = "zs_ingest"
 WRITER_NAMES = ("our store", "raw COPY", "eventsourcing")
 SHORT_NAMES = ("store", "COPY", "es")
 EXTRA_DATA: dict[str, Any] = {  # brings `data` to ~300 bytes of canonical JSON
@@ -215,7 +215,7 @@ async def fresh_database(server_url: str, label: str) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def store_writer(server_url: str) -> AsyncIterator[StoreWriter]:
-    """Our store on a migrated database, connected as the services' role."""
+    """Our store on a migrated database, connected as the ingest's role."""
     async with fresh_database(server_url, "store") as url:
         await migrate(url)
         pool = await create_pool(url, role=SERVICE_ROLE)

@@ -19,13 +19,14 @@ from typing import Any
 
 from events.store import EventStore, create_pool
 from infra.database import create_database, drop_database
-from infra.migrate import migrate
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
+from services.bootstrap import prepare_database
 from tests.benchmarks.national import store_events
 
-SERVICE_ROLE = "zs_app"
+SERVICE_ROLE = "zs_projector"
+APPEND_ROLE = "zs_ingest"
 APPEND_BATCH = 5000
 
 
@@ -48,11 +49,10 @@ def high_water_mb() -> float:
 async def prepare(server_url: str, jobcenters: int, years: int) -> tuple[str, int, float]:
     """A fresh database with the workload appended; (url, events, seconds to append)."""
     url = await create_database(server_url, f"zs_bench_{uuid.uuid4().hex[:12]}")
-    await migrate(url)
-    pool = await create_pool(url, role=SERVICE_ROLE)
+    await prepare_database(url)  # migrations and the read models' tables
+    pool = await create_pool(url, role=APPEND_ROLE)
     try:
         store = EventStore(pool)
-        await ProjectionRunner(pool, store, PROJECTIONS).ensure_tables()
         started, batch = time.perf_counter(), []
         for event in store_events(jobcenters, years):
             batch.append(event)

@@ -827,7 +827,7 @@ async def load_direct(
     )  # fmt: skip
     scale = config.scale
     known, today = KnownEntities(), datetime.now(UTC).date()
-    pool = await create_pool(database_url, role="zs_app")
+    pool = await create_pool(database_url, role="zs_ingest")
     began, appended, skipped, batch = time.perf_counter(), 0, 0, list[NewEvent]()
     try:
         store = EventStore(pool)

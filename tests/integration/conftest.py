@@ -51,8 +51,8 @@ async def urls(database_url: str, broker_url: str) -> Servers:
 
 @pytest.fixture
 async def pipeline(urls: Servers) -> AsyncIterator[Running]:
-    """Ingest, relay and projector running in this process."""
-    async with services(settings_for(urls), urls, set(Part)) as running:
+    """Ingest, relay, projector and the API's stores in this process, each as its login."""
+    async with services(settings_for(urls), urls, set(Part), api=True) as running:
         yield running
 
 

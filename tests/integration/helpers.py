@@ -25,6 +25,7 @@ from services.api.app import create_app
 from services.bootstrap import Servers
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
+from tests.conftest import TEST_DATA_DIR
 from tests.factories import unique
 
 SETTLE_TIMEOUT_S = 120.0
@@ -75,9 +76,10 @@ async def wipe_broker(url: str) -> None:
 
 
 def settings_for(urls: Servers) -> Settings:
-    """Settings of services running on these servers, reclaiming quickly."""
+    """Settings of services running on these servers, reclaiming quickly; each service
+    connects as its login derived from the owner's URL (the session's passwords)."""
     return Settings(database_url=urls.database_url, broker_url=urls.broker_url,
-                    redeliver_after_s=1.0)  # fmt: skip
+                    redeliver_after_s=1.0, data_dir=TEST_DATA_DIR)  # fmt: skip
 
 
 async def eventually(

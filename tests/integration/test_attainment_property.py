@@ -96,7 +96,7 @@ def to_envelope(op: tuple[str, Any], jobcenter: str, agreement: str) -> dict[str
 
 async def scenario(database_url: str, ops: list[tuple[str, Any]]) -> None:
     """Record the operations, project one event at a time, compare after each."""
-    pool = await create_pool(database_url, role="zs_app")
+    pool = await create_pool(database_url)  # the tests' login: appends and projects
     try:
         store = EventStore(pool)
         jobcenter, agreement = unique("jc"), unique("agr")
@@ -128,6 +128,6 @@ async def scenario(database_url: str, ops: list[tuple[str, Any]]) -> None:
 )
 @given(ops=st.lists(operation, min_size=1, max_size=30))
 def test_projector_equals_the_as_of_replay_after_every_event(
-    database_url: str, ops: list[tuple[str, Any]]
+    tests_url: str, ops: list[tuple[str, Any]]
 ) -> None:
-    asyncio.run(scenario(database_url, ops))
+    asyncio.run(scenario(tests_url, ops))

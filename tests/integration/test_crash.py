@@ -20,6 +20,7 @@ from events.store import EventStore, create_pool
 from events.verify import verify_chain
 from infra.broker import create_transport
 from infra.database import create_database, drop_database
+from infra.roles import DbRole
 from services.bootstrap import Servers
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.run import Part, services
@@ -35,13 +36,14 @@ FROZEN_S = 5.0
 
 
 class Processes:
-    """One `zs ingest`, `zs relay` and `zs project` process each, restartable."""
+    """One `zs ingest`, `zs relay` and `zs project` process each, restartable; each connects
+    with its own login only (no owner's URL), as in production."""
 
-    def __init__(self, urls: Servers, logs: Path) -> None:
+    def __init__(self, urls: Servers, logins: dict[DbRole, str], logs: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ZS_")} | {
-            "ZS_DATABASE_URL": urls.database_url, "ZS_BROKER_URL": urls.broker_url,
-            "ZS_REDELIVER_AFTER_S": "1", "ZS_LOG_LEVEL": "warning",
-        }  # fmt: skip
+            "ZS_BROKER_URL": urls.broker_url, "ZS_REDELIVER_AFTER_S": "1",
+            "ZS_LOG_LEVEL": "warning",
+        } | {role.setting: url for role, url in logins.items()}  # fmt: skip
         self.logs = logs
         self.last_start = time.monotonic()
         self.running = {part: self.start(part) for part in Part}
@@ -104,13 +106,17 @@ async def reference_url(server_url: str, template_database: str) -> AsyncIterato
 
 @pytest.mark.slow
 async def test_killed_services_end_identical_to_a_run_without_kills(
-    database_url: str, reference_url: str, broker_url: str, tmp_path: Path
+    database_url: str,
+    service_urls: dict[DbRole, str],
+    reference_url: str,
+    broker_url: str,
+    tmp_path: Path,
 ) -> None:
     workload = make_workload(total=MESSAGES, seed=11)
 
     await wipe_broker(broker_url)
     reference = Servers(reference_url, broker_url)
-    async with services(settings_for(reference), reference, set(Part)) as running:
+    async with services(settings_for(reference), reference, set(Part), api=True) as running:
         connection = await asyncpg.connect(reference_url)
         await publish_all(reference, connection, workload, running.store)
         expected = await checksums(connection, workload)
@@ -118,9 +124,9 @@ async def test_killed_services_end_identical_to_a_run_without_kills(
 
     await wipe_broker(broker_url)
     urls = Servers(database_url, broker_url)
-    pool = await create_pool(database_url, role="zs_app")
+    pool = await create_pool(service_urls[DbRole.API], role="zs_api")
     connection = await asyncpg.connect(database_url)
-    processes = Processes(urls, tmp_path)
+    processes = Processes(urls, service_urls, tmp_path)
     try:
         killing = asyncio.create_task(chaos(processes, random.Random(5)))
         await publish_all(urls, connection, workload, EventStore(pool))
@@ -139,7 +145,7 @@ async def test_killed_services_end_identical_to_a_run_without_kills(
 
 @pytest.mark.slow
 async def test_a_frozen_ingest_replica_loses_and_doubles_nothing(
-    database_url: str, broker_url: str, tmp_path: Path
+    database_url: str, service_urls: dict[DbRole, str], broker_url: str, tmp_path: Path
 ) -> None:
     """SIGSTOP one of two ingest replicas mid-stream for longer than the redelivery time: the
     other takes over its pending messages; once thawed, the frozen one settles the same
@@ -147,9 +153,9 @@ async def test_a_frozen_ingest_replica_loses_and_doubles_nothing(
     workload = make_workload(total=4_000, seed=13)
     await wipe_broker(broker_url)
     urls = Servers(database_url, broker_url)
-    pool = await create_pool(database_url, role="zs_app")
+    pool = await create_pool(service_urls[DbRole.API], role="zs_api")
     connection = await asyncpg.connect(database_url)
-    processes = Processes(urls, tmp_path)
+    processes = Processes(urls, service_urls, tmp_path)
     second_ingest = processes.start(Part.INGEST)
     try:
         publishing = asyncio.create_task(publish_all(urls, connection, workload, EventStore(pool)))

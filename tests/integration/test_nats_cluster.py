@@ -197,7 +197,7 @@ async def test_the_pipeline_loses_nothing_when_a_node_and_then_the_ingest_stream
 
     async with (
         asyncio.timeout(TEST_BOUND_S),
-        services(settings_for(urls), urls, set(Part)) as pipeline,
+        services(settings_for(urls), urls, set(Part), api=True) as pipeline,
         sampling(sampler) as (progress, projected),
     ):
         await publish_envelopes(pipeline.transport, setup.bodies)

@@ -34,7 +34,7 @@ async def test_a_database_outage_rejects_nothing_and_loses_nothing(
     async with proxy.serving():
         urls = Servers(proxy.proxied_url, broker_url)
         settings = settings_for(urls).model_copy(update={"redeliver_after_s": REDELIVER_AFTER_S})
-        async with services(settings, urls, set(Part)) as running:
+        async with services(settings, urls, set(Part), api=True) as running:
             await publish_envelopes(running.transport, [*setup, *before])
             await eventually(lambda: caught_up(running.store), "the first figures")
             proxy.cut()

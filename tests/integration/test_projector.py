@@ -5,14 +5,15 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 
-from events.store import EventStore, NewEvent, RecordedEvent
+from events.store import EventStore, NewEvent, RecordedEvent, create_pool
+from infra.roles import DbRole
 from projections.attainment import attainment
 from projections.attainment_view import ATTAINMENT
 from projections.checkpoints import Checkpoints
@@ -132,9 +133,11 @@ async def assert_whole(connection: asyncpg.Connection, position: int) -> None:
 
 
 @pytest.fixture
-def runner(store: EventStore) -> ProjectionRunner:
-    """A runner for the figures projection, on the store's pool (the services' role)."""
-    return ProjectionRunner(store.pool, store, [FIGURES])
+async def runner(service_urls: dict[DbRole, str]) -> AsyncIterator[ProjectionRunner]:
+    """A runner for the figures projection, connected as the projector's login."""
+    pool = await create_pool(service_urls[DbRole.PROJECTOR], role=DbRole.PROJECTOR.group)
+    yield ProjectionRunner(pool, EventStore(pool), [FIGURES])
+    await pool.close()
 
 
 class FailingFigures:
@@ -312,7 +315,7 @@ async def test_missing_live_tables_are_created_from_the_projections_own_ddl(
     await runner.ensure_tables()  # a second start changes nothing
 
     assert await owner_connection.fetch(TABLE_DEFINITION, "views.figures") == definition
-    assert ("owner", "", "zs_app") in [tuple(row) for row in definition]
+    assert ("owner", "", "zs_projector") in [tuple(row) for row in definition]
 
 
 async def test_a_projection_with_only_some_of_its_tables_is_refused(

@@ -200,20 +200,29 @@ async def test_append_notifies_the_new_head(store: EventStore, database_url: str
         await listener.close()
 
 
-async def test_append_function_runs_with_the_callers_rights_only(
+async def test_append_function_is_the_only_door_into_the_log(
     owner_connection: asyncpg.Connection,
 ) -> None:
+    """It runs with the rights of zs_appender (SELECT and INSERT on the log, no login, no
+    member but the owner), with a fixed search path; only the ingest may call it, and no
+    service holds INSERT on the log itself."""
     row = await owner_connection.fetchrow(
-        "SELECT p.prosecdef, has_function_privilege('zs_app', p.oid, 'EXECUTE') AS app,"
+        "SELECT p.prosecdef, p.proowner::regrole::text AS owner, p.proconfig,"
+        " array(SELECT r.rolname FROM pg_roles AS r WHERE r.rolname LIKE 'zs\\_%'"
+        "   AND NOT r.rolcanlogin AND has_function_privilege(r.oid, p.oid, 'EXECUTE')"
+        "   ORDER BY 1) AS callers,"
         " has_function_privilege('public', p.oid, 'EXECUTE') AS public"
         " FROM pg_proc AS p WHERE p.oid = 'store.append_events'::regproc"
     )
 
     assert row is not None
-    assert (row["prosecdef"], row["app"], row["public"]) == (False, True, False)
-    privileges = await owner_connection.fetchval(
-        "SELECT array_agg(privilege_type::text ORDER BY privilege_type)"
-        " FROM information_schema.role_table_grants"
-        " WHERE grantee = 'zs_app' AND table_schema = 'store' AND table_name = 'events'"
+    assert (row["prosecdef"], row["owner"], row["public"]) == (True, "zs_appender", False)
+    assert "search_path=pg_catalog, pg_temp" in row["proconfig"]
+    assert row["callers"] == ["zs_appender", "zs_ingest"]
+    privileges = await owner_connection.fetch(
+        "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
+        " WHERE table_schema = 'store' AND table_name = 'events' AND privilege_type <> 'SELECT'"
+        " AND grantee <> (SELECT tableowner FROM pg_tables WHERE tablename = 'events'"
+        "                 AND schemaname = 'store')"
     )
-    assert privileges == ["INSERT", "SELECT"]
+    assert [tuple(r) for r in privileges] == [("zs_appender", "INSERT")]

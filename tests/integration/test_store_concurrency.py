@@ -9,6 +9,7 @@ import pytest
 
 from events.store import EventStore, create_pool
 from events.verify import verify_chain
+from infra.roles import DbRole
 from tests.factories import figure_event, unique
 
 PROCESSES = 2
@@ -30,7 +31,7 @@ async def append_batches(store: EventStore, own_stream: str, shared_stream: str)
 
 async def run_appenders(database_url: str, shared_stream: str) -> int:
     """Four appenders in this process, each on its own connection."""
-    pool = await create_pool(database_url, role="zs_app", max_size=APPENDERS_PER_PROCESS)
+    pool = await create_pool(database_url, role="zs_ingest", max_size=APPENDERS_PER_PROCESS)
     try:
         store = EventStore(pool)
         counts = await asyncio.gather(
@@ -64,13 +65,15 @@ async def follow(store: EventStore, done: asyncio.Event) -> list[int]:
 
 @pytest.mark.slow
 async def test_concurrent_appends_are_gapless_and_follow_commit_order(
-    store: EventStore, database_url: str
+    store: EventStore, service_urls: dict[DbRole, str]
 ) -> None:
     context = multiprocessing.get_context("spawn")
     results: Queue[int] = context.Queue()
     shared = unique("figures")
     processes = [
-        context.Process(target=appender_process, args=(database_url, shared, results))
+        context.Process(
+            target=appender_process, args=(service_urls[DbRole.INGEST], shared, results)
+        )
         for _ in range(PROCESSES)
     ]
     done = asyncio.Event()

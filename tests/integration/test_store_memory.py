@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from events.store import EventStore, create_pool
+from infra.roles import DbRole
 
 EVENTS = 1_000_000
 MEMORY_BOUND_MIB = 32  # peak growth of the reader while it reads all; the README states it
@@ -37,7 +38,7 @@ def resident_mib() -> float:
 
 async def read_everything(database_url: str) -> tuple[int, int, float]:
     """Read all events; return (count, last position, peak growth in MiB)."""
-    pool = await create_pool(database_url, role="zs_app", max_size=1)
+    pool = await create_pool(database_url, role="zs_api", max_size=1)
     try:
         store = EventStore(pool)
         await store.last_position()  # connection and codecs warmed up before the baseline
@@ -58,12 +59,12 @@ def reader_process(database_url: str, results: "Queue[tuple[int, int, float]]") 
 
 @pytest.mark.slow
 async def test_read_all_of_a_million_events_stays_under_the_memory_bound(
-    database_url: str, owner_connection: asyncpg.Connection
+    service_urls: dict[DbRole, str], owner_connection: asyncpg.Connection
 ) -> None:
     await owner_connection.execute(BULK_INSERT, EVENTS)
     context = multiprocessing.get_context("spawn")
     results: Queue[tuple[int, int, float]] = context.Queue()
-    reader = context.Process(target=reader_process, args=(database_url, results))
+    reader = context.Process(target=reader_process, args=(service_urls[DbRole.API], results))
 
     reader.start()
     count, last, growth_mib = await asyncio.to_thread(results.get, True, 300)

@@ -66,9 +66,22 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
             )
         assert (health.status_code, anonymous.status_code) == (200, 401)
         assert health.json() == {"status": "ok", "position": 0, "projections": {}}
-        pool = await create_pool(announced["database"], role="zs_app")
+        pool = await create_pool(announced["database"], role="zs_ingest")
         await EventStore(pool).append([figure_event(), figure_event()])
         await pool.close()
+        owner = await asyncpg.connect(announced["database"])
+        sessions = await owner.fetch(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            " AND usename <> session_user"
+        )
+        await owner.close()
+        assert sorted(row["usename"] for row in sessions) == [
+            "zs_api_local", "zs_ingest_local", "zs_projector_local", "zs_relay_local",
+        ]  # fmt: skip
+        passwords = tmp_path / ".zs" / "database"
+        assert {p.name: p.stat().st_mode & 0o777 for p in passwords.iterdir()} == {
+            f"{name}.password": 0o600 for name in (row["usename"] for row in sessions)
+        }
     finally:
         assert stop(process) == 0
 
