@@ -171,7 +171,7 @@ async def test_pairs_through_a_database_outage_end_at_their_corrections(
     proxy = CuttableProxy(database_url)
     async with proxy.serving():
         urls = Servers(proxy.proxied_url, broker_url)
-        async with services(settings_for(urls), urls, set(Part)) as running:
+        async with services(settings_for(urls), urls, set(Part), api=True) as running:
 
             async def publish() -> None:
                 for start in range(0, len(bodies), CHUNK):
@@ -241,7 +241,7 @@ async def test_two_ingest_replicas_of_shuffled_pairs_end_at_the_corrections(
     random.Random(9).shuffle(messages)
     replicas = IngestReplicas(urls, tmp_path, 2)
     try:
-        async with services(settings_for(urls), urls, {Part.RELAY, Part.PROJECT}) as running:
+        async with services(settings_for(urls), urls, {Part.RELAY, Part.PROJECT}, api=True) as running:
             await eventually(replicas.all_running, "both ingest replicas to subscribe", 60)
             await publish_envelopes(
                 running.transport, encoded([registered(jc) for jc in jobcenters])
