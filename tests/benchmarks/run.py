@@ -836,7 +836,8 @@ async def load_direct(
             except InvalidEvent as invalid:
                 raise RuntimeError(f"generated message refused: {invalid}") from None
             known.apply(event)
-            batch.append(new_event(envelope, event))
+            channel = f"zs.ingest.{envelope.source}"
+            batch.append(new_event(envelope, event, f"broker:source-{envelope.source}", channel))
             if len(batch) == PUBLISH_CHUNK:
                 await store.append(batch)
                 appended, batch = appended + len(batch), []
