@@ -71,7 +71,7 @@ def servers(settings: Settings) -> Iterator[Servers]:
         broker_url = (
             settings.broker_url
             or (running and running.broker_url)
-            or stack.enter_context(embedded_redis_server(settings.data_dir))
+            or stack.enter_context(embedded_redis_server(settings.data_dir, settings.source_names))
         )
         yield Servers(database_url, broker_url)
 

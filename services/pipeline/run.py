@@ -13,19 +13,24 @@ from typing import Any
 
 import structlog
 
+from events.rules import Sender
 from events.store import EventStore
 from infra.broker import Transport, create_transport, running
+from infra.embedded import source_user
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.bootstrap import Servers, open_store
 from services.pipeline.channels import (
+    INGEST_CHANNEL,
     Delivery,
+    IngestHandler,
     publish_rejection,
+    source_channel,
     subscribe_events,
     subscribe_ingest,
 )
-from services.pipeline.ingest import Ingestor
+from services.pipeline.ingest import TRUSTED_BROKER, Ingestor, Origin
 from services.pipeline.relay import Relay
 from services.pipeline.settle import settle, through_outages
 
@@ -72,11 +77,14 @@ async def services(
         async def reject(payload: dict[str, Any]) -> None:
             await publish_rejection(transport, payload)
 
-        async def ingest(deliveries: Sequence[Delivery]) -> None:
-            await ingestor.ingest(deliveries)
+        def settle_from(origin: Origin) -> IngestHandler:
+            async def ingest(deliveries: Sequence[Delivery]) -> None:
+                await ingestor.ingest(deliveries, origin)
 
-        async def settle_batch(deliveries: Sequence[Delivery]) -> None:
-            await settle(ingest, ingestor.reject_poison, deliveries)
+            async def settle_batch(deliveries: Sequence[Delivery]) -> None:
+                await settle(ingest, ingestor.reject_poison, deliveries)
+
+            return settle_batch
 
         async def poison(delivery: Delivery, reason: str) -> None:
             await through_outages(lambda: ingestor.reject_poison(delivery, reason))
@@ -85,7 +93,9 @@ async def services(
         runner = ProjectionRunner(store.pool, store, PROJECTIONS)
         consumer, idle = consumer_name(), settings.redeliver_after_s
         if Part.INGEST in parts:
-            subscribe_ingest(transport, settle_batch, poison, consumer, redeliver_after_s=idle)
+            for origin in ingest_origins(settings):
+                subscribe_ingest(transport, settle_from(origin), poison, consumer,
+                                 channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
         if Part.PROJECT in parts:
             await runner.catch_up()
             subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
@@ -98,6 +108,25 @@ async def services(
                 stack.push_async_callback(cancelled, projecting)
             log.info("services running", parts=sorted(parts), consumer=consumer)
             yield Running(store, transport, ingestor, runner)
+
+
+def ingest_origins(settings: Settings) -> list[Origin]:
+    """The channels the ingest reads, each with what it proves: a source's own channel that its
+    broker user alone may write, and the shared `zs.ingest`, trusted only where the setting
+    says the broker network is."""
+    origins = [
+        Origin(f"broker:{source_user(source)}", source_channel(source), Sender(source))
+        for source in settings.source_names
+    ]
+    if settings.broker_trusted_network:
+        log.warning("zs.ingest is trusted (ZS_BROKER_TRUSTED_NETWORK): whoever can write to "
+                    "the broker may write as any source")  # fmt: skip
+        return [*origins, TRUSTED_BROKER]
+    refusal = (
+        "the shared channel zs.ingest proves no source on a broker network that is not "
+        f"trusted; publish to {INGEST_CHANNEL}.<source> as that source's broker user"
+    )
+    return [*origins, Origin("broker:untrusted-network", INGEST_CHANNEL, refusal=refusal)]
 
 
 async def run_until_stopped(settings: Settings, urls: Servers, parts: Collection[Part]) -> None:

@@ -75,9 +75,10 @@ async def wipe_broker(url: str) -> None:
 
 
 def settings_for(urls: Servers) -> Settings:
-    """Settings of services running on these servers, reclaiming quickly."""
+    """Settings of services running on these servers, reclaiming quickly, trusting the shared
+    channel `zs.ingest` (the tests of per-source channels set their own)."""
     return Settings(database_url=urls.database_url, broker_url=urls.broker_url,
-                    redeliver_after_s=1.0)  # fmt: skip
+                    redeliver_after_s=1.0, broker_trusted_network=True)  # fmt: skip
 
 
 async def eventually(
