@@ -44,7 +44,10 @@ def running_servers(settings: Settings) -> Servers | None:
 def noted_servers(settings: Settings, servers: Servers) -> Iterator[None]:
     """Note `servers` for other commands while the block runs."""
     path: Path = settings.data_dir / SERVERS_FILE
-    path.write_text(json.dumps(asdict(servers) | {"pid": os.getpid()}))
+    # Owner only: the broker URL carries the services' broker password.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(asdict(servers) | {"pid": os.getpid()}))
     try:
         yield
     finally:

@@ -14,7 +14,7 @@ from rich.console import Console
 from events.catalogue import json_schemas
 from events.store import EventStore, create_pool
 from infra.broker import create_transport
-from infra.embedded import broker_passwords
+from infra.embedded import SERVICES_USER, broker_passwords
 from infra.logging import configure_logging
 from infra.migrate import migrate as apply_migrations
 from infra.settings import get_settings
@@ -159,12 +159,16 @@ def publish(
     console = Console(stderr=True)
     # The embedded broker's users; a configured broker URL names its user itself.
     passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
+    channels = settings.source_names or None
+    if passwords:  # the embedded broker: the sources that have a user
+        channels = [user.removeprefix("source-") for user in passwords if user != SERVICES_USER]
 
     async def go(urls: Servers) -> Tally | None:
         async with open_store(urls.database_url, settings) as store:
             return await publish_file(
-                store, urls.broker_url, file, wait, console, source=source, passwords=passwords
-            )
+                store, urls.broker_url, file, wait, console, source=source, passwords=passwords,
+                channels=channels,
+            )  # fmt: skip
 
     with servers(settings) as urls:
         tally = asyncio.run(go(urls))

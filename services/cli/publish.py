@@ -12,7 +12,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,11 +62,17 @@ def idempotency_key(line: bytes) -> tuple[str, str] | None:
     return key if all(isinstance(part, str) for part in key) else None
 
 
-def channel_of(key: tuple[str, str] | None, source: str | None) -> str:
-    """Where a line goes: `source`'s channel when given, else its envelope's source's, else
-    (no source, or one that cannot name a channel) the shared `zs.ingest`."""
-    named = source or (key[0] if key else None)
-    return source_channel(named) if named and SOURCE_NAME.match(named) else INGEST_CHANNEL
+def channel_of(
+    key: tuple[str, str] | None, source: str | None, channels: Collection[str] | None
+) -> str:
+    """Where a line goes: `source`'s channel when given, else its envelope's source's where
+    that source has a channel (any, when `channels` is None), else the shared `zs.ingest`."""
+    if source is not None:
+        return source_channel(source) if SOURCE_NAME.match(source) else INGEST_CHANNEL
+    named = key[0] if key else None
+    if not named or not SOURCE_NAME.match(named):
+        return INGEST_CHANNEL
+    return source_channel(named) if channels is None or named in channels else INGEST_CHANNEL
 
 
 def channel_url(broker_url: str, channel: str, passwords: Mapping[str, str]) -> str:
@@ -87,11 +93,13 @@ async def publish_file(
     *,
     source: str | None = None,
     passwords: Mapping[str, str] | None = None,
+    channels: Collection[str] | None = None,
 ) -> Tally | None:
     """Publish every line of `path`; wait up to `wait_s` for their fates; None if unknown."""
     return await publish_lines(
-        store, broker_url, read_lines(path), wait_s, console, source=source, passwords=passwords
-    )
+        store, broker_url, read_lines(path), wait_s, console, source=source,
+        passwords=passwords, channels=channels,
+    )  # fmt: skip
 
 
 async def publish_lines(
@@ -103,9 +111,12 @@ async def publish_lines(
     *,
     source: str | None = None,
     passwords: Mapping[str, str] | None = None,
+    channels: Collection[str] | None = None,
 ) -> Tally | None:
     """Publish `lines` in runs of one channel, each after the ones before it are settled (the
-    whole waits up to `wait_s`); the fates of all, or None if not known in time."""
+    whole waits up to `wait_s`); the fates of all, or None if not known in time. `channels`:
+    the sources with a channel of their own (None: every source); the others' lines go to the
+    shared `zs.ingest`."""
     keys = [idempotency_key(line) for line in lines]
     named = [key for key in keys if key is not None]
     known_before = set(await store.find_recorded(named))
@@ -121,11 +132,11 @@ async def publish_lines(
                 return None
             await asyncio.sleep(POLL_S)
 
-    channels = [channel_of(key, source) for key in keys]
+    routes = [channel_of(key, source, channels) for key in keys]
     end = 0
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("publishing", total=len(lines))
-        for channel, run in itertools.groupby(range(len(lines)), key=channels.__getitem__):
+        for channel, run in itertools.groupby(range(len(lines)), key=routes.__getitem__):
             if end and await settled(end) is None:
                 return None
             indexes = list(run)

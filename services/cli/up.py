@@ -49,7 +49,7 @@ async def load_demo_once(running: Running, settings: Settings, broker_url: str) 
     passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
     tally = await publish_lines(
         running.store, broker_url, [json.dumps(e).encode() for e in envelopes], DEMO_WAIT_S,
-        Console(quiet=True), passwords=passwords,
+        Console(quiet=True), passwords=passwords, channels=settings.source_names,
     )  # fmt: skip
     log.info("demo data published to zs.ingest.<source>", envelopes=len(envelopes),
              recorded=tally and tally.recorded, rejected=tally and tally.rejected)  # fmt: skip

@@ -93,7 +93,9 @@ async def services(
         runner = ProjectionRunner(store.pool, store, PROJECTIONS)
         consumer, idle = consumer_name(), settings.redeliver_after_s
         if Part.INGEST in parts:
-            for origin in ingest_origins(settings):
+            origins = ingest_origins(settings)
+            log.info("ingest channels", channels=[origin.channel for origin in origins])
+            for origin in origins:
                 subscribe_ingest(transport, settle_from(origin), poison, consumer,
                                  channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
         if Part.PROJECT in parts:
