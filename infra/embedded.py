@@ -79,7 +79,9 @@ def with_user(url: str, user: str, password: str) -> str:
     """`url` logging in as `user` with `password`."""
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{quote(user)}:{quote(password)}@{host}"))
+    return urlunsplit(
+        parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}")
+    )
 
 
 @contextlib.contextmanager
