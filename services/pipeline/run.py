@@ -124,6 +124,9 @@ def ingest_origins(settings: Settings) -> list[Origin]:
         log.warning("zs.ingest is trusted (ZS_BROKER_TRUSTED_NETWORK): whoever can write to "
                     "the broker may write as any source")  # fmt: skip
         return [*origins, TRUSTED_BROKER]
+    if not origins:
+        log.warning("no source channels (ZS_BROKER_SOURCES) and zs.ingest is not trusted: "
+                    "every message the broker delivers is rejected")  # fmt: skip
     refusal = (
         "the shared channel zs.ingest proves no source on a broker network that is not "
         f"trusted; publish to {INGEST_CHANNEL}.<source> as that source's broker user"
