@@ -300,6 +300,8 @@ async def running_system(
                 "ZS_DATA_DIR": data_dir,
                 "ZS_LOG_FORMAT": "json",
                 "ZS_LOG_LEVEL": "warning",
+                # the load is XADDed to the shared zs.ingest on a loopback broker
+                "ZS_BROKER_TRUSTED_NETWORK": "true",
             }
             log_path = config.out.parent / f"zs-up-{label}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
