@@ -65,8 +65,11 @@ async def serve(
     """Start the services `parts` and the HTTP API, announce the URLs once ready, run until
     stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
     async with services(settings, urls, set(parts)) as running:
-        if load_demo:
-            await load_demo_once(running, settings, urls.broker_url)
+        demo = (  # in the background: a run of one source waits for the runs before it
+            asyncio.create_task(load_demo_once(running, settings, urls.broker_url))
+            if load_demo
+            else None
+        )
         app = create_app(
             running.store, running.ingestor, settings, TokenVerifier(settings),
             transport=running.transport, broker_url=redact(urls.broker_url),
@@ -101,6 +104,9 @@ async def serve(
             console.file.flush()  # a supervisor reading a pipe sees the URLs at once
             log.info("ready", position=await running.store.last_position())
         await serving
+        if demo is not None and not demo.done():
+            demo.cancel()
+            await asyncio.wait([demo])
         if not server.started:
             raise SystemExit(f"the HTTP API could not start on port {settings.http_port}")
 
