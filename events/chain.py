@@ -2,9 +2,11 @@
 
 hash = sha256(prev_hash || canonical bytes), where prev_hash of position 1 is 64 zeros.
 The canonical bytes are compact JSON of every recorded field except the hashes (see
-`chain_hash`); JSON objects have sorted keys. Numbers are normalised so that the bytes
-survive a round trip through JSONB: an integral float is written as an int (JSONB prints
-1e16 as 10000000000000000).
+`chain_hash`); JSON objects have sorted keys. `principal` and `channel` (who wrote the event,
+through which channel) are part of them for every event that has them: events recorded before
+they existed have neither and keep the bytes they were hashed with. Numbers are normalised so
+that the bytes survive a round trip through JSONB: an integral float is written as an int
+(JSONB prints 1e16 as 10000000000000000).
 """
 
 import hashlib
@@ -66,16 +68,21 @@ def chain_hash(
     recorded_at: datetime,
     correlation_id: str | None,
     data_json: str,
+    principal: str | None = None,
+    channel: str | None = None,
 ) -> str:
     """Hex sha256 of the previous hash followed by the event's canonical bytes.
 
     The canonical bytes are a JSON array of the recorded fields in this fixed order, with
-    `data_json` (the event data as `canonical_json` gives it) as the last element.
+    `data_json` (the event data as `canonical_json` gives it) as the last element; `principal`
+    and `channel` come just before it unless both are None (an event recorded before they
+    existed).
     """
     header = json.dumps(  # ints and strings only: no number normalisation needed
         [
             position, str(event_id), stream_id, stream_version, type, schema_version, source,
             message_id, timestamp_text(occurred_at), timestamp_text(recorded_at), correlation_id,
+            *identity(principal, channel),
         ],
         separators=(",", ":"),
         ensure_ascii=False,
@@ -94,6 +101,8 @@ def canonical_frame(
     message_id: str,
     occurred_at: datetime,
     correlation_id: str | None,
+    principal: str | None = None,
+    channel: str | None = None,
 ) -> tuple[str, str, str]:
     """The canonical bytes of `chain_hash` around the three fields assigned under the lock.
 
@@ -101,10 +110,19 @@ def canonical_frame(
     recorded_at_text c data_json `]`: the store fills the holes once the head is known.
     Each string is encoded as `chain_hash`'s `json.dumps` encodes it, so the bytes are equal.
     """
-    correlation = "null" if correlation_id is None else encode_string(correlation_id)
+    after_correlation = "".join(
+        f"{'null' if field is None else encode_string(field)},"
+        for field in (correlation_id, *identity(principal, channel))
+    )
     return (
         f',"{event_id}",{encode_string(stream_id)},',
         f",{encode_string(type)},{int(schema_version)},{encode_string(source)},"
         f'{encode_string(message_id)},"{timestamp_text(occurred_at)}","',
-        f'",{correlation},',
+        f'",{after_correlation}',
     )
+
+
+def identity(principal: str | None, channel: str | None) -> tuple[str | None, ...]:
+    """The hashed fields naming who wrote an event and how: none for an event recorded before
+    they existed (both None), else both."""
+    return () if principal is None and channel is None else (principal, channel)

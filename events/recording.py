@@ -5,8 +5,9 @@ from events.envelope import Envelope
 from events.store import NewEvent
 
 
-def new_event(envelope: Envelope, event: DomainEvent) -> NewEvent:
-    """The store's event for a validated envelope: its stream and its normalised data."""
+def new_event(envelope: Envelope, event: DomainEvent, principal: str, channel: str) -> NewEvent:
+    """The store's event for a validated envelope: its stream, its normalised data, and who
+    sent it (`principal`) through which `channel`."""
     return NewEvent(
         stream_id=event.stream_id,
         type=envelope.type,
@@ -15,5 +16,7 @@ def new_event(envelope: Envelope, event: DomainEvent) -> NewEvent:
         message_id=envelope.message_id,
         occurred_at=envelope.occurred_at,
         correlation_id=envelope.correlation_id,
+        principal=principal,
+        channel=channel,
         data=event.model_dump(mode="json"),
     )

@@ -27,14 +27,16 @@ READ_PAGE_SIZE = 1000
 
 EVENT_COLUMNS = (
     "position", "event_id", "stream_id", "stream_version", "type", "schema_version", "source",
-    "message_id", "occurred_at", "recorded_at", "correlation_id", "data", "prev_hash", "hash",
+    "message_id", "occurred_at", "recorded_at", "correlation_id", "principal", "channel", "data",
+    "prev_hash", "hash",
 )  # fmt: skip
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM store.events"
 
 APPEND = """
 SELECT event_id, position, stream_version, duplicate
-FROM store.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-"""  # infra/migrations/0007_append_function.sql
+FROM store.append_events(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+"""  # infra/migrations/0007_append_function.sql, 0012_event_principal.sql
 WRONG_EXPECTED_VERSION = "ZS409"  # the SQLSTATE store.append_events raises for a stale version
 SELECT_RECORDED_KEYS = """
 SELECT e.*
@@ -108,7 +110,8 @@ class WrongExpectedVersion(StoreError):
 
 
 class NewEvent(BaseModel):
-    """An event to append: the upstream envelope plus the stream it belongs to."""
+    """An event to append: the upstream envelope plus the stream it belongs to, and who sent
+    it through which channel."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -119,13 +122,20 @@ class NewEvent(BaseModel):
     message_id: str
     occurred_at: AwareDatetime
     correlation_id: str | None = None
+    principal: str
+    """Who sent it, as authenticated: `token:<sub>`, `broker:<user>`, `broker:trusted-network`."""
+    channel: str
+    """How it arrived: `http`, `zs.ingest.<source>`, `zs.ingest`."""
     data: dict[str, Any]
     event_id: UUID = Field(default_factory=uuid4)
 
 
 class RecordedEvent(NewEvent):
-    """An event as the store holds it (the contract, recorded events)."""
+    """An event as the store holds it (the contract, recorded events). `principal` and
+    `channel` are None only for events recorded before the store kept them."""
 
+    principal: str | None = None  # type: ignore[assignment]
+    channel: str | None = None  # type: ignore[assignment]
     position: int
     stream_version: int
     recorded_at: datetime
@@ -152,7 +162,8 @@ def append_arguments(
         canonical_frame(
             event_id=e.event_id, stream_id=e.stream_id, type=e.type,
             schema_version=e.schema_version, source=e.source, message_id=e.message_id,
-            occurred_at=e.occurred_at, correlation_id=e.correlation_id,
+            occurred_at=e.occurred_at, correlation_id=e.correlation_id, principal=e.principal,
+            channel=e.channel,
         )
         for e in events
     ]  # fmt: skip
@@ -163,6 +174,7 @@ def append_arguments(
         [e.correlation_id for e in events], [canonical_json(e.data) for e in events],
         [a for a, _, _ in frames], [b for _, b, _ in frames], [c for _, _, c in frames],
         list(expected_versions), list(expected_versions.values()),
+        [e.principal for e in events], [e.channel for e in events],
     )  # fmt: skip
 
 

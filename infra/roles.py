@@ -1,4 +1,4 @@
-"""The services' PostgreSQL roles: one group per service (created by migration 0012), and the
+"""The services' PostgreSQL roles: one group per service (created by migration 0013), and the
 login each service connects with.
 
 A login is a member of exactly one group, NOINHERIT: the session switches to the group (the

@@ -1,9 +1,14 @@
 """The one place that reads the environment: every setting of Zielsteuerung."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+"""A source with a broker channel of its own: a slug (it is part of a stream and user name)."""
 
 
 class Settings(BaseSettings):
@@ -33,7 +38,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     database_role: str = "zs_app"
-    """Retired by migration 0012, which leaves `zs_app` without privileges: each service now
+    """Retired by migration 0013, which leaves `zs_app` without privileges: each service now
     switches to its own group role. Still read, so settings files naming it keep loading."""
     redeliver_after_s: float = 30.0
     """A message a crashed consumer left unacknowledged goes to another after this idle time."""
@@ -53,9 +58,33 @@ class Settings(BaseSettings):
     """Browser origins allowed to call the API (CORS); empty: none."""
     max_body_bytes: int = 8 * 1024 * 1024
     """HTTP request bodies larger than this are refused with 413."""
+    broker_sources: str = ""
+    """The sources with a broker channel of their own (`zs.ingest.<source>`), comma-separated:
+    the ingest reads each and records what it carries as that source's only."""
+    broker_trusted_network: bool = False
+    """Whether the shared channel `zs.ingest` is trusted: true, whoever can write to it may write
+    as any source; false (the default), every message on it is rejected `source_not_allowed`."""
     health_max_lag_events: int = 1000
     """`/health` is `degraded` and `/ready` answers 503 when a projection or the relay is more
     than this many events behind the store's head."""
+
+    @field_validator("broker_sources")
+    @classmethod
+    def _sources_are_slugs(cls, value: str) -> str:
+        for name in split_names(value):
+            if not SOURCE_NAME.match(name):
+                raise ValueError(f"broker source {name!r} is not a slug ([a-z0-9][a-z0-9_-]*)")
+        return value
+
+    @property
+    def source_names(self) -> list[str]:
+        """`broker_sources` as a list, without repeats."""
+        return split_names(self.broker_sources)
+
+
+def split_names(text: str) -> list[str]:
+    """The comma-separated names of `text`, stripped, without blanks and repeats."""
+    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
 
 @lru_cache(maxsize=1)

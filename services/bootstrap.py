@@ -52,7 +52,10 @@ def running_servers(settings: Settings) -> Servers | None:
 def noted_servers(settings: Settings, servers: Servers) -> Iterator[None]:
     """Note `servers` for other commands while the block runs."""
     path: Path = settings.data_dir / SERVERS_FILE
-    path.write_text(json.dumps(asdict(servers) | {"pid": os.getpid()}))
+    # Owner only: the broker URL carries the services' broker password.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(asdict(servers) | {"pid": os.getpid()}))
     try:
         yield
     finally:
@@ -88,7 +91,7 @@ def servers(settings: Settings, roles: Collection[DbRole] = tuple(DbRole)) -> It
         broker_url = (
             settings.broker_url
             or (running and running.broker_url)
-            or stack.enter_context(embedded_redis_server(settings.data_dir))
+            or stack.enter_context(embedded_redis_server(settings.data_dir, settings.source_names))
         )
         yield Servers(database_url, broker_url)
 
@@ -99,7 +102,7 @@ class MissingLogin(Exception):
 
 async def prepare_database(owner_url: str) -> list[Migration]:
     """Apply the migrations and create the missing projection tables, owned by zs_projector
-    (the owner is a member of it since migration 0012); the migrations applied now."""
+    (the owner is a member of it since migration 0013); the migrations applied now."""
     applied = await migrate(owner_url)
     pool = await create_pool(owner_url, role=DbRole.PROJECTOR.group, max_size=1)
     try:

@@ -15,7 +15,12 @@ def unique(prefix: str) -> str:
 
 
 def figure_event(
-    stream_id: str | None = None, *, source: str = "ba-statistik", **data: Any
+    stream_id: str | None = None,
+    *,
+    source: str = "ba-statistik",
+    principal: str = "token:test-source",
+    channel: str = "http",
+    **data: Any,
 ) -> NewEvent:
     """A MonthlyFigureReported event with plausible data, overridable per field."""
     payload = {
@@ -32,6 +37,8 @@ def figure_event(
         source=source,
         message_id=unique("msg"),
         occurred_at=datetime(2022, 10, 27, 8, tzinfo=UTC),
+        principal=principal,
+        channel=channel,
         data=payload,
     )
 

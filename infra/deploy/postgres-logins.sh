@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run once by the postgres image on its first start (docker-entrypoint-initdb.d), as zs_owner:
-# the services' groups (migration 0012 grants them; it leaves existing ones alone) and one login
+# the services' groups (migration 0013 grants them; it leaves existing ones alone) and one login
 # per service, a member of its group only. The passwords come from compose's environment.
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \

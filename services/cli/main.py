@@ -15,6 +15,7 @@ from rich.console import Console
 from events.catalogue import json_schemas
 from events.store import EventStore, create_pool
 from infra.broker import create_transport
+from infra.embedded import SERVICES_USER, broker_passwords
 from infra.logging import configure_logging
 from infra.roles import DbRole
 from infra.settings import get_settings
@@ -165,14 +166,26 @@ def check() -> None:
 def publish(
     file: Path,
     wait: float = typer.Option(30.0, help="Seconds to wait for the outcome counts."),
+    source: str | None = typer.Option(
+        None, help="Publish every line to zs.ingest.SOURCE (default: each to its own source's)."
+    ),
 ) -> None:
-    """Publish the envelopes of an NDJSON file to zs.ingest; print what became of them."""
+    """Publish the envelopes of an NDJSON file, each to its source's channel zs.ingest.<source>
+    (as that source's broker user on the embedded broker); print what became of them."""
     settings = get_settings()
     console = Console(stderr=True)
+    # The embedded broker's users; a configured broker URL names its user itself.
+    passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
+    channels = settings.source_names or None
+    if passwords:  # the embedded broker: the sources that have a user
+        channels = [user.removeprefix("source-") for user in passwords if user != SERVICES_USER]
 
     async def go(urls: Servers) -> Tally | None:
         async with open_store(urls.database_url, settings) as store:
-            return await publish_file(store, urls.broker_url, file, wait, console)
+            return await publish_file(
+                store, urls.broker_url, file, wait, console, source=source, passwords=passwords,
+                channels=channels,
+            )  # fmt: skip
 
     with servers(settings, [DbRole.API]) as urls:
         tally = asyncio.run(go(urls))

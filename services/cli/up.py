@@ -10,26 +10,49 @@ import uvicorn
 from rich.console import Console
 
 from infra.database import redact
+from infra.embedded import broker_passwords
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
 from services.api.app import create_app
 from services.bootstrap import Servers, noted_servers, servers
 from services.cli.demo import demo_envelopes
+from services.cli.publish import publish_lines
 from services.cli.tokens import demo_token
-from services.pipeline.channels import publish_envelopes
 from services.pipeline.run import Part, Running, services
 
 log = structlog.get_logger()
 STARTUP_POLL_S = 0.05
 
 
-async def load_demo_once(running: Running) -> None:
-    """On the first start (empty store), publish the demo data as an upstream system would."""
+DEMO_WAIT_S = 300.0
+"""How long loading the demo waits for the ingest to settle it."""
+
+
+def demo_sources() -> list[str]:
+    """The sources of the demo data: `zs up`'s broker channels unless ZS_BROKER_SOURCES is set."""
+    return sorted({str(envelope["source"]) for envelope in demo_envelopes()})
+
+
+def with_default_sources(settings: Settings) -> Settings:
+    """`settings` with the demo's sources as broker channels where none are configured."""
+    if settings.broker_sources:
+        return settings
+    return settings.model_copy(update={"broker_sources": ",".join(demo_sources())})
+
+
+async def load_demo_once(running: Running, settings: Settings, broker_url: str) -> None:
+    """On the first start (empty store), publish the demo data as the upstream systems would:
+    each envelope to its source's channel, as that source's broker user on the embedded one."""
     if await running.store.last_position() > 0:
         return
     envelopes = demo_envelopes()
-    await publish_envelopes(running.transport, [json.dumps(e).encode() for e in envelopes])
-    log.info("demo data published to zs.ingest", envelopes=len(envelopes))
+    passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
+    tally = await publish_lines(
+        running.store, broker_url, [json.dumps(e).encode() for e in envelopes], DEMO_WAIT_S,
+        Console(quiet=True), passwords=passwords, channels=settings.source_names,
+    )  # fmt: skip
+    log.info("demo data published to zs.ingest.<source>", envelopes=len(envelopes),
+             recorded=tally and tally.recorded, rejected=tally and tally.rejected)  # fmt: skip
 
 
 async def serve(
@@ -42,9 +65,12 @@ async def serve(
     """Start the services `parts` and the HTTP API, announce the URLs once ready, run until
     stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
     async with services(settings, urls, set(parts), api=True) as running:
-        if load_demo:
-            await load_demo_once(running)
         assert running.ingestor is not None  # the API's POST /ingest
+        demo = (  # in the background: a run of one source waits for the runs before it
+            asyncio.create_task(load_demo_once(running, settings, urls.broker_url))
+            if load_demo
+            else None
+        )
         app = create_app(
             running.store, running.ingestor, settings, TokenVerifier(settings),
             transport=running.transport, broker_url=redact(urls.broker_url),
@@ -80,6 +106,9 @@ async def serve(
             console.file.flush()  # a supervisor reading a pipe sees the URLs at once
             log.info("ready", position=await running.store.last_position())
         await serving
+        if demo is not None and not demo.done():
+            demo.cancel()
+            await asyncio.wait([demo])
         if not server.started:
             raise SystemExit(f"the HTTP API could not start on port {settings.http_port}")
 
@@ -96,6 +125,7 @@ def run_api(settings: Settings) -> None:
 def run_up(settings: Settings, load_demo: bool) -> None:
     """Start the embedded servers as needed and serve until Ctrl-C; then stop them cleanly."""
     console = Console(soft_wrap=True)  # URLs stay on one line, whatever the width
+    settings = with_default_sources(settings)
     with (
         contextlib.suppress(KeyboardInterrupt),
         servers(settings) as urls,

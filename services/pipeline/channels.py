@@ -1,4 +1,5 @@
-"""The three broker channels and what travels on them: raw deliveries in on `zs.ingest`,
+"""The broker channels and what travels on them: raw deliveries in on `zs.ingest.<source>`
+(one per source, which only that source's broker user may write) and on the shared `zs.ingest`,
 recorded events out on `zs.events`, rejections out on `zs.rejected`. The same handlers run on
 every broker.
 
@@ -34,6 +35,11 @@ REJECTED_MAXLEN = 100_000
 """`zs.rejected` keeps about this many entries (Redis); the rejections table keeps everything."""
 
 log = structlog.get_logger()
+
+
+def source_channel(source: str) -> str:
+    """The ingest channel of one source: `zs.ingest.<source>`."""
+    return f"{INGEST_CHANNEL}.{source}"
 
 
 @dataclass(frozen=True)

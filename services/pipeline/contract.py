@@ -28,7 +28,12 @@ from services.pipeline.channels import (
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
 INGEST_DESCRIPTION = (
     "Upstream systems send one envelope per message (the envelope's JSON; on Redis in a field "
-    "`data`, or as FastStream publishes it). Each ends recorded, duplicate or rejected."
+    "`data`, or as FastStream publishes it). Each ends recorded, duplicate or rejected. Each "
+    "source has a channel of its own, `zs.ingest.<source>` (same envelope), which only its "
+    "broker user may write; an envelope there naming another source is rejected "
+    "`source_not_allowed`. This shared channel is accepted only where the broker network is "
+    "configured as trusted (ZS_BROKER_TRUSTED_NETWORK); otherwise each message on it is "
+    "rejected `source_not_allowed`."
 )
 EVENTS_DESCRIPTION = (
     "Every recorded event, in position order, at least once: skip positions at or below the "

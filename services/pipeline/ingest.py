@@ -104,8 +104,36 @@ version, occurred_at and the canonical data."""
 
 
 def payload(event: NewEvent) -> Payload:
-    """The payload of an event to append or recorded."""
+    """The payload of a recorded event."""
     return event.type, event.schema_version, event.occurred_at, canonical_json(event.data)
+
+
+def accepted_payload(item: Accepted) -> Payload:
+    """The payload of an accepted envelope, as it would be recorded."""
+    envelope, event = item.envelope, item.event
+    data = canonical_json(event.model_dump(mode="json"))
+    return envelope.type, envelope.schema_version, envelope.occurred_at, data
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a batch came from: who sent it (`principal`, recorded with each event), through
+    which `channel`, and what that sender may write."""
+
+    principal: str
+    """`token:<sub>` (HTTP), `broker:<user>` (a source's own broker channel, which only that
+    broker user may write), `broker:trusted-network` (the shared `zs.ingest`, trusted)."""
+    channel: str
+    """`http`, `zs.ingest.<source>` or `zs.ingest`."""
+    sender: Sender | None = None
+    """What the principal may write; None: any source (the trusted shared channel)."""
+    refusal: str | None = None
+    """When set, every message is rejected `source_not_allowed` with this reason (the shared
+    channel on a broker network that is not trusted)."""
+
+
+TRUSTED_BROKER = Origin("broker:trusted-network", "zs.ingest")
+"""The shared broker channel on a trusted network: whoever writes to it may write as any source."""
 
 
 Judged = Accepted | Rejection | Key
@@ -143,6 +171,19 @@ def decode(delivery: Delivery) -> Accepted | Rejection:
     except InvalidEvent as invalid:
         return Rejection(delivery, invalid.code, invalid.reason, source, message_id)
     return Accepted(delivery, envelope, event)
+
+
+def refused(decoded: Accepted | Rejection, origin: Origin) -> Accepted | Rejection:
+    """`decoded`, or a `source_not_allowed` rejection of it when the origin accepts nothing
+    (whatever else is wrong with it)."""
+    if origin.refusal is None:
+        return decoded
+    if isinstance(decoded, Rejection):
+        source, message_id = decoded.source, decoded.message_id
+    else:
+        source, message_id = decoded.envelope.idempotency_key
+    code = RejectionCode.SOURCE_NOT_ALLOWED
+    return Rejection(decoded.delivery, code, origin.refusal, source, message_id)
 
 
 def identity(raw: Any) -> tuple[str | None, str | None]:
@@ -185,16 +226,18 @@ class Ingestor:
         self.known = KnownEntities()
 
     async def ingest(
-        self, deliveries: Sequence[Delivery], sender: Sender | None = None
+        self, deliveries: Sequence[Delivery], origin: Origin = TRUSTED_BROKER
     ) -> list[IngestOutcome]:
-        """One outcome per delivery, in order, once every fate is durable. With a `sender`,
-        only what it may write is accepted (the rest: `source_not_allowed`)."""
+        """One outcome per delivery, in order, once every fate is durable. Each recorded event
+        carries the origin's principal and channel; where the origin names a sender, only what
+        it may write is accepted, and an origin with a refusal accepts nothing (the rest:
+        `source_not_allowed`)."""
         for _ in range(MAX_CONFLICT_RETRIES):
             await self.catch_up()
             try:
                 with metrics.BATCH_SECONDS.time():
                     outcomes = await self._settle(
-                        [decode(delivery) for delivery in deliveries], sender
+                        [refused(decode(delivery), origin) for delivery in deliveries], origin
                     )
                 for settled in outcomes:
                     metrics.ENVELOPES.labels(settled.status).inc()
@@ -228,11 +271,11 @@ class Ingestor:
         self.known.position = max(self.known.position, head)
 
     async def _settle(
-        self, decoded: list[Accepted | Rejection], sender: Sender | None = None
+        self, decoded: list[Accepted | Rejection], origin: Origin = TRUSTED_BROKER
     ) -> list[IngestOutcome]:
         accepted = [item for item in decoded if isinstance(item, Accepted)]
         recorded = await self.store.recorded_events([a.envelope.idempotency_key for a in accepted])
-        judged = self._judge(decoded, {k: payload(e) for k, e in recorded.items()}, sender)
+        judged = self._judge(decoded, {k: payload(e) for k, e in recorded.items()}, origin.sender)
         to_append = [item for item in judged if isinstance(item, Accepted)]
         expected = {
             stream: self.known.stream_version(stream)
@@ -241,7 +284,11 @@ class Ingestor:
         }
         with metrics.APPEND_SECONDS.time():
             appended = await self.store.append(
-                [new_event(a.envelope, a.event) for a in to_append], expected
+                [
+                    new_event(a.envelope, a.event, origin.principal, origin.channel)
+                    for a in to_append
+                ],
+                expected,
             )
         positions = {key: found.position for key, found in recorded.items()}
         raced = set()  # recorded by a concurrent ingest between our look-up and our append
@@ -276,7 +323,7 @@ class Ingestor:
                 if sender is not None:
                     working.check_sender(sender, item.envelope.source, item.event)
                 if key in seen:
-                    if seen[key] != payload(new_event(item.envelope, item.event)):
+                    if seen[key] != accepted_payload(item):
                         raise InvalidEvent(
                             RejectionCode.IDEMPOTENCY_CONFLICT,
                             f"message {key[1]!r} of {key[0]!r} is known with another payload",
@@ -288,7 +335,7 @@ class Ingestor:
                 judged.append(Rejection(item.delivery, invalid.code, invalid.reason, *key))
                 continue
             working.apply(item.event)
-            seen[key] = payload(new_event(item.envelope, item.event))
+            seen[key] = accepted_payload(item)
             judged.append(item)
         return judged
 

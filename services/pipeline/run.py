@@ -13,22 +13,26 @@ from typing import Any
 
 import structlog
 
+from events.rules import Sender
 from events.store import EventStore
 from infra.broker import Transport, create_transport, running
+from infra.embedded import source_user
 from infra.roles import DbRole
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.bootstrap import Servers, open_stores
 from services.pipeline.channels import (
+    INGEST_CHANNEL,
     Delivery,
     IngestHandler,
     PoisonHandler,
     publish_rejection,
+    source_channel,
     subscribe_events,
     subscribe_ingest,
 )
-from services.pipeline.ingest import Ingestor
+from services.pipeline.ingest import TRUSTED_BROKER, Ingestor, Origin
 from services.pipeline.relay import Relay
 from services.pipeline.settle import settle, through_outages
 
@@ -72,11 +76,12 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def settling(ingestor: Ingestor) -> tuple[IngestHandler, PoisonHandler]:
-    """The ingest's batch handler (settling each batch through outages) and poison handler."""
+def settling(ingestor: Ingestor, origin: Origin) -> tuple[IngestHandler, PoisonHandler]:
+    """The ingest's batch handler for one channel (settling each batch through outages) and
+    poison handler."""
 
     async def ingest(deliveries: Sequence[Delivery]) -> None:
-        await ingestor.ingest(deliveries)
+        await ingestor.ingest(deliveries, origin)
 
     async def settle_batch(deliveries: Sequence[Delivery]) -> None:
         await settle(ingest, ingestor.reject_poison, deliveries)
@@ -108,7 +113,11 @@ async def services(
         runner = ProjectionRunner(projector.pool, projector, PROJECTIONS) if projector else None
         consumer, idle = consumer_name(), settings.redeliver_after_s
         if ingestor and Part.INGEST in parts:
-            subscribe_ingest(transport, *settling(ingestor), consumer, redeliver_after_s=idle)
+            origins = ingest_origins(settings)
+            log.info("ingest channels", channels=[origin.channel for origin in origins])
+            for origin in origins:
+                subscribe_ingest(transport, *settling(ingestor, origin), consumer,
+                                 channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
         if runner:
             await runner.catch_up()
             subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
@@ -122,6 +131,28 @@ async def services(
             log.info("services running", parts=sorted(parts), consumer=consumer)
             store = stores.get(DbRole.API) or stores[roles[0]]
             yield Running(store, transport, ingestor, runner)
+
+
+def ingest_origins(settings: Settings) -> list[Origin]:
+    """The channels the ingest reads, each with what it proves: a source's own channel that its
+    broker user alone may write, and the shared `zs.ingest`, trusted only where the setting
+    says the broker network is."""
+    origins = [
+        Origin(f"broker:{source_user(source)}", source_channel(source), Sender(source))
+        for source in settings.source_names
+    ]
+    if settings.broker_trusted_network:
+        log.warning("zs.ingest is trusted (ZS_BROKER_TRUSTED_NETWORK): whoever can write to "
+                    "the broker may write as any source")  # fmt: skip
+        return [*origins, TRUSTED_BROKER]
+    if not origins:
+        log.warning("no source channels (ZS_BROKER_SOURCES) and zs.ingest is not trusted: "
+                    "every message the broker delivers is rejected")  # fmt: skip
+    refusal = (
+        "the shared channel zs.ingest proves no source on a broker network that is not "
+        f"trusted; publish to {INGEST_CHANNEL}.<source> as that source's broker user"
+    )
+    return [*origins, Origin("broker:untrusted-network", INGEST_CHANNEL, refusal=refusal)]
 
 
 async def run_until_stopped(settings: Settings, urls: Servers, parts: Collection[Part]) -> None:

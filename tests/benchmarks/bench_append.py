@@ -135,7 +135,8 @@ class CopyWriter:
         return (
             self.position, event.event_id, event.stream_id, version, event.type,
             event.schema_version, event.source, event.message_id, event.occurred_at,
-            recorded_at, event.correlation_id, encode_jsonb(event.data), prev_hash,
+            recorded_at, event.correlation_id, event.principal, event.channel,
+            encode_jsonb(event.data), prev_hash,
             self.prev_hash,
         )  # fmt: skip
 

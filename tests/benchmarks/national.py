@@ -605,7 +605,9 @@ def store_events(
     for message in national_workload(jobcenters, years, seed):
         if not is_hostile(message):
             assert isinstance(message, dict)
-            yield new_event(*parse_envelope(message))
+            envelope, event = parse_envelope(message)
+            yield new_event(envelope, event, f"broker:source-{envelope.source}",
+                            f"zs.ingest.{envelope.source}")  # fmt: skip
 
 
 def is_hostile(message: Message) -> bool:

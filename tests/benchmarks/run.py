@@ -300,6 +300,8 @@ async def running_system(
                 "ZS_DATA_DIR": data_dir,
                 "ZS_LOG_FORMAT": "json",
                 "ZS_LOG_LEVEL": "warning",
+                # the load is XADDed to the shared zs.ingest on a loopback broker
+                "ZS_BROKER_TRUSTED_NETWORK": "true",
             }
             log_path = config.out.parent / f"zs-up-{label}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -841,7 +843,8 @@ async def load_direct(
             except InvalidEvent as invalid:
                 raise RuntimeError(f"generated message refused: {invalid}") from None
             known.apply(event)
-            batch.append(new_event(envelope, event))
+            channel = f"zs.ingest.{envelope.source}"
+            batch.append(new_event(envelope, event, f"broker:source-{envelope.source}", channel))
             if len(batch) == PUBLISH_CHUNK:
                 await store.append(batch)
                 appended, batch = appended + len(batch), []

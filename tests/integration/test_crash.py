@@ -43,6 +43,7 @@ class Processes:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ZS_")} | {
             "ZS_BROKER_URL": urls.broker_url, "ZS_REDELIVER_AFTER_S": "1",
             "ZS_LOG_LEVEL": "warning",
+            "ZS_BROKER_TRUSTED_NETWORK": "true",  # the workload goes to the shared zs.ingest
         } | {role.setting: url for role, url in logins.items()}  # fmt: skip
         self.logs = logs
         self.last_start = time.monotonic()

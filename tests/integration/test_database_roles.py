@@ -1,6 +1,6 @@
 """Least privilege in PostgreSQL: every service's login tries every write it must not do (and
 every way to become someone else), each refused with insufficient_privilege; each can do its own
-job; migration 0012 hands an older database's read models over and leaves `zs_app` nothing."""
+job; migration 0013 hands an older database's read models over and leaves `zs_app` nothing."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -24,11 +24,11 @@ from tests.factories import figure_event, unique
 
 APPEND_SIGNATURE = (
     "store.append_events(uuid[], text[], text[], integer[], text[], text[], timestamptz[],"
-    " text[], text[], text[], text[], text[], text[], integer[])"
+    " text[], text[], text[], text[], text[], text[], integer[], text[], text[])"
 )
 EMPTY_APPEND = (
     "SELECT * FROM store.append_events('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',"
-    " '{}', '{}', '{}', '{}', '{}')"
+    " '{}', '{}', '{}', '{}', '{}', '{}', '{}')"
 )
 FORGED_EVENT = """
 INSERT INTO store.events (position, event_id, stream_id, stream_version, type, schema_version,
@@ -189,12 +189,12 @@ async def test_each_service_does_its_own_job(service_urls: dict[DbRole, str]) ->
 async def test_an_older_database_hands_its_read_models_to_the_projector(
     server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before 0012 the services created the read models as zs_app: after it, zs_projector owns
+    """Before 0013 the services created the read models as zs_app: after it, zs_projector owns
     them, the API reads them, and zs_app holds no privilege on anything."""
     name = f"zs_upgrade_{uuid.uuid4().hex[:12]}"
     url = await create_database(server_url, name)
     try:
-        older = [m for m in discover() if m.version < 12]
+        older = [m for m in discover() if m.version < 13]
         monkeypatch.setattr("infra.migrate.discover", lambda: older)
         await migrate(url)
         pool = await create_pool(url, role="zs_app")
@@ -202,7 +202,7 @@ async def test_an_older_database_hands_its_read_models_to_the_projector(
         await pool.close()
         monkeypatch.undo()
 
-        assert [m.version for m in await migrate(url)] == [12]
+        assert [m.version for m in await migrate(url)] == [13, 14]
 
         connection = await asyncpg.connect(url)
         try:
@@ -234,8 +234,8 @@ async def test_a_service_with_its_own_login_refuses_a_database_not_migrated(
     settings = Settings(api_database_url=service_urls[DbRole.API])
     async with open_stores("", settings, [DbRole.API]) as stores:  # current: it starts
         assert await stores[DbRole.API].last_position() == 0
-    await owner_connection.execute("DELETE FROM service.schema_migrations WHERE version = 12")
+    await owner_connection.execute("DELETE FROM service.schema_migrations WHERE version = 13")
 
-    with pytest.raises(MigrationError, match="0012_service_roles is not applied"):
+    with pytest.raises(MigrationError, match="0013_service_roles is not applied"):
         async with open_stores("", settings, [DbRole.API]):
             pass

@@ -17,6 +17,7 @@ import pytest
 
 from events.store import EventStore
 from events.verify import verify_chain
+from infra.roles import DbRole
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.bootstrap import Servers
@@ -206,10 +207,11 @@ async def test_pairs_through_a_database_outage_end_at_their_corrections(
 class IngestReplicas:
     """`zs ingest` processes of their own, each a replica in the ingest consumer group."""
 
-    def __init__(self, urls: Servers, logs: Path, count: int) -> None:
+    def __init__(self, urls: Servers, ingest_url: str, logs: Path, count: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZS_")} | {
-            "ZS_DATABASE_URL": urls.database_url, "ZS_BROKER_URL": urls.broker_url,
+            "ZS_INGEST_DATABASE_URL": ingest_url, "ZS_BROKER_URL": urls.broker_url,
             "ZS_REDELIVER_AFTER_S": "1", "ZS_LOG_LEVEL": "info",
+            "ZS_BROKER_TRUSTED_NETWORK": "true",  # the pairs go to the shared zs.ingest
         }  # fmt: skip
         self.logs = [logs / f"ingest-{n}.log" for n in range(count)]
         self.processes = [
@@ -232,16 +234,22 @@ class IngestReplicas:
 
 @pytest.mark.slow
 async def test_two_ingest_replicas_of_shuffled_pairs_end_at_the_corrections(
-    database_url: str, broker_url: str, owner_connection: asyncpg.Connection, tmp_path: Path
+    database_url: str,
+    broker_url: str,
+    service_urls: dict[DbRole, str],
+    owner_connection: asyncpg.Connection,
+    tmp_path: Path,
 ) -> None:
     await wipe_broker(broker_url)
     urls = Servers(database_url, broker_url)
     jobcenters = [unique("jc") for _ in range(JOBCENTERS)]
     messages = [e for pair in pairs(jobcenters) for e in pair]
     random.Random(9).shuffle(messages)
-    replicas = IngestReplicas(urls, tmp_path, 2)
+    replicas = IngestReplicas(urls, service_urls[DbRole.INGEST], tmp_path, 2)
     try:
-        async with services(settings_for(urls), urls, {Part.RELAY, Part.PROJECT}, api=True) as running:
+        async with services(
+            settings_for(urls), urls, {Part.RELAY, Part.PROJECT}, api=True
+        ) as running:
             await eventually(replicas.all_running, "both ingest replicas to subscribe", 60)
             await publish_envelopes(
                 running.transport, encoded([registered(jc) for jc in jobcenters])

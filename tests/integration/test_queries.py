@@ -19,7 +19,8 @@ from tests.integration.helpers import api_app, api_client, token
 WAIT_LIMIT = 0.5
 HISTORY_KEYS = {
     "event_id", "position", "stream_id", "stream_version", "type", "schema_version", "source",
-    "message_id", "occurred_at", "correlation_id", "data", "recorded_at", "prev_hash", "hash",
+    "message_id", "occurred_at", "correlation_id", "principal", "channel", "data", "recorded_at",
+    "prev_hash", "hash",
 }  # fmt: skip
 FIGURE_KEYS = {
     "jobcenter_id", "indicator", "breakdown", "period", "value", "numerator", "denominator",

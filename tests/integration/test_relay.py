@@ -17,6 +17,7 @@ from tests.integration.helpers import eventually
 CONTRACT_FIELDS = {
     "message_id", "source", "type", "schema_version", "occurred_at", "correlation_id", "data",
     "event_id", "position", "stream_id", "stream_version", "recorded_at", "prev_hash", "hash",
+    "principal", "channel",
 }  # fmt: skip
 NO_FALLBACK_S = 60.0  # so only a notification can wake the relay within a test
 
@@ -88,6 +89,7 @@ async def test_recorded_events_arrive_in_position_order_with_every_contract_fiel
     assert seen == await all_events(store)
     assert seen.positions() == list(range(1, 9))
     assert all(set(json.loads(message.body)) >= CONTRACT_FIELDS for message in wire)
+    assert {json.loads(message.body)["principal"] for message in wire} == {"token:test-source"}
     assert await relay.checkpoint() == 8
 
 

@@ -90,6 +90,8 @@ def random_event(rng: random.Random, stream: str) -> NewEvent:
             tzinfo=offset,
         ),
         correlation_id=rng.choice([None, "", random_text(rng), "corr-1"]),
+        principal=rng.choice(["token:a", "broker:source-ä", random_text(rng)]),
+        channel=rng.choice(["http", "zs.ingest", 'zs.ingest."q"', random_text(rng)]),
         data={"value": random_value(rng), "nested": random_value(rng), "text": random_text(rng)},
     )
 

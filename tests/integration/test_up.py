@@ -57,7 +57,7 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
     try:
         announced = wait_until_ready(process)
         assert announced["API"] == f"http://127.0.0.1:{port}"
-        assert announced["broker"].startswith("redis://127.0.0.1:")
+        assert announced["broker"].startswith("redis://zs-services@127.0.0.1:")
         bearer = {"Authorization": f"Bearer {announced['token']}"}
         async with httpx.AsyncClient(headers=bearer) as client:
             health = await client.get(f"{announced['API']}/health")

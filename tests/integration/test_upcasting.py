@@ -20,7 +20,7 @@ async def test_v1_event_in_the_store_reads_back_as_v2(store: EventStore) -> None
             "data": {"agreement_id": agreement_id, "held_on": "2022-09-20", "summary": "Q3"},
         }
     )
-    await store.append([new_event(envelope, event)])
+    await store.append([new_event(envelope, event, "token:test-source", "http")])
 
     [recorded] = await store.read_stream(f"agreement-{agreement_id}")
     as_v2 = catalogue_with_dialog_v2().decode(recorded.type, recorded.schema_version, recorded.data)

@@ -12,9 +12,10 @@ from services.api.auth import Source
 from services.api.deps import IngestorDep
 from services.api.errors import ApiError, ErrorResponse
 from services.pipeline.channels import Delivery
-from services.pipeline.ingest import IngestOutcome, Rejection
+from services.pipeline.ingest import IngestOutcome, Origin, Rejection
 
 MAX_INGEST_BATCH = 1000
+HTTP_CHANNEL = "http"
 INGEST_BODY = {
     "requestBody": {
         "required": True,
@@ -66,5 +67,6 @@ async def ingest(request: Request, ingestor: IngestorDep, caller: Source) -> Ing
         await ingestor.reject([too_many])
         raise ApiError(413, "too_large", too_many.reason)
     deliveries = [Delivery(body, f"http-{uuid.uuid4()}") for body in bodies]
-    outcomes = await ingestor.ingest(deliveries, sender)
+    origin = Origin(f"token:{caller.subject}", HTTP_CHANNEL, sender)
+    outcomes = await ingestor.ingest(deliveries, origin)
     return IngestResults(items=outcomes, count=len(outcomes))

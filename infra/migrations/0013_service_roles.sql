@@ -46,12 +46,12 @@ GRANT SELECT, INSERT ON store.events TO zs_appender;
 GRANT CREATE ON SCHEMA store TO zs_appender;  -- a new owner of a function needs it, briefly
 ALTER FUNCTION store.append_events(
     uuid[], text[], text[], integer[], text[], text[], timestamptz[], text[], text[], text[],
-    text[], text[], text[], integer[]
+    text[], text[], text[], integer[], text[], text[]
 ) OWNER TO zs_appender;
 REVOKE CREATE ON SCHEMA store FROM zs_appender;
 ALTER FUNCTION store.append_events(
     uuid[], text[], text[], integer[], text[], text[], timestamptz[], text[], text[], text[],
-    text[], text[], text[], integer[]
+    text[], text[], text[], integer[], text[], text[]
 ) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION store.append_events FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION store.append_events TO zs_ingest;
