@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from events.envelope import Number
 from services.api.auth import Reader, scope_sql
-from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
+from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, Year, page_count
 
 SELECT_KEY_FIGURES = f"""
 SELECT k.jobcenter_id, k.code, k.breakdown, k.period, k.value, k.numerator, k.denominator,
@@ -52,7 +52,7 @@ async def key_figures(
     jobcenter_id: str | None = None,
     code: Literal["k1", "k2", "k3"] | None = None,
     breakdown: str | None = None,
-    year: int | None = None,
+    year: Year = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> KeyFigures:
