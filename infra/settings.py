@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     """Browser origins allowed to call the API (CORS); empty: none."""
     max_body_bytes: int = 8 * 1024 * 1024
     """HTTP request bodies larger than this are refused with 413."""
+    anchor_dir: Path | None = None
+    """Where the relay writes signed anchors of the log's head (a directory outside the
+    database, e.g. another machine's mount); unset: it writes none."""
+    anchor_every_s: float = 3600.0
+    """Seconds between two anchors (one is written only when the head moved)."""
     health_max_lag_events: int = 1000
     """`/health` is `degraded` and `/ready` answers 503 when a projection or the relay is more
     than this many events behind the store's head."""

@@ -16,9 +16,11 @@ import structlog
 from events.store import EventStore
 from infra.broker import Transport, create_transport, running
 from infra.settings import Settings
+from infra.tokens import local_signing_key
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.bootstrap import Servers, open_store
+from services.pipeline.anchors import Anchorer
 from services.pipeline.channels import (
     Delivery,
     publish_rejection,
@@ -93,6 +95,10 @@ async def services(
             if Part.RELAY in parts:
                 relay = asyncio.create_task(Relay(store, transport).run())
                 stack.push_async_callback(cancelled, relay)
+            if Part.RELAY in parts and settings.anchor_dir is not None:
+                key = local_signing_key(settings)
+                anchorer = Anchorer(store, key, settings.anchor_dir, settings.anchor_every_s)
+                stack.push_async_callback(cancelled, asyncio.create_task(anchorer.run()))
             if Part.PROJECT in parts:  # reads the store; zs.events and NOTIFY only wake it
                 projecting = asyncio.create_task(runner.run())
                 stack.push_async_callback(cancelled, projecting)
