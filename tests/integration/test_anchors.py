@@ -41,15 +41,14 @@ async def anchored(directory: Path, position: int) -> None:
 async def test_the_relay_anchors_each_new_head_and_verify_finds_the_log_cut_short(
     urls: Servers, store: EventStore, owner_connection: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    settings = anchoring(urls, tmp_path / ".zs")
-    directory = settings.anchor_dir
-    assert directory is not None
-    async with services(settings, urls, {Part.RELAY}):
-        for head in (4, 8, 12):
+    directory = tmp_path / ".zs" / "anchors"
+    async with services(anchoring(urls, tmp_path / ".zs"), urls, {Part.RELAY}):
+        await store.append([figure_event() for _ in range(4)])
+        await anchored(directory, 4)
+        first = (directory / "anchor-000000000004.json").read_text()
+        for head in (8, 12):
             await store.append([figure_event() for _ in range(4)])
             await anchored(directory, head)
-            if head == 4:
-                first = (directory / "anchor-000000000004.json").read_text()
     held = run_zs("audit", "verify", "--anchor", str(directory), database_url=urls.database_url,
                   cwd=tmp_path)  # fmt: skip
     await owner_connection.execute("ALTER TABLE store.events DISABLE TRIGGER USER")
@@ -73,10 +72,8 @@ async def test_anchoring_goes_on_after_the_database_was_unreachable(
     proxy = CuttableProxy(urls.database_url)
     async with proxy.serving():
         through_proxy = Servers(proxy.proxied_url, urls.broker_url)
-        settings = anchoring(through_proxy, tmp_path)
-        directory = settings.anchor_dir
-        assert directory is not None
-        async with services(settings, through_proxy, {Part.RELAY}):
+        directory = tmp_path / "anchors"
+        async with services(anchoring(through_proxy, tmp_path), through_proxy, {Part.RELAY}):
             await store.append([figure_event() for _ in range(3)])
             await anchored(directory, 3)
             proxy.cut()
