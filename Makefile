@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-browser lint bench lock clean
+.PHONY: run test test-contract test-browser lint bench lock clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/pytest
+
+test-contract: $(INSTALLED)  ## schemathesis against /openapi.json with a token of each role
+	$(BIN)/pytest tests/contract
 
 test-browser: $(INSTALLED)  ## the dashboard in Debian's Chromium (apt-get install chromium)
 	$(BIN)/pytest tests/browser

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     broker_trusted_network: bool = False
     """Whether the shared channel `zs.ingest` is trusted: true, whoever can write to it may write
     as any source; false (the default), every message on it is rejected `source_not_allowed`."""
+    anchor_dir: Path | None = None
+    """Where the relay writes signed anchors of the log's head (a directory outside the
+    database, e.g. another machine's mount); unset: it writes none."""
+    anchor_every_s: float = 3600.0
+    """Seconds between two anchors (one is written only when the head moved)."""
     health_max_lag_events: int = 1000
     """`/health` is `degraded` and `/ready` answers 503 when a projection or the relay is more
     than this many events behind the store's head."""

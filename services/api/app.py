@@ -41,7 +41,8 @@ ERROR_ANSWERS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in (
         (401, "no valid bearer token"), (403, "the token's role may not do this"),
-        (422, "invalid request parameters"), (503, "store unavailable or not caught up"),
+        (413, "request body over the limit"), (422, "invalid request parameters"),
+        (503, "store unavailable or not caught up"),
     )
 }  # fmt: skip
 

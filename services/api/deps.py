@@ -100,8 +100,12 @@ def get_ingestor(request: Request) -> Ingestor:
 ReadAtDep = Annotated[ReadAt, Depends(read_at)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
 IngestorDep = Annotated[Ingestor, Depends(get_ingestor)]
+MAX_BIGINT = 2**63 - 1
+"""The largest value a PostgreSQL bigint holds: the bound of every offset bound to SQL."""
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT)]
+Year = Annotated[int | None, Query(ge=1, le=9999)]
+"""A calendar year filter (a larger number could not be bound to SQL: 422, not 500)."""
 
 
 def page_count(rows: list[asyncpg.Record]) -> int:

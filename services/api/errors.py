@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from events.store import StoreError
 
 log = structlog.get_logger()
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 class ErrorBody(BaseModel):
@@ -31,7 +30,7 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 """Codes of the errors the router itself answers."""
 
 

@@ -21,6 +21,7 @@ from projections.registry import PROJECTIONS
 from projections.results import TargetChange
 from projections.runner import ProjectionRunner
 from services.bootstrap import database_server, open_store
+from services.pipeline.anchors import anchor_files
 from services.replay import attainment_at, explain, position_of
 
 audit = typer.Typer(help="Verify and replay the event log.", no_args_is_help=True)
@@ -52,7 +53,8 @@ async def run_verify(store: EventStore) -> ChainVerdict:
 @audit.command()
 def verify(
     anchor: Annotated[
-        list[Path], typer.Option(help="An anchor file the log must still hold (repeat).")
+        list[Path],
+        typer.Option(help="An anchor file, or a directory of them, the log must still hold."),
     ] = [],  # noqa: B006
     views: Annotated[
         bool, typer.Option("--views", help="Recompute every read model and compare.")
@@ -70,18 +72,8 @@ def verify(
         )
         raise typer.Exit(1)
     typer.echo(f"chain intact: {verdict.checked} events verified")
-    public_key = local_signing_key(get_settings()).public_key()
-    for path in anchor:
-        held = Anchor.model_validate_json(path.read_text())
-
-        async def check(store: EventStore, held: Anchor = held) -> str | None:
-            return await check_anchor(store, held, public_key)
-
-        problem = run_with_store(check)
-        if problem:
-            typer.echo(f"anchor {path} (position {held.position}): {problem}", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"anchor {path}: the log still holds position {held.position}")
+    if anchor:
+        check_anchors(anchor)
     if views:
         for name in (projection.name for projection in PROJECTIONS):
 
@@ -92,6 +84,28 @@ def verify(
                 typer.echo(f"view {name} differs from the log: {difference}", err=True)
                 raise typer.Exit(1)
             typer.echo(f"view {name}: equal to its recomputation from the log")
+
+
+def check_anchors(paths: list[Path]) -> None:
+    """Check every anchor file named, or found in a named directory, against the log; exit 1
+    naming the first the log no longer holds."""
+    public_key = local_signing_key(get_settings()).public_key()
+    named = {path: anchor_files(path) if path.is_dir() else [path] for path in paths}
+    held = {file: Anchor.model_validate_json(file.read_text()) for files in named.values()
+            for file in files}  # fmt: skip
+
+    async def check(store: EventStore) -> list[str | None]:
+        return [await check_anchor(store, anchor, public_key) for anchor in held.values()]
+
+    for (file, anchor), problem in zip(held.items(), run_with_store(check), strict=True):
+        if problem:
+            typer.echo(f"anchor {file} (position {anchor.position}): {problem}", err=True)
+            raise typer.Exit(1)
+    for path, files in named.items():
+        if path.is_dir():
+            typer.echo(f"anchors in {path}: the log still holds all {len(files)}")
+        else:
+            typer.echo(f"anchor {path}: the log still holds position {held[path].position}")
 
 
 @audit.command("anchor")

@@ -39,6 +39,12 @@ async def relay_checkpoint(store: EventStore) -> int:
     return int(position or 0)
 
 
+def stopping() -> bool:
+    """Whether the running task is being cancelled."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class Relay:
     """Tails the event store from its checkpoint and publishes each event to `zs.events`."""
 
@@ -73,7 +79,9 @@ class Relay:
         while True:
             try:
                 await self.follow()
-            except Exception:
+            except Exception as error:
+                if stopping():  # a failure while cancelled (of a lost connection) must not hide it
+                    raise asyncio.CancelledError from error
                 log.exception("relay interrupted; starting over", pause_s=RETRY_PAUSE_S)
                 await asyncio.sleep(RETRY_PAUSE_S)
 

@@ -19,9 +19,11 @@ from infra.broker import Transport, create_transport, running
 from infra.embedded import source_user
 from infra.roles import DbRole
 from infra.settings import Settings
+from infra.tokens import local_signing_key
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.bootstrap import Servers, open_stores
+from services.pipeline.anchors import Anchorer
 from services.pipeline.channels import (
     INGEST_CHANNEL,
     Delivery,
@@ -125,6 +127,12 @@ async def services(
             if Part.RELAY in parts:
                 relay = asyncio.create_task(Relay(stores[DbRole.RELAY], transport).run())
                 stack.push_async_callback(cancelled, relay)
+            if Part.RELAY in parts and settings.anchor_dir is not None:
+                key = local_signing_key(settings)
+                anchorer = Anchorer(
+                    stores[DbRole.RELAY], key, settings.anchor_dir, settings.anchor_every_s
+                )
+                stack.push_async_callback(cancelled, asyncio.create_task(anchorer.run()))
             if runner:  # reads the store; zs.events and NOTIFY only wake it
                 projecting = asyncio.create_task(runner.run())
                 stack.push_async_callback(cancelled, projecting)

@@ -105,9 +105,11 @@ async def test_every_error_has_the_contract_s_shape(client: httpx.AsyncClient) -
         await client.get("/figures", params={"limit": "10" * 40}),
         await client.get("/agreements/%00"),
         await client.post("/ingest", content=b"x" * (9 * 1024 * 1024)),
+        await client.get("/rejections", params={"offset": 2**75}),
+        await client.get("/attainment", params={"year": -(2**36)}),
     ]
 
-    assert [a.status_code for a in answers] == [404, 405, 422, 422, 413]
+    assert [a.status_code for a in answers] == [404, 405, 422, 422, 413, 422, 422]
     assert all(set(a.json()["error"]) == {"code", "message"} for a in answers)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from events.envelope import Number
 from events.store import RecordedEvent
 from services.api.auth import Principal, Reader, scope_sql
-from services.api.deps import ERRORS, NOT_FOUND, Limit, Offset, ReadAt, ReadAtDep, page_count
+from services.api.deps import ERRORS, NOT_FOUND, Limit, Offset, ReadAt, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
 
 AGREEMENT_COLUMNS = """
@@ -157,7 +157,7 @@ async def agreements(
     at: ReadAtDep,
     response: Response,
     caller: Reader,
-    year: int | None = None,
+    year: Year = None,
     jobcenter_id: str | None = None,
     land: str | None = None,
     limit: Limit = 100,

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from projections.attainment import AgreementAttainment, TargetResult
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import Limit, Offset, ReadAtDep, page_count
+from services.api.deps import Limit, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
 from services.replay import attainment_at, attainment_published, position_of
 
@@ -126,7 +126,7 @@ async def portfolio(
     request: Request,
     response: Response,
     caller: Reader,
-    year: int | None = None,
+    year: Year = None,
     land: str | None = None,
     indicator: str | None = None,
     status: str | None = None,

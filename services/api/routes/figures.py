@@ -9,7 +9,7 @@ from events.envelope import Number
 from events.store import EventStore
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import ERRORS, Limit, Offset, ReadAt, ReadAtDep, page_count
+from services.api.deps import ERRORS, Limit, Offset, ReadAt, ReadAtDep, Year, page_count
 from services.replay import figures_published
 
 SELECT_FIGURES = f"""
@@ -64,7 +64,7 @@ async def figures(
     caller: Reader,
     jobcenter_id: str | None = None,
     indicator: str | None = None,
-    year: int | None = None,
+    year: Year = None,
     limit: Limit = 100,
     offset: Offset = 0,
     as_published: datetime | None = None,

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from events.envelope import Number
 from projections.key_figures import inputs, value_of
 from services.api.auth import Reader, scope_sql
-from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, page_count
+from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
 
 Level = Literal["jobcenter", "land", "germany"]
@@ -97,7 +97,7 @@ async def key_figures(
     land: str | None = None,
     code: Literal["k1", "k1e2", "k2", "k3"] | None = None,
     breakdown: str | None = None,
-    year: int | None = None,
+    year: Year = None,
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
     limit: Limit = 100,
     offset: Offset = 0,
