@@ -26,7 +26,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from events.store import EventStore, create_pool
-from infra.database import create_database, drop_database
+from infra.database import create_database, drop_database, with_database
+from infra.roles import DbRole
 from services.cli.demo import demo_envelopes
 from services.pipeline.ingest import Ingestor
 from tests.integration.helpers import TEST_SOURCE, api_app, ignore, record, token
@@ -62,13 +63,17 @@ ROLES: dict[str, dict[str, str] | None] = {
 }
 
 
-async def serve_demo(database_url: str, started: threading.Event, box: dict[str, object]) -> None:
-    """Record the demo data, then serve the API on a free port until told to stop."""
-    pool = await create_pool(database_url, role="zs_app")
+async def serve_demo(
+    urls: dict[DbRole | None, str], started: threading.Event, box: dict[str, object]
+) -> None:
+    """Record the demo data (as the tests' login), then serve the API on a free port until told
+    to stop, connected as the API's login (and the ingest's for `POST /ingest`)."""
+    pools = [await create_pool(urls[None])] + [
+        await create_pool(urls[role], role=role.group) for role in (DbRole.API, DbRole.INGEST)
+    ]
     try:
-        store = EventStore(pool)
-        await record(store, list(demo_envelopes()))
-        app = api_app(store, Ingestor(store, ignore))
+        await record(EventStore(pools[0]), list(demo_envelopes()))
+        app = api_app(EventStore(pools[1]), Ingestor(EventStore(pools[2]), ignore))
         app.state.catch_up_timeout = CATCH_UP_TIMEOUT_S
         config = uvicorn.Config(
             app, host="127.0.0.1", port=0,
@@ -88,16 +93,20 @@ async def serve_demo(database_url: str, started: threading.Event, box: dict[str,
         raise
     finally:
         started.set()
-        await pool.close()
+        for pool in pools:
+            await pool.close()
 
 
 @pytest.fixture(scope="module")
-def base_url(server_url: str, template_database: str) -> Iterator[str]:
+def base_url(
+    server_url: str, template_database: str, logins: dict[DbRole | None, str]
+) -> Iterator[str]:
     """The URL of the API served from a thread of its own, over a database with the demo."""
     name = f"zs_fuzz_{uuid.uuid4().hex[:12]}"
-    url = asyncio.run(create_database(server_url, name, template=template_database))
+    asyncio.run(create_database(server_url, name, template=template_database))
+    urls = {role: with_database(url, name) for role, url in logins.items()}
     started, box = threading.Event(), dict[str, object]()
-    thread = threading.Thread(target=asyncio.run, args=(serve_demo(url, started, box),))
+    thread = threading.Thread(target=asyncio.run, args=(serve_demo(urls, started, box),))
     thread.start()
     try:
         assert started.wait(START_TIMEOUT_S), "the API did not start"
