@@ -24,7 +24,7 @@ SELECT g, gen_random_uuid(), 'figures-' || (g % 400), g / 400 + 1, 'MonthlyFigur
        jsonb_build_object('jobcenter_id', '06437', 'indicator', 'integrations',
                           'period', '2022-07', 'breakdown', 'total', 'value', g % 1000,
                           'status', 'final', 'note', repeat('x', 120)),
-       repeat('0', 64), repeat('0', 64)
+       repeat('0', 64), repeat('0', 64), 'token:bulk-loader', 'http'
 FROM generate_series(1, $1) AS g
 """
 
