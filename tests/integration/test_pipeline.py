@@ -2,7 +2,9 @@
 published envelopes end up recorded, relayed and projected; nothing is lost."""
 
 import asyncio
+import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 
@@ -99,13 +101,13 @@ async def test_twenty_thousand_messages_with_hostile_ones_lose_nothing(
         await eventually(lambda n=number: settled(owner_connection, workload, n),  # type: ignore[misc]
                          f"phase {number} to settle")  # fmt: skip
     latencies = await canary_latencies(pipeline, owner_connection, mix)
+    assert max(latencies) <= CANARY_BOUND_S, sorted(latencies)
     await eventually(lambda: settled(owner_connection, workload, len(workload.phases)),
                      "the hostile mix to settle")  # fmt: skip
     await eventually(lambda: caught_up(pipeline.store), "the projection to catch up")
     await eventually(lambda: nothing_pending(pipeline.transport), "every message acknowledged")
 
     await account(owner_connection, workload)
-    assert max(latencies) <= CANARY_BOUND_S, sorted(latencies)
     assert (await verify_chain(pipeline.store)).intact
     events = [e async for page in pipeline.store.read_all() for e in page]
     assert await figure_rows(pipeline.store) == expected_rows(events)
@@ -144,8 +146,9 @@ async def canary_latencies(
         published[chunk.canary[1]] = time.perf_counter()
         await publish_envelopes(pipeline.transport, chunk.bodies)
         await asyncio.sleep(CHUNK_EVERY_S)
-    await asyncio.wait_for(watching, CANARY_BOUND_S * 4)
-    return [seen[key] - at for key, at in published.items()]
+    with contextlib.suppress(TimeoutError):  # a canary never seen counts as waiting for ever
+        await asyncio.wait_for(watching, CANARY_BOUND_S * 4)
+    return [seen.get(key, math.inf) - at for key, at in published.items()]
 
 
 async def nothing_pending(transport: Transport) -> bool:
