@@ -7,6 +7,7 @@ the contract, ingest and docs/domain.md "Bad input" that need more than the mess
 import copy
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from events.catalogue import (
     AgreementClosed,
@@ -28,6 +29,7 @@ from events.catalogue import (
 )
 from events.envelope import InvalidEvent, RejectionCode
 
+T = TypeVar("T")
 REFERENCE_TYPES = (
     "JobcenterRegistered", "AgreementConcluded", "TargetSet", "TargetAmended", "TargetWithdrawn",
     "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded", "DialogHeld",
@@ -83,10 +85,26 @@ class KnownEntities:
     lands: dict[str, str] = field(default_factory=dict)
     """jobcenter_id -> its Land, as last registered."""
     frameworks: dict[str, Framework] = field(default_factory=dict)
+    owned: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    """Keys of the agreements and frameworks this instance may change in place: those it
+    created or copied since it last shared them (see `copy`)."""
 
     def copy(self) -> "KnownEntities":
-        """An independent copy, for trying out a batch."""
-        return copy.deepcopy(self)
+        """An independent copy, for trying out a batch. The maps are copied; an agreement or a
+        framework is copied only when one of the two first changes it (a deep copy of every
+        agreement ever recorded made each batch slower as the store grew)."""
+        self.owned = set()  # from now on shared with the copy
+        return KnownEntities(self.position, dict(self.jobcenters), dict(self.agreements),
+                             dict(self.lands), dict(self.frameworks))  # fmt: skip
+
+    def _own(self, entities: dict[str, T], key: str) -> T:
+        """The agreement or framework under `key`, copied first unless this instance owns it
+        (agreement and framework ids are told apart by the map they are in)."""
+        owned_key = f"{'agreement' if entities is self.agreements else 'framework'}:{key}"
+        if owned_key not in self.owned:
+            entities[key] = copy.deepcopy(entities[key])
+            self.owned.add(owned_key)
+        return entities[key]
 
     def stream_version(self, stream_id: str) -> int:
         """The version of a jobcenter or agreement stream as known here (0: none yet)."""
@@ -110,7 +128,7 @@ class KnownEntities:
             self.agreements[event.agreement_id] = Agreement(event.jobcenter_id, event.year)
         if not isinstance(event, AgreementEvent):
             return
-        agreement = self.agreements[event.agreement_id]
+        agreement = self._own(self.agreements, event.agreement_id)
         agreement.version += 1
         if isinstance(event, TargetSet):
             agreement.active_targets.add(event.target_id)
@@ -126,7 +144,7 @@ class KnownEntities:
             self.frameworks[event.framework_id] = Framework(
                 event.land, event.signed_on, event.join_deadline
             )
-        framework = self.frameworks[event.framework_id]
+        framework = self._own(self.frameworks, event.framework_id)
         framework.version += 1
         if isinstance(event, FrameworkJoined):
             framework.members.add(event.jobcenter_id)

@@ -1,5 +1,6 @@
 """Test data: events with unique streams and message ids, so tests never collide."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -128,3 +129,40 @@ def catalogue_with_dialog_v2() -> Catalogue:
     catalogue.register(DialogHeldV2)
     catalogue.register_upcaster("DialogHeld", 1, add_participants)
     return catalogue
+
+
+HOSTILE_KINDS = (
+    "nul in message_id", "surrogate in message_id", "nul in a key name", "nested thousands deep",
+    "occurred_at overflowing", "occurred_at as a bare number text", "not UTF-8", "oversize",
+    "unknown type", "negative value",
+)  # fmt: skip
+"""The kinds of bad input `hostile_body` makes: each is settled as a rejection."""
+
+
+def hostile_body(good: dict[str, Any], kind: str) -> bytes:
+    """A hostile variant of the valid envelope `good` (of `HOSTILE_KINDS`), as raw bytes; its
+    message id (where it has one) is `good`'s with a suffix, so it never duplicates `good`."""
+    bad = good | {"message_id": f"{good['message_id']}-hostile"}
+    text = json.dumps(bad)
+    match kind:
+        case "nul in message_id":
+            return text.replace('-hostile"', '-\\u0000"', 1).encode()
+        case "surrogate in message_id":
+            return text.replace('-hostile"', '-\\ud800"', 1).encode()
+        case "nul in a key name":
+            return text.replace('"source"', '"sou\\u0000rce"', 1).encode()
+        case "nested thousands deep":
+            return b'{"message_id": "deep", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        case "occurred_at overflowing":
+            return json.dumps(bad | {"occurred_at": "9999-12-31T23:59:59-23:59"}).encode()
+        case "occurred_at as a bare number text":
+            return json.dumps(bad | {"occurred_at": "1"}).encode()
+        case "not UTF-8":
+            return text.encode()[:40] + b"\xff\xfe\xc0 not UTF-8"
+        case "oversize":
+            return json.dumps(bad | {"padding": "x" * 100_000}).encode()
+        case "unknown type":
+            return json.dumps(bad | {"type": "SomethingElseHappened"}).encode()
+        case "negative value":
+            return json.dumps(bad | {"data": bad["data"] | {"value": -7}}).encode()
+    raise ValueError(f"unknown hostile kind {kind!r}")

@@ -127,17 +127,36 @@ class RedisTransport:
         )
 
     async def delivery_counts(self, group: Group, entry_ids: Sequence[bytes]) -> dict[bytes, int]:
-        """How often each pending entry has been delivered (XPENDING, in one round trip)."""
+        """How often each pending entry of this consumer has been delivered: one XPENDING over
+        the range the entries span (a reclaimed batch is one stretch of the pending list), then
+        one per entry for any that range did not cover."""
+        if not entry_ids:
+            return {}
         client = await self.broker.connect()
-        async with client.pipeline(transaction=False) as pipe:
-            for entry_id in entry_ids:
-                pipe.xpending_range(group.channel, group.name, min=entry_id, max=entry_id, count=1)
-            replies: list[list[dict[str, Any]]] = await pipe.execute()
-        return {
-            entry_id: int(reply[0]["times_delivered"])
-            for entry_id, reply in zip(entry_ids, replies, strict=True)
-            if reply
+        ordered = sorted(entry_ids, key=stream_order)
+        spanned = await client.xpending_range(
+            group.channel, group.name, min=ordered[0], max=ordered[-1],
+            count=len(entry_ids) * 2, consumername=group.consumer,
+        )  # fmt: skip
+        wanted = set(entry_ids)
+        counts = {
+            row["message_id"]: int(row["times_delivered"])
+            for row in spanned
+            if row["message_id"] in wanted
         }
+        missing = [entry_id for entry_id in entry_ids if entry_id not in counts]
+        if missing:
+            async with client.pipeline(transaction=False) as pipe:
+                for entry_id in missing:
+                    pipe.xpending_range(group.channel, group.name, min=entry_id, max=entry_id,
+                                        count=1)  # fmt: skip
+                replies: list[list[dict[str, Any]]] = await pipe.execute()
+            counts |= {
+                entry_id: int(reply[0]["times_delivered"])
+                for entry_id, reply in zip(missing, replies, strict=True)
+                if reply
+            }
+        return counts
 
 
 async def parse_opaque_batch(
@@ -160,6 +179,12 @@ def redis_messages(
         RawMessage(entry_body(fields), entry_id.decode(), counts.get(entry_id, 1))
         for entry_id, fields in zip(entry_ids, entries, strict=True)
     ]
+
+
+def stream_order(entry_id: bytes) -> tuple[int, int]:
+    """A stream entry id (`<ms>-<seq>`) as a sortable pair."""
+    millis, _, sequence = entry_id.partition(b"-")
+    return int(millis), int(sequence or 0)
 
 
 def entry_body(fields: Mapping[bytes, bytes] | None) -> bytes:

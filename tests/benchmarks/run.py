@@ -1,6 +1,6 @@
 """Every benchmark in one run, one table, the figures as JSON (`make bench`, issue 8).
 
-`python -m tests.benchmarks.run [--scale quick|full] [--only append,e2e,rebuild,asof,query]`
+`python -m tests.benchmarks.run [--scale quick|full] [--only append,e2e,...,backlog,hostile]`
 
 The system is driven only through its public interfaces: `zs up --no-demo` and
 `zs projections rebuild NAME` as subprocesses, `XADD zs.ingest * data <json>` (redis-py), the
@@ -18,11 +18,14 @@ Phases:
 - rebuild, asof, query: on one system loaded with the scale's years (full: ten) through the
   real ingest, `zs projections rebuild` of each projection (seconds, events/s, peak RSS),
   as-of attainment latencies, and 20 concurrent clients on three endpoints (wrk if installed).
+- backlog, hostile: `bench_backlog` (`zs ingest` alone): a backlog drained against the live
+  rate, and canary latencies in a hostile mix.
 """
 
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -51,7 +54,7 @@ from rich.table import Table
 
 from tests.benchmarks.national import HOSTILE_SOURCE, encode, is_hostile, national_workload
 
-PHASES = ("append", "e2e", "rebuild", "asof", "query")
+PHASES = ("append", "e2e", "rebuild", "asof", "query", "backlog", "hostile")
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
 DEFAULT_OUT = Path(".zs/bench/results.json")
@@ -95,11 +98,19 @@ class Scale:
     append_events: int
     query_seconds: float
     asof_requests: int
+    backlog: int
+    """Messages waiting in `zs.ingest` before the ingest starts (`bench_backlog`)."""
+    backlog_live: int
+    """Messages of the live run that gives the ingest's normal rate."""
+    backlog_reclaim: int
+    """Messages left pending by a dead consumer, to be taken over."""
+    hostile: int
+    """Messages of the hostile mix (one in 50 a canary)."""
 
 
 SCALES = {
-    "quick": Scale("quick", 40, 1, 1, 2_000, 3.0, 100),
-    "full": Scale("full", 404, 1, 10, 20_000, 10.0, 400),
+    "quick": Scale("quick", 40, 1, 1, 2_000, 3.0, 100, 50_000, 20_000, 20_000, 5_000),
+    "full": Scale("full", 404, 1, 10, 20_000, 10.0, 400, 1_000_000, 50_000, 100_000, 20_000),
 }
 
 
@@ -941,6 +952,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--jobcenters", type=int, help="override the scale's jobcenters")
     parser.add_argument("--years", type=int, help="override the loaded years (rebuild etc.)")
+    parser.add_argument("--backlog", type=int, help="override the messages of the backlog")
     parser.add_argument("--load", choices=("ingest", "direct"), default="ingest",
                         help="how rebuild/asof/query's years are recorded: through the broker "
                         "and the real ingest, or appended directly (faster)")  # fmt: skip
@@ -957,9 +969,10 @@ def make_config(args: argparse.Namespace) -> Config:
         raise SystemExit(f"unknown phase(s) {sorted(unknown)}; known: {', '.join(PHASES)}")
     scale = SCALES[args.scale]
     if args.jobcenters or args.years:
-        scale = Scale(scale.name, args.jobcenters or scale.jobcenters, scale.e2e_years,
-                      args.years or scale.loaded_years, scale.append_events,
-                      scale.query_seconds, scale.asof_requests)  # fmt: skip
+        scale = dataclasses.replace(scale, jobcenters=args.jobcenters or scale.jobcenters,
+                                    loaded_years=args.years or scale.loaded_years)  # fmt: skip
+    if args.backlog:
+        scale = dataclasses.replace(scale, backlog=args.backlog)
     database = (os.environ.get("ZS_BENCH_DATABASE_URL") or os.environ.get("ZS_DATABASE_URL")
                 or DEFAULT_DATABASE)  # fmt: skip
     broker = os.environ.get("ZS_BENCH_BROKER_URL") or DEFAULT_BROKER
@@ -975,6 +988,15 @@ async def run_async(config: Config, report: Report) -> None:
         await guarded(config, report, "e2e", lambda: phase_e2e(config, report))
     if wanted & {"rebuild", "asof", "query"}:
         await guarded(config, report, "load", lambda: phase_loaded(config, report, wanted))
+    if wanted & {"backlog", "hostile"}:
+        from tests.benchmarks import bench_backlog
+
+        if "backlog" in wanted:
+            await guarded(config, report, "backlog",
+                          lambda: bench_backlog.phase_backlog(config, report))  # fmt: skip
+        if "hostile" in wanted:
+            await guarded(config, report, "hostile",
+                          lambda: bench_backlog.phase_hostile(config, report))  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from infra.broker import (
     running,
 )
 from infra.broker.nats import stream_name
+from infra.broker.redis import RedisTransport
 from infra.embedded import embedded_nats_server, embedded_redis_server
 from services.pipeline.channels import (
     MAX_DELIVERIES,
@@ -290,3 +291,24 @@ async def test_redis_backlog_left_by_a_dead_consumer_is_taken_over_in_batches(
 
     assert max(received.batch_sizes) > 1
     assert {delivery.attempt for delivery in received} == {2}
+
+
+async def test_redis_delivery_counts_cover_entries_other_consumers_hold_between_them(
+    tmp_path: Path,
+) -> None:
+    channel, group = channel_and_group()
+    with embedded_redis_server(tmp_path) as url:
+        transport = create_transport(url)
+        assert isinstance(transport, RedisTransport)
+        client = await transport.broker.connect()
+        ids = [await client.xadd(channel, {"data": b"x"}) for _ in range(6)]
+        await client.xgroup_create(channel, group, id="0")
+        await client.xreadgroup(group, "a", {channel: ">"}, count=2)
+        await client.xreadgroup(group, "b", {channel: ">"}, count=2)
+        await client.xreadgroup(group, "a", {channel: ">"}, count=2)
+        await client.xclaim(channel, group, "a", 0, [ids[4]])  # a second delivery
+        await client.xclaim(channel, group, "a", 0, [ids[2]])  # taken over from "b"
+        counts = await transport.delivery_counts(Group(channel, group, "a", 10), ids)
+        await transport.broker.stop()
+
+    assert counts == {ids[0]: 1, ids[1]: 1, ids[2]: 2, ids[3]: 1, ids[4]: 2, ids[5]: 1}

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.factories import envelope, unique
+from tests.factories import HOSTILE_KINDS, envelope, hostile_body, unique
 
 Key = tuple[str, str]
 JOBCENTERS = 60
@@ -118,6 +118,38 @@ def make_workload(total: int = 20_000, hostile_share: float = 0.05, seed: int = 
     fill(corrections, rng, [figure(source, *k, rng.randint(0, 900), corrected=True)
                             for k in corrected], source, jobcenters, hostile_share)  # fmt: skip
     return Workload(source, [setup, reports, corrections])
+
+
+@dataclass
+class Chunk:
+    """Messages published together: mostly hostile, with one valid canary among them."""
+
+    bodies: list[bytes]
+    canary: Key
+
+
+def hostile_mix(workload: Workload, chunks: int, size: int = 50, seed: int = 11) -> list[Chunk]:
+    """`chunks` chunks of `size` messages, each one valid canary (a figure of 2023, a year the
+    workload leaves alone) among hostile messages of every kind; added to `workload` as a
+    phase of its own."""
+    rng, phase = random.Random(seed), Phase()
+    setup = [json.loads(body) for body in workload.phases[0].bodies]
+    assert len(setup) * 12 >= chunks, "more canaries than distinct figures of 2023"
+    result = []
+    for number in range(chunks):
+        jobcenter = setup[number % len(setup)]["data"]["jobcenter_id"]
+        month = number // len(setup) + 1
+        canary = figure(workload.source, jobcenter, f"2023-{month:02d}", "total",
+                        "integrations", rng.randint(0, 900))  # fmt: skip
+        bodies = [hostile_body(canary, rng.choice(HOSTILE_KINDS)) for _ in range(size - 1)]
+        for body in bodies:
+            phase.add(body, "rejected")
+        key = (canary["source"], canary["message_id"])
+        phase.add(encoded(canary), "recorded", key)
+        bodies.insert(rng.randrange(size), encoded(canary))
+        result.append(Chunk(bodies, key))
+    workload.phases.append(phase)
+    return result
 
 
 RECORDED_KEYS = "SELECT source, message_id FROM store.events WHERE source = $1"

@@ -91,3 +91,24 @@ def test_copy_is_independent() -> None:
     trial.apply(event("AgreementClosed", agreement_id="odw-2022", closed_on="2023-01-31"))
 
     assert not known.agreements["odw-2022"].closed
+
+
+def test_a_copy_and_its_original_change_independently_both_ways() -> None:
+    original = registered()
+    trial = original.copy()
+    snapshot = repr(original)
+
+    trial.apply(event("TargetWithdrawn", agreement_id="odw-2022", target_id="int",
+                      reason="withdrawn in the trial"))  # fmt: skip
+    trial.apply(event("AgreementClosed", agreement_id="odw-2022", closed_on="2023-03-31"))
+    assert repr(original) == snapshot
+    original.apply(event("BudgetAllocated", agreement_id="odw-2022", budget_line="extra",
+                         amount_eur=1000))  # fmt: skip
+    original.apply(event("AgreementClosed", agreement_id="odw-2022", closed_on="2023-03-31"))
+
+    assert trial.agreements["odw-2022"].budget_lines == {"eq"}
+    assert trial.agreements["odw-2022"].active_targets == set()
+    assert original.agreements["odw-2022"].active_targets == {"int"}
+    assert original.agreements["odw-2022"].budget_lines == {"eq", "extra"}
+    assert (original.stream_version("agreement-odw-2022"),
+            trial.stream_version("agreement-odw-2022")) == (5, 5)  # fmt: skip
