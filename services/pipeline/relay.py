@@ -10,6 +10,7 @@ the store's NOTIFY channel), and a slow poll is only a safety net.
 import asyncio
 import contextlib
 
+import asyncpg
 import structlog
 
 from events.store import NOTIFY_CHANNEL, EventStore
@@ -97,5 +98,9 @@ class Relay:
                         async with asyncio.timeout(self.fallback_poll_s):
                             await appended.wait()
             finally:
-                if not connection.is_closed():
-                    await connection.remove_listener(NOTIFY_CHANNEL, on_append)
+                # The server may have closed the connection (a restart): asyncpg has then released
+                # it, and any call on it raises, which would replace a cancellation in flight
+                # (and `run` would go on instead of stopping).
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    if not connection.is_closed():
+                        await connection.remove_listener(NOTIFY_CHANNEL, on_append)

@@ -8,6 +8,7 @@ import contextlib
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,10 +196,12 @@ class PostgresOfItsOwn:
 
 
 @contextlib.contextmanager
-def postgres_server(data_dir: Path) -> Iterator[PostgresOfItsOwn]:
-    """Start an embedded PostgreSQL in `data_dir`; delete it at the end."""
-    server = get_server(data_dir.resolve() / "postgres", cleanup_mode="delete")
-    try:
-        yield PostgresOfItsOwn(server)
-    finally:
-        server.cleanup()
+def postgres_server() -> Iterator[PostgresOfItsOwn]:
+    """Start an embedded PostgreSQL in a temporary directory (one its server user can reach,
+    unlike pytest's `tmp_path`); delete it at the end."""
+    with tempfile.TemporaryDirectory(prefix="zs-restart-") as data_dir:
+        server = get_server(Path(data_dir) / "postgres", cleanup_mode="delete")
+        try:
+            yield PostgresOfItsOwn(server)
+        finally:
+            server.cleanup()
