@@ -113,7 +113,7 @@ async def test_redis_killed_and_restarted_on_its_append_only_file_loses_and_doub
 ) -> None:
     """`appendonly yes` with `appendfsync always`: Redis SIGKILLed while messages are published
     and consumed, started again on its AOF; every message ends in exactly one fate."""
-    workload = make_workload(total=2_000, seed=21)
+    workload = make_workload(total=1_500, seed=21)
     with redis_server(tmp_path, appendfsync="always") as server:
         urls = Servers(database_url, server.url)
         async with services(settings_for(urls), urls, set(Part)) as running:
@@ -327,7 +327,7 @@ async def test_each_service_frozen_in_turn_loses_and_doubles_nothing(
     ingest replicas, the relay and the projector in turn while a workload is published: each
     message still ends in exactly one fate, the relay and the projections reach the head."""
     await wipe_broker(broker_url)
-    workload = make_workload(total=2_000, seed=26)
+    workload = make_workload(total=1_500, seed=26)
     urls = Servers(database_url, broker_url)
     pool = await create_pool(database_url, role="zs_app")
     store = EventStore(pool)
