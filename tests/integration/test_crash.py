@@ -3,12 +3,8 @@ moments and restarted; the store and the views end identical to a run without ki
 message is missing or doubled."""
 
 import asyncio
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,52 +21,13 @@ from services.bootstrap import Servers
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.run import Part, services
 from tests.integration.helpers import caught_up, eventually, settings_for, wipe_broker
+from tests.integration.processes import Processes
 from tests.integration.workload import Workload, account, checksums, make_workload, settled
 
-ZS = str(Path(sys.executable).parent / "zs")
 KILLS = 8
-STARTUP_S = 5.0
 MESSAGES = 12_000
 FROZEN_S = 5.0
 """Longer than the services' redelivery time (1 s), so the other replica takes over."""
-
-
-class Processes:
-    """One `zs ingest`, `zs relay` and `zs project` process each, restartable; each connects
-    with its own login only (no owner's URL), as in production."""
-
-    def __init__(self, urls: Servers, logins: dict[DbRole, str], logs: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ZS_")} | {
-            "ZS_BROKER_URL": urls.broker_url, "ZS_REDELIVER_AFTER_S": "1",
-            "ZS_LOG_LEVEL": "warning",
-            "ZS_BROKER_TRUSTED_NETWORK": "true",  # the workload goes to the shared zs.ingest
-        } | {role.setting: url for role, url in logins.items()}  # fmt: skip
-        self.logs = logs
-        self.last_start = time.monotonic()
-        self.running = {part: self.start(part) for part in Part}
-        self.kills = dict.fromkeys(Part, 0)
-
-    def start(self, part: Part) -> "subprocess.Popen[bytes]":
-        """Start one service process."""
-        log = (self.logs / f"{part}.log").open("ab")
-        self.last_start = time.monotonic()
-        return subprocess.Popen([ZS, str(part)], env=self.env, stdout=log, stderr=log)
-
-    def kill_and_restart(self, part: Part) -> None:
-        """SIGKILL one service and start it again."""
-        process = self.running[part]
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        self.kills[part] += 1
-        self.running[part] = self.start(part)
-
-    def stop(self) -> list[int | None]:
-        """SIGTERM every service once started (a signal while the interpreter is still loading
-        kills it the default way, before any handler exists); their exit codes."""
-        time.sleep(max(0.0, self.last_start + STARTUP_S - time.monotonic()))
-        for process in self.running.values():
-            process.send_signal(signal.SIGTERM)
-        return [process.wait(timeout=30) for process in self.running.values()]
 
 
 async def chaos(processes: Processes, rng: random.Random) -> None:

@@ -1,0 +1,77 @@
+"""The services as separate `zs ingest`, `zs relay` and `zs project` processes, as a supervisor
+runs them: a test can kill, freeze (SIGSTOP) and thaw (SIGCONT) each one."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from infra.roles import DbRole
+from services.bootstrap import Servers
+from services.pipeline.run import Part
+
+ZS = str(Path(sys.executable).parent / "zs")
+STARTUP_S = 5.0
+"""How long a service process may take to import and install its signal handlers."""
+
+
+class Processes:
+    """One process per part (every part by default), restartable; each connects with its own
+    login only (no owner's URL), as in production."""
+
+    def __init__(
+        self,
+        urls: Servers,
+        logins: Mapping[DbRole, str],
+        logs: Path,
+        parts: Iterable[Part] = tuple(Part),
+        *,
+        log_level: str = "warning",
+    ) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ZS_")} | {
+            "ZS_BROKER_URL": urls.broker_url, "ZS_REDELIVER_AFTER_S": "1",
+            "ZS_LOG_LEVEL": log_level, "ZS_LOG_FORMAT": "json",
+            "ZS_BROKER_TRUSTED_NETWORK": "true",  # the workloads go to the shared zs.ingest
+        } | {role.setting: url for role, url in logins.items()}  # fmt: skip
+        self.logs = logs
+        self.last_start = time.monotonic()
+        self.running = {part: self.start(part) for part in parts}
+        self.kills = dict.fromkeys(self.running, 0)
+
+    def start(self, part: Part) -> "subprocess.Popen[bytes]":
+        """Start one service process."""
+        log = (self.logs / f"{part}.log").open("ab")
+        self.last_start = time.monotonic()
+        return subprocess.Popen([ZS, str(part)], env=self.env, stdout=log, stderr=log)
+
+    def kill_and_restart(self, part: Part) -> None:
+        """SIGKILL one service and start it again."""
+        process = self.running[part]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.kills[part] += 1
+        self.running[part] = self.start(part)
+
+    def has_logged(self, part: Part, event: str) -> bool:
+        """Whether the service's log (JSON lines) holds `event`."""
+        return f'"event": "{event}"' in (self.logs / f"{part}.log").read_text(errors="replace")
+
+    def freeze(self, part: Part) -> None:
+        """SIGSTOP one service: it holds its connections and leases but does nothing."""
+        self.running[part].send_signal(signal.SIGSTOP)
+
+    def thaw(self, part: Part) -> None:
+        """SIGCONT one service (harmless when it is not frozen)."""
+        self.running[part].send_signal(signal.SIGCONT)
+
+    def stop(self) -> list[int | None]:
+        """Thaw and SIGTERM every service once started (a signal while the interpreter is still
+        loading kills it the default way, before any handler exists); their exit codes."""
+        time.sleep(max(0.0, self.last_start + STARTUP_S - time.monotonic()))
+        for process in self.running.values():
+            process.send_signal(signal.SIGCONT)
+            process.send_signal(signal.SIGTERM)
+        return [process.wait(timeout=30) for process in self.running.values()]
