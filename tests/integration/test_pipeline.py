@@ -84,7 +84,7 @@ async def patient_pipeline(urls: Servers) -> AsyncIterator[Running]:
     """The pipeline with the production redelivery time (30 s), so that a batch held back
     until its redelivery shows as a delay no canary could hide."""
     settings = settings_for(urls).model_copy(update={"redeliver_after_s": REDELIVER_AFTER_S})
-    async with services(settings, urls, set(Part)) as running:
+    async with services(settings, urls, set(Part), api=True) as running:
         yield running
 
 
