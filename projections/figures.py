@@ -11,6 +11,9 @@ the publication in force. `flags` are consistency findings (never a rejection), 
 `group_flags` for every (jobcenter_id, indicator, period) a batch touches from the rows in force
 then, so a total row is re-flagged when a women or men row arrives later and the other way
 round; a rebuild computes them from the same function.
+
+Its size: the row rule, the consistency flags and both ways of writing them (the live apply and
+the rebuild's loader) sit together so that the two paths cannot drift apart.
 """
 
 from __future__ import annotations

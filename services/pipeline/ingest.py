@@ -4,6 +4,9 @@ One code path for the broker subscription and `POST /ingest`. A batch is decoded
 against the catalogue and against what is recorded (`KnownEntities`), its valid events are
 appended in one transaction, and its rejections are stored (raw body, code, reason) and
 published to `zs.rejected`. Only then does `ingest` return, so the caller may acknowledge.
+
+Its size: decoding, judging and settling a batch are one transaction's steps; the outcome of
+each message is decided here and nowhere else.
 """
 
 import json
