@@ -312,8 +312,8 @@ function targetCard(target, definition, year, figures) {
       h("span", {}, "Ist ", h("b", { class: "actual", "data-value": target.actual }, withUnit(target.actual, target.unit))),
       h("span", {}, "Prognose ", h("b", { class: "forecast", "data-value": target.forecast }, withUnit(target.forecast, target.unit))),
       h("span", {}, "Zielerreichung ", h("b", { class: "attainment", "data-value": target.attainment_pct }, pct(target.attainment_pct))),
-      h("span", { class: "muted" }, `${target.comparator === "at_most" ? "höchstens" : "mindestens"} · ${target.aggregation} · ${target.months_reported} Monate`),
-      corrections ? h("span", { class: "muted corrections" }, `${corrections} korrigierte Monate`) : null),
+      h("span", { class: "muted" }, `${target.comparator === "at_most" ? "höchstens" : "mindestens"} · ${target.aggregation} · ${target.months_reported} ${target.months_reported === 1 ? "Monat" : "Monate"}`),
+      corrections ? h("span", { class: "muted corrections" }, corrections === 1 ? "1 korrigierter Monat" : `${corrections} korrigierte Monate`) : null),
     trajectoryChart(target, figures, amendments, year),
     amendments.length ? h("ul", { class: "plain amendments" }, amendments.map((a) =>
       h("li", {}, `Änderung ab ${day(a.effective_from)}: Zielwert ${num(a.value)} (vereinbart ${num(definition.agreed_value)}) – ${a.reason}`))) : null);
