@@ -62,6 +62,8 @@ CREATE TABLE events (
     occurred_at    timestamptz NOT NULL,
     recorded_at    timestamptz NOT NULL,
     correlation_id text,
+    principal      text,
+    channel        text,
     data           jsonb       NOT NULL,
     prev_hash      char(64)    NOT NULL,
     hash           char(64)    NOT NULL
