@@ -1,4 +1,7 @@
-"""The read API (/jobcenters, /agreements, /figures, history) against a real database."""
+"""The read API (/jobcenters, /agreements, /figures, history) against a real database.
+
+Its size: every test reads one seeded portfolio whose positions they count on; kept in one module
+so the fixture's numbered events stand beside the tests that read them."""
 
 import asyncio
 import functools
