@@ -29,6 +29,7 @@ POLL_INTERVAL = 0.05
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 ERRORS: dict[int | str, dict[str, Any]] = {503: {"description": "not caught up"}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown agreement"}, **ERRORS}
+SELECT_JOBCENTER_LAND = "SELECT land FROM views.jobcenters WHERE jobcenter_id = $1"
 
 
 async def wait_for_position(
@@ -106,6 +107,13 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT)]
 Year = Annotated[int | None, Query(ge=1, le=9999)]
 """A calendar year filter (a larger number could not be bound to SQL: 422, not 500)."""
+
+
+async def jobcenter_land(reader: Reader, jobcenter_id: str) -> str | None:
+    """The Land of a jobcenter as the read model knows it (None for an unknown one): what a
+    scope check of a route that names the jobcenter needs."""
+    land: str | None = await reader.fetchval(SELECT_JOBCENTER_LAND, jobcenter_id)
+    return land
 
 
 def page_count(rows: list[asyncpg.Record]) -> int:

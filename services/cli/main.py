@@ -1,10 +1,9 @@
-"""The `zs` command: its root, the service commands (`up`, `ingest`, `relay`, `project`),
-`publish`, `migrate` and `schema export`; the `audit` and `projections` groups have modules of
-their own."""
+"""The `zs` command: its root, the service commands (`up`, `ingest`, `relay`, `project`, `api`,
+`check`), `publish` and `migrate`; each command group (`audit`, `projections`, `token`, `schema`,
+`asyncapi`) has a module of its own."""
 
 import asyncio
 import contextlib
-import json
 import signal
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -12,7 +11,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from events.catalogue import json_schemas
 from events.store import EventStore, create_pool
 from infra.broker import create_transport
 from infra.embedded import SERVICES_USER, broker_passwords
@@ -28,22 +26,17 @@ from services.bootstrap import (
     prepare_database,
     servers,
 )
+from services.cli.asyncapi import asyncapi
 from services.cli.audit import audit
 from services.cli.projections import projections
 from services.cli.publish import Tally, publish_file, read_lines
+from services.cli.schema import schema
 from services.cli.tokens import tokens
 from services.cli.up import run_api, run_up
-from services.pipeline.contract import asyncapi_document
 from services.pipeline.run import Part, run_until_stopped
 
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_ID_BASE = "urn:zielsteuerung:schema:v1:"
-"""`$id` of an exported schema: this prefix and its file name (a URN: nothing to fetch)."""
-
 app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced.")
-schema = typer.Typer(help="JSON Schemas of the event catalogue.", no_args_is_help=True)
 app.add_typer(schema, name="schema")
-asyncapi = typer.Typer(help="The AsyncAPI document of the event channels.", no_args_is_help=True)
 app.add_typer(asyncapi, name="asyncapi")
 app.add_typer(audit, name="audit")
 app.add_typer(projections, name="projections")
@@ -207,24 +200,3 @@ def migrate() -> None:
     with database_server(get_settings(), roles=()) as database_url:
         applied = asyncio.run(prepare_database(database_url))
     typer.echo(f"{len(applied)} migration(s) applied")
-
-
-@schema.command("export")
-def export_schemas(directory: Path) -> None:
-    """Write one JSON Schema file per event type (and the envelope) into DIRECTORY."""
-    directory.mkdir(parents=True, exist_ok=True)
-    schemas = json_schemas()
-    for file_name, document in schemas.items():
-        identified = {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID_BASE + file_name}
-        text = json.dumps(identified | document, indent=2)
-        (directory / file_name).write_text(text + "\n")
-    typer.echo(f"{len(schemas)} schemas written to {directory}")
-
-
-@asyncapi.command("export")
-def export_asyncapi(file: Path) -> None:
-    """Write the AsyncAPI document of zs.ingest, zs.events and zs.rejected to FILE."""
-    document = asyncapi_document(get_settings().broker_url)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(json.dumps(document, indent=2) + "\n")
-    typer.echo(f"AsyncAPI {document['asyncapi']} written to {file}")

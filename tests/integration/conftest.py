@@ -1,6 +1,7 @@
 """Broker fixtures: each test that takes `broker_url` runs once on Redis and once on NATS
 JetStream, each a real server (the one ZS_BROKER_URL names for its kind, else an embedded one
-started once per session); `pipeline` runs ingest, relay and projector on it."""
+started once per session); `pipeline` runs ingest, relay and projector on it. `runner` is the
+figures projection's runner of the projector tests (a module may define its own)."""
 
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -10,13 +11,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from events.store import EventStore, create_pool
 from infra.embedded import (
     NatsCluster,
     embedded_nats_cluster,
     embedded_nats_server,
     embedded_redis_server,
 )
+from infra.roles import DbRole
 from infra.settings import Settings
+from projections.figures import FIGURES
+from projections.runner import ProjectionRunner
 from services.bootstrap import Servers
 from services.pipeline.run import Part, Running, services
 from tests.integration.helpers import settings_for, wipe_broker
@@ -61,3 +66,11 @@ def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     """A fresh three-node NATS JetStream cluster of this test's own (its nodes may be killed)."""
     with embedded_nats_cluster(tmp_path) as cluster:
         yield cluster
+
+
+@pytest.fixture
+async def runner(service_urls: dict[DbRole, str]) -> AsyncIterator[ProjectionRunner]:
+    """A runner for the figures projection, connected as the projector's login."""
+    pool = await create_pool(service_urls[DbRole.PROJECTOR], role=DbRole.PROJECTOR.group)
+    yield ProjectionRunner(pool, EventStore(pool), [FIGURES])
+    await pool.close()

@@ -1,5 +1,6 @@
-"""The services as separate `zs ingest`, `zs relay` and `zs project` processes, as a supervisor
-runs them: a test can kill, freeze (SIGSTOP) and thaw (SIGCONT) each one."""
+"""The `zs` command as processes: one command run to its end (`run_zs`), and the services as
+separate `zs ingest`, `zs relay` and `zs project` processes, as a supervisor runs them: a test can
+kill, freeze (SIGSTOP) and thaw (SIGCONT) each one."""
 
 import os
 import signal
@@ -16,6 +17,18 @@ from services.pipeline.run import Part
 ZS = str(Path(sys.executable).parent / "zs")
 STARTUP_S = 5.0
 """How long a service process may take to import and install its signal handlers."""
+
+
+def run_zs(
+    *args: str, database_url: str | None = None, cwd: Path | None = None
+) -> "subprocess.CompletedProcess[str]":
+    """Run `zs` with the given database and no other ZS_ settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    if database_url:
+        env["ZS_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [ZS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 class Processes:

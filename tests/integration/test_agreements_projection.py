@@ -15,10 +15,7 @@ from projections.runner import ProjectionRunner
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, unique
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
+from tests.integration.helpers import ignore
 
 
 async def ingest(store: EventStore, envelopes: Sequence[dict[str, Any]]) -> None:

@@ -16,7 +16,7 @@ from services.pipeline.run import Part, services
 from tests.factories import figure_event
 from tests.integration.helpers import eventually, settings_for
 from tests.integration.outage import CuttableProxy
-from tests.integration.test_cli import run_zs
+from tests.integration.processes import run_zs
 
 EVERY_S = 0.1
 OUTAGE_ROUNDS_S = 1.0

@@ -12,13 +12,9 @@ from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, figure_envelope
-from tests.integration.helpers import api_app, api_client
+from tests.integration.helpers import api_app, api_client, ignore
 
 APRIL, MAY, LATER = "2022-04-30T00:00:00Z", "2022-05-31T00:00:00Z", "2100-01-01T00:00:00Z"
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
 
 
 def published(at: str, period: str, value: int, **data: Any) -> dict[str, Any]:

@@ -1,16 +1,12 @@
-"""Fault tests on servers of the test's own: Redis killed and restarted on its append-only file,
-Redis restarted empty while the projector lags, NATS JetStream restarted empty, PostgreSQL
-restarted mid-stream, and each service process frozen (SIGSTOP) in turn. Each ends with exact
-accounting (recorded + duplicates + rejections == published, less what the broker lost, and
-that named) and a verified chain."""
+"""Broker restarts on servers of the test's own: Redis killed and restarted on its append-only
+file, Redis restarted empty while the projector lags, NATS JetStream restarted empty. Each ends
+with exact accounting (recorded + duplicates + rejections == published, less what the broker
+lost, and that named) and a verified chain."""
 
 import asyncio
-import os
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,7 +16,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from events.store import EventStore, create_pool
 from events.verify import verify_chain
 from infra.broker import create_transport
-from infra.database import create_database
 from infra.roles import DbRole
 from services.bootstrap import Servers
 from services.pipeline.channels import (
@@ -29,27 +24,21 @@ from services.pipeline.channels import (
     INGEST_GROUP,
     publish_envelopes,
 )
-from services.pipeline.relay import relay_checkpoint
 from services.pipeline.run import Part, services
-from tests.integration.helpers import caught_up, eventually, settings_for, wipe_broker
-from tests.integration.outage import nats_server, postgres_server, redis_server
+from tests.integration.faults import (
+    COUNT_REJECTIONS,
+    at_least,
+    publish_phases,
+    quiet,
+    rejections,
+    relay_level,
+)
+from tests.integration.helpers import caught_up, eventually, settings_for
+from tests.integration.outage import nats_server, redis_server
 from tests.integration.processes import Processes
-from tests.integration.workload import Workload, account, make_workload, settled
+from tests.integration.workload import account, make_workload, settled
 
-FREEZE_S = float(os.environ.get("ZS_TEST_FREEZE_S", "2"))
-"""How long each service stays frozen: longer than the redelivery time (1 s) by default; CI
-runs it once more with 23 s."""
 REDIS_DOWN_S = 1.0
-QUIET_S = 2.0
-"""How long a settled pipeline is watched for messages going round again."""
-START_TIME = "SELECT pg_postmaster_start_time()"
-COUNT_REJECTIONS = "SELECT count(*) FROM service.rejections"
-DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                 asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)  # fmt: skip
-
-
-FEEDING = {Part.INGEST, Part.RELAY}
-"""The parts that take messages in and relay them, without the projector."""
 
 
 class ExactPublisher:
@@ -79,37 +68,6 @@ class ExactPublisher:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 await asyncio.sleep(0.1)
-
-
-async def tolerant(check: Callable[[], Awaitable[bool]]) -> bool:
-    """`check()`, False while the database is unreachable."""
-    try:
-        return await check()
-    except DATABASE_DOWN:
-        return False
-
-
-async def quiet(pool: asyncpg.Pool, store: EventStore) -> tuple[int, int]:
-    """The store's head and the rejection count, after `QUIET_S` in which neither may move."""
-    before = (await store.last_position(), await pool.fetchval(COUNT_REJECTIONS))
-    await asyncio.sleep(QUIET_S)
-    after = (await store.last_position(), await pool.fetchval(COUNT_REJECTIONS))
-    assert after == before, "messages went round again after everything was settled"
-    return after
-
-
-async def publish_phases(
-    publish: Callable[[Sequence[bytes]], Awaitable[None]],
-    pool: asyncpg.Pool,
-    workload: Workload,
-    phases: range | None = None,
-) -> None:
-    """Publish each phase (of `phases`, numbered from 1; default all) once the one before is
-    settled (the order corrections need)."""
-    for number in phases or range(1, len(workload.phases) + 1):
-        await publish(workload.phases[number - 1].bodies)
-        await eventually(lambda n=number: tolerant(lambda: settled(pool, workload, n)),  # type: ignore[misc]
-                         f"phase {number} to settle")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -156,16 +114,6 @@ async def answer_the_pending_read(url: str) -> None:
     client = redis.from_url(url)
     await client.xadd(EVENTS_CHANNEL, {"data": b"not a recorded event"})
     await client.aclose()
-
-
-async def rejections(pool: asyncpg.Pool, count: int) -> bool:
-    """Whether `count` rejections (or more) are stored."""
-    return bool(await pool.fetchval(COUNT_REJECTIONS) >= count)
-
-
-async def relay_level(store: EventStore) -> bool:
-    """Whether the relay has published up to the store's head."""
-    return await relay_checkpoint(store) == await store.last_position()
 
 
 @pytest.mark.slow
@@ -280,109 +228,3 @@ async def test_nats_restarted_empty_stores_a_rejection_whose_sequence_repeats(
     assert total_rejected == expected_rejections
     assert recorded == sum(len(phase.recorded) for phase in workload.phases)
     assert verdict.intact
-
-
-@pytest.mark.slow
-async def test_postgres_restarted_mid_stream_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    """`pg_ctl restart -m fast` on the services' database while messages are published and
-    consumed: every session ends; the services hold their batches and go on once it is back.
-    (On Redis only: `test_outages.py` holds the database away from both brokers.)"""
-    workload = make_workload(total=1_500, seed=25)
-    with postgres_server() as postgres, redis_server(tmp_path, appendfsync=None) as broker:
-        database_url = await create_database(postgres.url, "zs_restart")
-        urls = Servers(database_url, broker.url)
-        async with services(settings_for(urls), urls, set(Part), api=True) as running:
-            store, pool = running.store, running.store.pool
-            restarted_at: list[int] = []
-            started: list[datetime] = []
-
-            async def restart_mid_stream() -> None:
-                first = len(workload.phases[0].bodies) + 300
-                await eventually(lambda: tolerant(lambda: at_least(store, first)), "some figures")
-                restarted_at.append(await store.last_position())
-                started.append(await pool.fetchval(START_TIME))
-                await asyncio.to_thread(postgres.restart)
-
-            restarting = asyncio.create_task(restart_mid_stream())
-
-            async def publish(bodies: Sequence[bytes]) -> None:
-                for start in range(0, len(bodies), 100):  # paced, so the restart is mid-stream
-                    await publish_envelopes(running.transport, bodies[start : start + 100])
-                    await asyncio.sleep(0.02)
-
-            await publish_phases(publish, pool, workload)
-            await restarting
-            await eventually(lambda: tolerant(lambda: caught_up(store)), "the projections")
-            await quiet(pool, store)
-            await account(pool, workload)
-            started.append(await pool.fetchval(START_TIME))
-            verdict = await verify_chain(store)
-
-    assert started[0] < started[1], "PostgreSQL was not restarted"
-    assert 0 < restarted_at[0] < sum(len(phase.recorded) for phase in workload.phases)
-    assert verdict.intact
-
-
-async def at_least(store: EventStore, position: int) -> bool:
-    """Whether the store holds `position` events or more."""
-    return await store.last_position() >= position
-
-
-@pytest.mark.slow
-async def test_each_service_frozen_in_turn_loses_and_doubles_nothing(
-    database_url: str,
-    tests_url: str,
-    service_urls: dict[DbRole, str],
-    broker_url: str,
-    tmp_path: Path,
-) -> None:
-    """SIGSTOP for `FREEZE_S` (longer than the redelivery time), then SIGCONT, of one of two
-    ingest replicas, the relay and the projector in turn while a workload is published: each
-    message still ends in exactly one fate, the relay and the projections reach the head."""
-    await wipe_broker(broker_url)
-    workload = make_workload(total=1_500, seed=26)
-    urls = Servers(database_url, broker_url)
-    pool = await create_pool(tests_url)
-    store = EventStore(pool)
-    processes = Processes(urls, service_urls, tmp_path)
-    second_ingest = processes.start(Part.INGEST)
-    publisher = create_transport(broker_url)
-    await publisher.broker.connect()
-    frozen: list[Part] = []
-    try:
-
-        async def freeze_in_turn() -> None:
-            for part in (Part.INGEST, Part.RELAY, Part.PROJECT):
-                processes.freeze(part)
-                frozen.append(part)
-                await asyncio.sleep(FREEZE_S)
-                processes.thaw(part)
-
-        chunk_pause_s = 3 * FREEZE_S / (workload.published / 100)
-
-        async def publish(bodies: Sequence[bytes]) -> None:
-            for start in range(0, len(bodies), 100):  # spread over the three freezes
-                await publish_envelopes(publisher, bodies[start : start + 100])
-                await asyncio.sleep(chunk_pause_s)
-
-        await publish_phases(publish, pool, workload, range(1, 2))
-        await eventually(lambda: caught_up(store), "every service to run")
-        freezing = asyncio.create_task(freeze_in_turn())
-        await publish_phases(publish, pool, workload, range(2, 4))
-        await freezing
-        await eventually(lambda: caught_up(store), "the projections after the freezes")
-        await eventually(lambda: relay_level(store), "the relay after the freezes")
-        await quiet(pool, store)
-        await account(pool, workload)
-        verdict = await verify_chain(store)
-    finally:
-        await publisher.broker.stop()
-        exit_codes = processes.stop()
-        second_ingest.terminate()
-        exit_codes.append(second_ingest.wait(timeout=30))
-        await pool.close()
-
-    assert verdict.intact
-    assert frozen == [Part.INGEST, Part.RELAY, Part.PROJECT]
-    assert exit_codes[1:] == [0, 0, 0]
-    assert exit_codes[0] in (0, -15)  # a thawed process may end by the signal while tearing down

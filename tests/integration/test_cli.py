@@ -1,9 +1,6 @@
 """The `zs` command as a user runs it: audit verify and schema export."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -13,20 +10,7 @@ from events.store import EventStore
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from tests.factories import figure_event
-
-ZS = str(Path(sys.executable).parent / "zs")
-
-
-def run_zs(
-    *args: str, database_url: str | None = None, cwd: Path | None = None
-) -> "subprocess.CompletedProcess[str]":
-    """Run `zs` with the given database and no other ZS_ settings."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
-    if database_url:
-        env["ZS_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [ZS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+from tests.integration.processes import run_zs
 
 
 async def test_audit_verify_passes_on_a_sound_chain(store: EventStore, database_url: str) -> None:

@@ -13,13 +13,9 @@ from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import envelope, figure_envelope
-from tests.integration.helpers import api_app, api_client
+from tests.integration.helpers import api_app, api_client, ignore
 
 SUM = "breakdown_sum_exceeds_total"
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from tests.integration.helpers import (
     wipe_broker,
 )
 from tests.integration.outage import CuttableProxy
+from tests.integration.processes import ZS
 
 REPORTED = "2022-10-27T08:00:00Z"
 CORRECTED = "2023-02-27T08:00:00Z"
@@ -45,7 +45,6 @@ OUTAGE_S = 8.0
 """Longer than the redelivery time of the tests' services (1 s)."""
 CHUNK = 20
 """Messages per publish while the pipeline runs, so batches interleave with the outage."""
-ZS = str(Path(sys.executable).parent / "zs")
 FIGURE_COLUMNS = """
 SELECT jobcenter_id, indicator, breakdown, period, value, numerator, denominator, status,
        revision_count, position, recorded_at, occurred_at, last_reason, flags

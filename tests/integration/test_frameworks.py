@@ -17,14 +17,10 @@ from services.cli.demo import demo_envelopes
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
 from tests.factories import envelope, unique
-from tests.integration.helpers import api_app, api_client, token
+from tests.integration.helpers import api_app, api_client, ignore, token
 
 FRAMEWORK_TYPES = {"JobcenterRegistered", "FrameworkAgreementConcluded", "FrameworkJoined"}
 NRW = "nrw-inklusiv-2018"
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
 
 
 async def ingest(store: EventStore, envelopes: list[dict[str, Any]]) -> list[tuple[str, Any]]:

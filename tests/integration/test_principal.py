@@ -15,7 +15,7 @@ from infra.migrate import discover, migrate
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, figure_envelope, figure_event, unique
 from tests.integration.helpers import api_app, api_client, ignore, token
-from tests.integration.test_cli import run_zs
+from tests.integration.processes import run_zs
 
 LEGACY_SERVICE_ROLE = "zs_app"
 """The one role of the services before 0013 gave each its own."""

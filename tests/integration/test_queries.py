@@ -1,4 +1,7 @@
-"""The read API (/jobcenters, /agreements, /figures, history) against a real database."""
+"""The read API (/jobcenters, /agreements, /figures, history) against a real database.
+
+Its size: every test reads one seeded portfolio whose positions they count on; kept in one module
+so the fixture's numbered events stand beside the tests that read them."""
 
 import asyncio
 import functools
@@ -14,7 +17,7 @@ from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
-from tests.integration.helpers import api_app, api_client, token
+from tests.integration.helpers import api_app, api_client, ignore, token
 
 WAIT_LIMIT = 0.5
 HISTORY_KEYS = {
@@ -26,10 +29,6 @@ FIGURE_KEYS = {
     "jobcenter_id", "indicator", "breakdown", "period", "value", "numerator", "denominator",
     "status", "revision_count", "position", "flags", "occurred_at",
 }  # fmt: skip
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from projections.runner import (
     Tables,
 )
 from tests.factories import figure_event
-from tests.integration.test_projector import append, mixed_figures
+from tests.integration.figures_log import append, mixed_figures
 
 
 class StuckAgreements:

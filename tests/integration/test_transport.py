@@ -1,5 +1,8 @@
-"""The transport transport against real servers: bodies as published, redelivery, poison, batches,
-and a transport that lost its consumer groups."""
+"""The broker transports against real servers: bodies as published, redelivery, poison, batches,
+and a transport that lost its consumer groups.
+
+Its size: the tests every transport passes, on both brokers, and the recovery tests of each
+broker share the same handlers (`Collected`, `Failing`, `Poisoned`) and channel helpers."""
 
 import asyncio
 import json

@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 from events.store import EventStore, create_pool
 from infra.embedded import free_port
 from tests.factories import figure_event
+from tests.integration.processes import ZS
 
-ZS = str(Path(sys.executable).parent / "zs")
 READY_TIMEOUT_S = 60
 
 

@@ -1,7 +1,6 @@
 """`GET /figures/vintages` and `revision_count` through the ingest, the projection and the API."""
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from projections.figures import FIGURES
 from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import envelope, figure_envelope
-from tests.integration.helpers import api_app, api_client, token
+from tests.integration.helpers import api_app, api_client, ignore, token
 
 VINTAGE_KEYS = {
     "type", "value", "numerator", "denominator", "status", "reason", "position", "recorded_at",
@@ -21,10 +20,6 @@ VINTAGE_KEYS = {
 }  # fmt: skip
 KEY = {"jobcenter_id": "06437", "indicator": "integrations", "breakdown": "total",
        "period": "2022-01"}  # fmt: skip
-
-
-async def ignore(payload: dict[str, Any]) -> None:
-    """Rejections are not published in these tests."""
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from events.store import RecordedEvent
 from services.replay import attainment_at, attainment_published
-from tests.unit.test_attainment import Log
+from tests.unit.attainment_log import Log
 
 
 class ListStore:

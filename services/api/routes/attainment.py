@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from projections.attainment import AgreementAttainment, TargetResult
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import Limit, Offset, ReadAtDep, Year, page_count
+from services.api.deps import Limit, Offset, ReadAtDep, Year, jobcenter_land, page_count
 from services.api.errors import ApiError
 from services.replay import attainment_at, attainment_published, position_of
 
@@ -20,7 +20,6 @@ SELECT y.jobcenter_id, y.year, j.land
 FROM views.agreement_years AS y LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE y.agreement_id = $1
 """
-SELECT_LAND = "SELECT land FROM views.jobcenters WHERE jobcenter_id = $1"
 SELECT_RESULTS = f"""
 SELECT a.*, j.land, count(*) OVER () AS total
 FROM views.attainment a LEFT JOIN views.jobcenters j USING (jobcenter_id)
@@ -101,7 +100,7 @@ async def attainment_answer(
             else await attainment_published(read.store, agreement_id, position, as_published)
         )
         if result is None or not caller.sees(
-            await read.store.pool.fetchval(SELECT_LAND, result.jobcenter_id), result.jobcenter_id
+            await jobcenter_land(read.store.pool, result.jobcenter_id), result.jobcenter_id
         ):
             raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
         response.headers["X-Position"] = str(position)

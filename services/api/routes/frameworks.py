@@ -11,7 +11,15 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from services.api.auth import Principal, Reader, scope_sql
-from services.api.deps import NOT_FOUND, Connection, Limit, Offset, ReadAtDep, page_count
+from services.api.deps import (
+    NOT_FOUND,
+    Connection,
+    Limit,
+    Offset,
+    ReadAtDep,
+    jobcenter_land,
+    page_count,
+)
 from services.api.errors import ApiError
 
 FRAMEWORK_COLUMNS = """
@@ -52,7 +60,6 @@ SELECT_REPORTS = """
 SELECT jobcenter_id, measure, text, period, position
 FROM views.framework_reports WHERE framework_id = $1 ORDER BY position
 """
-SELECT_JOBCENTER = "SELECT land FROM views.jobcenters WHERE jobcenter_id = $1"
 SELECT_JOINED = f"""
 SELECT {FRAMEWORK_COLUMNS}, m.joined_on, m.approved_by, m.approved_on, m.measures,
        m.position AS joined_position, count(*) OVER () AS total
@@ -181,7 +188,7 @@ async def jobcenter_frameworks(
     """The framework agreements the jobcenter joined, with its measures; 404 for a jobcenter
     that is unknown or outside the caller's scope."""
     async with at.snapshot(response, "frameworks") as connection:
-        land = await connection.fetchval(SELECT_JOBCENTER, jobcenter_id)
+        land = await jobcenter_land(connection, jobcenter_id)
         if land is None or not caller.sees(land, jobcenter_id):
             raise ApiError(404, "not_found", f"no jobcenter {jobcenter_id!r}")
         rows = await connection.fetch(SELECT_JOINED, jobcenter_id, limit, offset)

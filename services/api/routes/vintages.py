@@ -11,10 +11,8 @@ from events.catalogue import CATALOGUE, FigureEvent, MonthlyFigureCorrected
 from events.envelope import Number
 from events.store import RecordedEvent
 from services.api.auth import Reader
-from services.api.deps import NOT_FOUND, Limit, Offset, ReadAtDep
+from services.api.deps import NOT_FOUND, Limit, Offset, ReadAtDep, jobcenter_land
 from services.api.errors import ApiError
-
-SELECT_LAND = "SELECT land FROM views.jobcenters WHERE jobcenter_id = $1"
 
 router = APIRouter()
 
@@ -70,7 +68,7 @@ async def vintages(
     published or its jobcenter is outside the caller's scope."""
     key = (jobcenter_id, indicator, breakdown, period)
     async with at.snapshot(response, None) as connection:
-        land = await connection.fetchval(SELECT_LAND, jobcenter_id)
+        land = await jobcenter_land(connection, jobcenter_id)
         head = int(response.headers["X-Position"])
         events, count = await at.store.figure_vintages(key, head, limit, offset, connection)
     if count == 0 or not caller.sees(land, jobcenter_id):

@@ -1,0 +1,64 @@
+"""What the fault tests share: checks that wait through a database outage, publishing a workload
+phase by phase, and watching a settled pipeline for messages going round again."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+
+from events.store import EventStore
+from services.pipeline.relay import relay_checkpoint
+from tests.integration.helpers import eventually
+from tests.integration.workload import Workload, settled
+
+QUIET_S = 2.0
+"""How long a settled pipeline is watched for messages going round again."""
+COUNT_REJECTIONS = "SELECT count(*) FROM service.rejections"
+DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                 asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)  # fmt: skip
+
+
+async def tolerant(check: Callable[[], Awaitable[bool]]) -> bool:
+    """`check()`, False while the database is unreachable."""
+    try:
+        return await check()
+    except DATABASE_DOWN:
+        return False
+
+
+async def quiet(pool: asyncpg.Pool, store: EventStore) -> tuple[int, int]:
+    """The store's head and the rejection count, after `QUIET_S` in which neither may move."""
+    before = (await store.last_position(), await pool.fetchval(COUNT_REJECTIONS))
+    await asyncio.sleep(QUIET_S)
+    after = (await store.last_position(), await pool.fetchval(COUNT_REJECTIONS))
+    assert after == before, "messages went round again after everything was settled"
+    return after
+
+
+async def publish_phases(
+    publish: Callable[[Sequence[bytes]], Awaitable[None]],
+    pool: asyncpg.Pool,
+    workload: Workload,
+    phases: range | None = None,
+) -> None:
+    """Publish each phase (of `phases`, numbered from 1; default all) once the one before is
+    settled (the order corrections need)."""
+    for number in phases or range(1, len(workload.phases) + 1):
+        await publish(workload.phases[number - 1].bodies)
+        await eventually(lambda n=number: tolerant(lambda: settled(pool, workload, n)),  # type: ignore[misc]
+                         f"phase {number} to settle")  # fmt: skip
+
+
+async def rejections(pool: asyncpg.Pool, count: int) -> bool:
+    """Whether `count` rejections (or more) are stored."""
+    return bool(await pool.fetchval(COUNT_REJECTIONS) >= count)
+
+
+async def relay_level(store: EventStore) -> bool:
+    """Whether the relay has published up to the store's head."""
+    return await relay_checkpoint(store) == await store.last_position()
+
+
+async def at_least(store: EventStore, position: int) -> bool:
+    """Whether the store holds `position` events or more."""
+    return await store.last_position() >= position
