@@ -827,12 +827,8 @@ async def load_direct(
     from events.catalogue import parse_envelope
     from events.envelope import InvalidEvent
     from events.recording import new_event
+    from events.rules import KnownEntities
     from events.store import EventStore, NewEvent, create_pool
-
-    try:  # the fold may move next to the catalogue
-        from events.entities import KnownEntities  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from projections.entities import KnownEntities
 
     await asyncio.to_thread(
         subprocess.run, [zs_executable(), "migrate"], env=env, capture_output=True,
