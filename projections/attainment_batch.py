@@ -144,3 +144,24 @@ def _history(
 def _text(values: Mapping[str, Any] | None) -> CanonicalJson | None:
     """Compared values as JSON text (plain numbers, strings and booleans: no normalising)."""
     return None if values is None else CanonicalJson(json.dumps(values, separators=(",", ":")))
+
+
+def result_rows(
+    batch: Batch, states: Mapping[str, State], changed: Mapping[tuple[str, str], int]
+) -> list[tuple[object, ...]]:
+    """The attainment rows of the active targets whose result changed, in table order."""
+    rows: list[tuple[object, ...]] = []
+    for (agreement_id, target_id), position in changed.items():
+        state = states[agreement_id]
+        evaluation = batch.current.get((agreement_id, target_id))
+        if evaluation is None or target_id not in state.targets:
+            continue
+        t, agreement = evaluation.result(), state.agreement
+        rows.append((
+            agreement_id, target_id, list(state.targets).index(target_id), agreement.jobcenter_id,
+            agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
+            t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
+            t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,
+            t.revised_after_close, position,
+        ))  # fmt: skip
+    return rows

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import asyncpg
 import structlog
@@ -29,6 +29,7 @@ from asyncpg.pool import PoolConnectionProxy
 from events.store import NOTIFY_CHANNEL, EventStore, RecordedEvent
 from projections.checkpoints import Checkpoints
 from projections.checkpoints import ProjectionStatus as ProjectionStatus
+from projections.rebuild_reading import by_streams, windows
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -78,6 +79,19 @@ class Loader(Protocol):
         """The remaining rows, once every page was added."""
 
 
+@runtime_checkable
+class PartitionedLoader(Protocol):
+    """Builds a projection's fresh tables for a rebuild from groups of streams whose events fold
+    independently of the other groups' (say, one jobcenter's), a few groups at a time, so that
+    memory holds a few groups' state, not the whole log's."""
+
+    async def groups(self, connection: Connection, until: int) -> list[list[str]]:
+        """The groups of stream ids holding every event up to `until` it consumes."""
+
+    def load(self, events: Sequence[RecordedEvent]) -> Rows:
+        """Fold the events (in position order) of whole groups; all their rows."""
+
+
 class Projection(Protocol):
     """A read model: its tables, their DDL, the types it reads and how events change its rows."""
 
@@ -103,7 +117,7 @@ class Projection(Protocol):
     ) -> None:
         """Apply `events` (in position order) to `tables`; ignore types it skips."""
 
-    def loader(self) -> Loader | None:
+    def loader(self) -> Loader | PartitionedLoader | None:
         """A bulk loader for a rebuild, or None to rebuild by applying pages."""
 
 
@@ -371,8 +385,18 @@ class ProjectionRunner:
         fresh = tables_in(FRESH_SCHEMA, projection)
         loader = projection.loader()
         built, head = 0, until if until is not None else await self.store.last_position()
+        if isinstance(loader, PartitionedLoader) and projection.types is not None:
+            groups = await loader.groups(connection, head)
+            done = 0
+            async for events in by_streams(self.pool, projection.types, groups, head):
+                await self._copy(connection, fresh, loader.load(events))
+                done += len(events)
+                if on_progress:
+                    on_progress(min(done, head), head)
+            return head, head
+        assert not isinstance(loader, PartitionedLoader)  # a partitioned loader names its types
         while head - built > (0 if until is not None else SWAP_BACKLOG):
-            async for page, reached in self._pages(projection, built, head, REBUILD_PAGE_SIZE):
+            async for page, reached in windows(self.pool, projection.types, built, head):
                 if loader is None:
                     async with connection.transaction():
                         await projection.apply(connection, page, fresh)
