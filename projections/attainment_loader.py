@@ -3,7 +3,7 @@ time, its tables written by COPY.
 
 Invariants: an agreement's state depends only on its own stream and on its jobcenter's figure
 stream (`projections.attainment`: figures of other jobcenters never reach it), so the log splits
-into independent groups, one per jobcenter: its figure stream and the streams of the agreements
+into independent groups, one per jobcenter: its figure streams and the streams of the agreements
 whose first conclusion names it. Folding a group's events in position order gives the rows the
 whole log's fold gives for its agreements; memory holds the groups being folded, not ten years.
 """
@@ -12,21 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from events.catalogue import AgreementConcluded, FigureEvent
+from events.catalogue import FIGURE_TYPES, AgreementConcluded, FigureEvent
 from events.store import CanonicalJson, RecordedEvent
 from projections.aggregations import Month
 from projections.attainment import RELEVANT_TYPES, FigureKey, Vintage, decode, figure_entry, vintage
 from projections.attainment_batch import Batch, result_rows
 from projections.attainment_codec import encode_state
-from projections.rebuild_reading import is_figure, trusted_figure
+from projections.rebuild_reading import Group, is_figure, join_groups, stream_keys, trusted_figure
 from projections.runner import Connection, Rows
 
 SELECT_CONCLUSIONS = """
-SELECT DISTINCT ON (stream_id) stream_id, data->>'jobcenter_id' AS jobcenter_id
+SELECT DISTINCT ON (data->>'agreement_id')
+       data->>'agreement_id' AS agreement_id, data->>'jobcenter_id' AS jobcenter_id
 FROM store.events
 WHERE type = 'AgreementConcluded' AND position <= $1
-ORDER BY stream_id, position
+ORDER BY data->>'agreement_id', position
 """
+AGREEMENT_TYPES = RELEVANT_TYPES - FIGURE_TYPES
 
 
 class AttainmentFold:
@@ -76,12 +78,18 @@ class AttainmentFold:
 class AttainmentLoader:
     """The rebuild's loader: a fresh fold for each few jobcenters (see the module's invariants)."""
 
-    async def groups(self, connection: Connection, until: int) -> list[list[str]]:
-        """Per jobcenter with an agreement: its figure stream and its agreements' streams."""
-        streams: dict[str, list[str]] = {}
-        for row in await connection.fetch(SELECT_CONCLUSIONS, until):
-            streams.setdefault(row["jobcenter_id"], []).append(row["stream_id"])
-        return [[f"figures-{jobcenter}", *found] for jobcenter, found in sorted(streams.items())]
+    async def groups(self, connection: Connection, until: int) -> list[Group]:
+        """Per jobcenter: its figure streams and the streams of its agreements (by their first
+        conclusion); streams of agreements never concluded are left out (the fold skips them)."""
+        owners = {row["agreement_id"]: row["jobcenter_id"]
+                  for row in await connection.fetch(SELECT_CONCLUSIONS, until)}  # fmt: skip
+        figures = await stream_keys(connection, until, FIGURE_TYPES, "jobcenter_id")
+        agreements = await stream_keys(connection, until, AGREEMENT_TYPES, "agreement_id")
+        keys = {s: [f"jobcenter:{j}" for j in found] for s, found in figures.keys.items()}
+        for stream, found in agreements.keys.items():
+            if jobcenters := [f"jobcenter:{owners[a]}" for a in found if a in owners]:
+                keys[stream] = jobcenters
+        return join_groups(keys, figures.sizes | agreements.sizes)
 
     def load(self, events: Sequence[RecordedEvent]) -> Rows:
         """Every row of the agreements whose groups `events` (in position order) are."""

@@ -29,7 +29,7 @@ from asyncpg.pool import PoolConnectionProxy
 from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
 from events.indicators import known_indicator
 from events.store import RecordedEvent
-from projections.rebuild_reading import trusted_figure
+from projections.rebuild_reading import Group, join_groups, stream_keys, trusted_figure
 
 FigureKey = tuple[str, str, str, str]
 """(jobcenter_id, indicator, breakdown, period)."""
@@ -99,9 +99,6 @@ SELECT f.jobcenter_id, f.indicator, f.period, f.breakdown, f.value, f.numerator,
 FROM {figures} AS f
 JOIN unnest($1::text[], $2::text[], $3::text[]) AS g(jobcenter_id, indicator, period)
   USING (jobcenter_id, indicator, period)
-"""
-SELECT_FIGURE_STREAMS = """
-SELECT DISTINCT stream_id FROM store.events WHERE position <= $1 AND type = ANY($2::text[])
 """
 UPDATE_FLAGS = """
 UPDATE {figures} AS f SET flags = string_to_array(u.flags, ',')
@@ -270,10 +267,10 @@ class FiguresLoader:
 
     async def groups(
         self, connection: PoolConnectionProxy[asyncpg.Record], until: int
-    ) -> list[list[str]]:
-        """Each jobcenter's figure stream, alone."""
-        found = await connection.fetch(SELECT_FIGURE_STREAMS, until, sorted(FIGURE_TYPES))
-        return [[row["stream_id"]] for row in found]
+    ) -> list[Group]:
+        """The figure streams of each jobcenter (one, as the store records them)."""
+        streams = await stream_keys(connection, until, FIGURE_TYPES, "jobcenter_id")
+        return join_groups(streams.keys, streams.sizes)
 
     def load(self, events: Sequence[RecordedEvent]) -> dict[str, list[tuple[object, ...]]]:
         """The rows, with their flags, of the figure streams `events` are all of."""

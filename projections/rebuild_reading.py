@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from events.catalogue import (
     CATALOGUE,
@@ -36,6 +38,7 @@ SELECT_WINDOW_OF_TYPES = (
     f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 AND type = ANY($3::text[])"
     " ORDER BY position"
 )
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 RECORD_FIELDS = frozenset(RecordedEvent.model_fields)
 FIGURE_MODELS: dict[str, type[FigureEvent]] = {
     model.event_type: model for model in (MonthlyFigureReported, MonthlyFigureCorrected)
@@ -125,25 +128,28 @@ WHERE stream_id = ANY($1::text[]) AND position <= $2 AND type = ANY($3::text[])
 ORDER BY position
 """
 LOADED = frozenset(LOADED_COLUMNS)
-STREAMS_PER_READ = 24
-"""Streams per read of a partitioned rebuild (a figure stream holds ~220 events a year)."""
+EVENTS_PER_READ = 10_000
+"""About how many events a partitioned rebuild reads at a time (whole groups of streams)."""
 
 
 async def by_streams(
     pool: asyncpg.Pool,
     types: Collection[str],
-    groups: Sequence[Sequence[str]],
+    groups: Sequence[Group],
     until: int,
-    size: int = STREAMS_PER_READ,
+    size: int = EVENTS_PER_READ,
 ) -> AsyncIterator[list[RecordedEvent]]:
     """The events of `types` up to `until` of whole groups of streams, several groups at a time
-    (at least one, about `size` streams), each read in position order; the next read runs while
+    (at least one, about `size` events), each read in position order; the next read runs while
     the caller works on this one."""
     chunks: list[list[str]] = [[]]
-    for group in groups:
-        if chunks[-1] and len(chunks[-1]) + len(group) > size:
+    events = 0
+    for streams, count in groups:
+        if chunks[-1] and events + count > size:
             chunks.append([])
-        chunks[-1].extend(group)
+            events = 0
+        chunks[-1].extend(streams)
+        events += count
     kinds = sorted(types)
 
     async def read(streams: list[str]) -> list[RecordedEvent]:
@@ -162,3 +168,61 @@ async def by_streams(
             if pending is not None:
                 pending.cancel()
             raise
+
+
+SELECT_STREAM_KEYS = """
+SELECT stream_id, array_agg(DISTINCT data->>$3) AS keys, count(*) AS events
+FROM store.events
+WHERE position <= $1 AND type = ANY($2::text[])
+GROUP BY stream_id
+"""
+Group = tuple[list[str], int]
+"""Streams whose events fold together, and how many events of the types asked they hold."""
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The streams holding events of some types, each with the keys its data names."""
+
+    keys: dict[str, list[str]]
+    """Stream id -> the distinct values of the data's field among its events."""
+    sizes: dict[str, int]
+    """Stream id -> how many events of the types it holds."""
+
+
+async def stream_keys(
+    connection: Connection, until: int, types: Collection[str], field: str
+) -> Streams:
+    """The streams with events of `types` up to `until`, with the values of the data's `field`
+    (a figure stream holds one jobcenter's figures; nothing here relies on it)."""
+    rows = await connection.fetch(SELECT_STREAM_KEYS, until, sorted(types), field)
+    return Streams(
+        {row["stream_id"]: list(row["keys"]) for row in rows},
+        {row["stream_id"]: int(row["events"]) for row in rows},
+    )
+
+
+def join_groups(keys: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> list[Group]:
+    """Streams -> groups of streams: two streams sharing a key are in one group (so every
+    event about a key is in the group of that key), each group's streams sorted, with the
+    number of events they hold."""
+    owner: dict[str, str] = {}
+    parent: dict[str, str] = {}
+
+    def root(stream: str) -> str:
+        while parent[stream] != stream:
+            parent[stream] = parent[parent[stream]]
+            stream = parent[stream]
+        return stream
+
+    for stream, found in sorted(keys.items()):
+        parent[stream] = stream
+        for key in found:
+            if key in owner:
+                parent[root(stream)] = root(owner[key])
+            else:
+                owner[key] = stream
+    groups: dict[str, list[str]] = {}
+    for stream in parent:
+        groups.setdefault(root(stream), []).append(stream)
+    return sorted((sorted(group), sum(sizes[s] for s in group)) for group in groups.values())

@@ -29,7 +29,7 @@ from asyncpg.pool import PoolConnectionProxy
 from events.store import NOTIFY_CHANNEL, EventStore, RecordedEvent
 from projections.checkpoints import Checkpoints
 from projections.checkpoints import ProjectionStatus as ProjectionStatus
-from projections.rebuild_reading import by_streams, windows
+from projections.rebuild_reading import Group, by_streams, windows
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -85,11 +85,22 @@ class PartitionedLoader(Protocol):
     independently of the other groups' (say, one jobcenter's), a few groups at a time, so that
     memory holds a few groups' state, not the whole log's."""
 
-    async def groups(self, connection: Connection, until: int) -> list[list[str]]:
-        """The groups of stream ids holding every event up to `until` it consumes."""
+    async def groups(self, connection: Connection, until: int) -> list[Group]:
+        """The groups of stream ids holding every event up to `until` it consumes, each with
+        how many events it holds."""
 
     def load(self, events: Sequence[RecordedEvent]) -> Rows:
         """Fold the events (in position order) of whole groups; all their rows."""
+
+
+@runtime_checkable
+class PageLoader(Protocol):
+    """Applies a rebuild's pages as the projection's `apply` does, in fewer round trips."""
+
+    async def apply(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        """Apply `events` (in position order) to `tables`, as the projection's `apply`."""
 
 
 class Projection(Protocol):
@@ -117,7 +128,7 @@ class Projection(Protocol):
     ) -> None:
         """Apply `events` (in position order) to `tables`; ignore types it skips."""
 
-    def loader(self) -> Loader | PartitionedLoader | None:
+    def loader(self) -> Loader | PartitionedLoader | PageLoader | None:
         """A bulk loader for a rebuild, or None to rebuild by applying pages."""
 
 
@@ -397,9 +408,9 @@ class ProjectionRunner:
         assert not isinstance(loader, PartitionedLoader)  # a partitioned loader names its types
         while head - built > (0 if until is not None else SWAP_BACKLOG):
             async for page, reached in windows(self.pool, projection.types, built, head):
-                if loader is None:
+                if loader is None or isinstance(loader, PageLoader):
                     async with connection.transaction():
-                        await projection.apply(connection, page, fresh)
+                        await (loader or projection).apply(connection, page, fresh)
                 else:
                     await self._copy(connection, fresh, loader.add(page))
                 built = reached
@@ -407,7 +418,7 @@ class ProjectionRunner:
                     on_progress(built, head)
             built = head
             head = head if until is not None else await self.store.last_position()
-        if loader is not None:
+        if loader is not None and not isinstance(loader, PageLoader):
             await self._copy(connection, fresh, loader.finish())
         return built, head
 
