@@ -265,6 +265,8 @@ class FiguresLoader:
     def __init__(self) -> None:
         self.rows: dict[FigureKey, FigureRow] = {}
 
+    condition = "true"
+
     async def groups(
         self, connection: PoolConnectionProxy[asyncpg.Record], until: int
     ) -> list[Group]:

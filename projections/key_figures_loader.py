@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from events.catalogue import FIGURE_TYPES
 from events.store import RecordedEvent
@@ -22,14 +23,24 @@ from projections.key_figures import BASE_SERIES, affected, compute, inputs
 from projections.rebuild_reading import Group, join_groups, stream_keys, trusted_figure
 from projections.runner import Connection, Rows
 
+ONLY_BASE_SERIES = f"data->>'indicator' IN ({', '.join(repr(s) for s in sorted(BASE_SERIES))})"
+"""The figures a key figure is computed from (constant slugs, no quoting needed)."""
 Month = tuple[str, str]
 """(indicator, period) of one jobcenter's and breakdown's base series."""
 Vintage = tuple[datetime, int, Decimal]
 """(occurred_at, position, value) of a publication."""
+affecting = cache(affected)
+"""`affected`, remembered (its lists are only read)."""
+needing = cache(inputs)
+"""`inputs`, remembered (its lists are only read)."""
 
 
 class KeyFiguresLoader:
     """Folds a few jobcenters' base series at a time; their rows of both tables."""
+
+    condition = "data->>'indicator' IN ({})".format(
+        ", ".join(f"'{s}'" for s in sorted(BASE_SERIES))
+    )
 
     async def groups(self, connection: Connection, until: int) -> list[Group]:
         """The figure streams of each jobcenter (one, as the store records them)."""
@@ -56,10 +67,10 @@ class KeyFiguresLoader:
                 for (indicator, period), (at, position, value) in months.items()
             ]
             values = {month: vintage[2] for month, vintage in months.items()}
-            wanted = {target for month in months for target in affected(*month)}
+            wanted = {target for month in months for target in affecting(*month)}
             for code, period in sorted(wanted):
                 result = compute(code, period, values)
                 if result is not None:
-                    position = max(months[month][1] for month in inputs(code, period))
+                    position = max(months[month][1] for month in needing(code, period))
                     figures.append((jobcenter_id, code, breakdown, period, *result, position))
         return {"key_figure_series": base, "key_figures": figures}

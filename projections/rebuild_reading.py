@@ -125,6 +125,7 @@ SELECT_STREAMS_OF_TYPES = f"""
 SELECT {", ".join(LOADED_COLUMNS)}
 FROM store.events
 WHERE stream_id = ANY($1::text[]) AND position <= $2 AND type = ANY($3::text[])
+  AND ({{condition}})
 ORDER BY position
 """
 LOADED = frozenset(LOADED_COLUMNS)
@@ -138,10 +139,11 @@ async def by_streams(
     groups: Sequence[Group],
     until: int,
     size: int = EVENTS_PER_READ,
+    condition: str = "true",
 ) -> AsyncIterator[list[RecordedEvent]]:
     """The events of `types` up to `until` of whole groups of streams, several groups at a time
     (at least one, about `size` events), each read in position order; the next read runs while
-    the caller works on this one."""
+    the caller works on this one; only those meeting the SQL `condition`, a constant."""
     chunks: list[list[str]] = [[]]
     events = 0
     for streams, count in groups:
@@ -151,9 +153,10 @@ async def by_streams(
         chunks[-1].extend(streams)
         events += count
     kinds = sorted(types)
+    query = SELECT_STREAMS_OF_TYPES.format(condition=condition)
 
     async def read(streams: list[str]) -> list[RecordedEvent]:
-        rows = await pool.fetch(SELECT_STREAMS_OF_TYPES, streams, until, kinds)
+        rows = await pool.fetch(query, streams, until, kinds)
         return [trusted_record(row, LOADED) for row in rows]
 
     todo = [chunk for chunk in chunks if chunk]

@@ -85,6 +85,11 @@ class PartitionedLoader(Protocol):
     independently of the other groups' (say, one jobcenter's), a few groups at a time, so that
     memory holds a few groups' state, not the whole log's."""
 
+    @property
+    def condition(self) -> str:
+        """A constant SQL condition on the `store.events` rows it needs ("true": all of its
+        types), so that the others are not read at all."""
+
     async def groups(self, connection: Connection, until: int) -> list[Group]:
         """The groups of stream ids holding every event up to `until` it consumes, each with
         how many events it holds."""
@@ -399,7 +404,10 @@ class ProjectionRunner:
         if isinstance(loader, PartitionedLoader) and projection.types is not None:
             groups = await loader.groups(connection, head)
             done = 0
-            async for events in by_streams(self.pool, projection.types, groups, head):
+            reading = by_streams(
+                self.pool, projection.types, groups, head, condition=loader.condition
+            )
+            async for events in reading:
                 await self._copy(connection, fresh, loader.load(events))
                 done += len(events)
                 if on_progress:
