@@ -85,6 +85,8 @@ RELEVANT: tuple[type[DomainEvent], ...] = (
     BudgetDeviationRecorded, AgreementClosed, MonthlyFigureReported, MonthlyFigureCorrected,
 )  # fmt: skip
 RELEVANT_TYPES = frozenset(model.event_type for model in RELEVANT)
+PRIOR_YEAR = frozenset({"change_of_sum", "change_of_mean"})
+"""The aggregations that compare with the year before (the others never read its months)."""
 CENT = Decimal("0.01")
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 Signature = tuple[Decimal | None, Decimal, str, int]
@@ -347,7 +349,8 @@ def _outcome(target: TargetSet, state: State) -> Outcome:
     months = _series(state, target, year)
     reported = len(months)
     value = _target_value(target, state)
-    result = actual(target.aggregation, months, _series(state, target, year - 1))
+    prior = _series(state, target, year - 1) if target.aggregation in PRIOR_YEAR else {}
+    result = actual(target.aggregation, months, prior)
     final = state.closed_at is not None or reported == 12
     is_sum = target.aggregation == "sum"
     expected = None
