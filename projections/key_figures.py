@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import cache
 from typing import TYPE_CHECKING
 
 from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent
@@ -108,6 +109,7 @@ WHERE (k.jobcenter_id, k.code, k.breakdown, k.period)
 """
 
 
+@cache
 def shift(period: str, months: int) -> str:
     """`period` ("YYYY-MM") moved by `months`."""
     index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months

@@ -174,10 +174,10 @@ async def by_streams(
 
 
 SELECT_STREAM_KEYS = """
-SELECT stream_id, array_agg(DISTINCT data->>$3) AS keys, count(*) AS events
+SELECT stream_id, data->>$3 AS key, count(*) AS events
 FROM store.events
 WHERE position <= $1 AND type = ANY($2::text[])
-GROUP BY stream_id
+GROUP BY stream_id, key
 """
 Group = tuple[list[str], int]
 """Streams whose events fold together, and how many events of the types asked they hold."""
@@ -198,11 +198,12 @@ async def stream_keys(
 ) -> Streams:
     """The streams with events of `types` up to `until`, with the values of the data's `field`
     (a figure stream holds one jobcenter's figures; nothing here relies on it)."""
-    rows = await connection.fetch(SELECT_STREAM_KEYS, until, sorted(types), field)
-    return Streams(
-        {row["stream_id"]: list(row["keys"]) for row in rows},
-        {row["stream_id"]: int(row["events"]) for row in rows},
-    )
+    found = Streams({}, {})
+    for row in await connection.fetch(SELECT_STREAM_KEYS, until, sorted(types), field):
+        stream = row["stream_id"]
+        found.keys.setdefault(stream, []).append(row["key"])
+        found.sizes[stream] = found.sizes.get(stream, 0) + int(row["events"])
+    return found
 
 
 def join_groups(keys: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> list[Group]:
