@@ -7,7 +7,8 @@ recorded amendment's value, else the agreed one (never scaled by budget); a budg
 `current` is its allocation plus every recorded deviation; `position` names the event that
 last changed the row.
 
-Its size: one table definition and one small statement builder per agreement event type.
+Its size: one table definition and one small statement builder per agreement event type, and
+the rebuild's loader, which sends the same statements in runs (kept next to `apply`).
 """
 
 from __future__ import annotations

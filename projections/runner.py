@@ -6,9 +6,12 @@ and moves the checkpoint with the read-model change, to the last position read (
 read that came up short of a full page: the head it read up to). Projections advance
 independently: `run()` gives each its own task, woken by the store's NOTIFY, by `wake()` (the
 `zs.events` handler `project`) or by a poll. A rebuild fills fresh tables in schema
-`views_rebuild` (in memory and by COPY when the projection offers a `loader`, else by applying
-pages), creates their indexes, then, under the same checkpoint lock, brings them level with the
-live checkpoint and moves them into `views` in one transaction.
+`views_rebuild` up to a head it names: a `PartitionedLoader` folds independent groups of
+streams a few at a time and its rows go by COPY; otherwise windows of positions
+(`projections.rebuild_reading`) go to a `Loader` (COPY), a `PageLoader` or the projection's own
+`apply`, a window per transaction. It creates their indexes, then, under the same checkpoint
+lock, brings them level with the live checkpoint and moves them into `views` in one
+transaction.
 
 Its size: live following, catch-up and the rebuild with its atomic swap share the checkpoint
 lock and the page reading; kept together so the exactly-once argument reads in one place.
