@@ -7,7 +7,8 @@ recorded amendment's value, else the agreed one (never scaled by budget); a budg
 `current` is its allocation plus every recorded deviation; `position` names the event that
 last changed the row.
 
-Its size: one table definition and one small statement builder per agreement event type.
+Its size: one table definition and one small statement builder per agreement event type, and
+the rebuild's loader, which sends the same statements in runs (kept next to `apply`).
 """
 
 from __future__ import annotations
@@ -288,9 +289,31 @@ class AgreementsProjection:
             if statement is not None:
                 await _execute(connection, statement, tables)
 
-    def loader(self) -> None:
-        """No bulk loader: a rebuild applies its (few) events a page per transaction."""
-        return None
+    def loader(self) -> AgreementsLoader:
+        """A rebuild applies pages, consecutive statements of one kind sent together."""
+        return AgreementsLoader()
+
+
+class AgreementsLoader:
+    """A rebuild's pages: the statements `apply` makes, in the same order, each run of one
+    statement sent in one round trip (`executemany`) instead of one per event."""
+
+    async def apply(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
+    ) -> None:
+        """Apply `events` in order, as `AgreementsProjection.apply` does."""
+        template, run = "", list[tuple[Any, ...]]()
+        for recorded in events:
+            statement = statement_for(recorded)
+            if statement is None:
+                continue
+            if statement[0] != template and run:
+                await connection.executemany(template.format(**tables), run)
+                run = []
+            template = statement[0]
+            run.append(statement[1])
+        if run:
+            await connection.executemany(template.format(**tables), run)
 
 
 def _execute(

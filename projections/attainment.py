@@ -85,6 +85,8 @@ RELEVANT: tuple[type[DomainEvent], ...] = (
     BudgetDeviationRecorded, AgreementClosed, MonthlyFigureReported, MonthlyFigureCorrected,
 )  # fmt: skip
 RELEVANT_TYPES = frozenset(model.event_type for model in RELEVANT)
+PRIOR_YEAR = frozenset({"change_of_sum", "change_of_mean"})
+"""The aggregations that compare with the year before (the others never read its months)."""
 CENT = Decimal("0.01")
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 Signature = tuple[Decimal | None, Decimal, str, int]
@@ -155,12 +157,17 @@ def vintage(recorded: RecordedEvent) -> Vintage:
     return round(recorded.occurred_at.timestamp() * 1_000_000), recorded.position
 
 
-def apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> list[str]:
+def apply(
+    state: State, recorded: RecordedEvent, event: DomainEvent, touched: list[str] | None = None
+) -> list[str]:
     """Fold one event (`recorded`, decoded as `event`; of the agreement or its jobcenter's
     figures, in position order) into `state`; the ids of the targets whose result it may
-    change."""
+    change (`touches`, computed here unless given)."""
     position = recorded.position
-    touched = touches(state, event)
+    touched = touches(state, event) if touched is None else touched
+    if state.closed_at is None and isinstance(event, FigureEvent):  # no arithmetic: no context
+        put_figure(state, vintage(recorded), *figure_entry(event))
+        return touched
     with localcontext(CONTEXT):
         _apply(state, recorded, event)
         if isinstance(event, AgreementClosed) and state.closed_at is None:
@@ -318,11 +325,12 @@ def _signature(state: State, target_id: str) -> Signature | None:
 
 def _series(state: State, target: TargetSet, year: int) -> dict[int, Month]:
     """Month -> figure in force of the target's series in `year`."""
-    found = {
-        month: state.figures.get((target.indicator, target.breakdown, year, month))
+    get, indicator, breakdown = state.figures.get, target.indicator, target.breakdown
+    return {
+        month: entry[1]
         for month in range(1, 13)
+        if (entry := get((indicator, breakdown, year, month))) is not None
     }
-    return {month: entry[1] for month, entry in found.items() if entry is not None}
 
 
 def _target_value(target: TargetSet, state: State) -> Decimal:
@@ -341,7 +349,8 @@ def _outcome(target: TargetSet, state: State) -> Outcome:
     months = _series(state, target, year)
     reported = len(months)
     value = _target_value(target, state)
-    result = actual(target.aggregation, months, _series(state, target, year - 1))
+    prior = _series(state, target, year - 1) if target.aggregation in PRIOR_YEAR else {}
+    result = actual(target.aggregation, months, prior)
     final = state.closed_at is not None or reported == 12
     is_sum = target.aggregation == "sum"
     expected = None

@@ -33,6 +33,8 @@ from projections.attainment import (
 )
 from projections.results import compared
 
+COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""`json.dumps(..., separators=(",", ":"))` without making an encoder for each row."""
 Seed = Callable[[AgreementConcluded, int], Iterable[tuple[Vintage, FigureKey, Month]]]
 """The jobcenter's figures (Y-1 and Y) recorded before an agreement's conclusion at a position:
 (position, key, figure), in position order."""
@@ -103,13 +105,14 @@ class Batch:
         state = self.states[agreement_id]
         position = recorded.position
         self.touched[agreement_id] = position
-        self.orders.setdefault(agreement_id, list(state.targets))
+        if agreement_id not in self.orders:
+            self.orders[agreement_id] = list(state.targets)
         targets = touches(state, event)
         for target_id in targets:
             key = (agreement_id, target_id)
             if key not in self.current:
                 self.current[key] = evaluate(state, target_id)
-        apply(state, recorded, event)
+        apply(state, recorded, event, targets)
         for target_id in targets:
             key = (agreement_id, target_id)
             old, new = self.current[key], evaluate(state, target_id)
@@ -143,4 +146,25 @@ def _history(
 
 def _text(values: Mapping[str, Any] | None) -> CanonicalJson | None:
     """Compared values as JSON text (plain numbers, strings and booleans: no normalising)."""
-    return None if values is None else CanonicalJson(json.dumps(values, separators=(",", ":")))
+    return None if values is None else CanonicalJson(COMPACT.encode(values))
+
+
+def result_rows(
+    batch: Batch, states: Mapping[str, State], changed: Mapping[tuple[str, str], int]
+) -> list[tuple[object, ...]]:
+    """The attainment rows of the active targets whose result changed, in table order."""
+    rows: list[tuple[object, ...]] = []
+    for (agreement_id, target_id), position in changed.items():
+        state = states[agreement_id]
+        evaluation = batch.current.get((agreement_id, target_id))
+        if evaluation is None or target_id not in state.targets:
+            continue
+        t, agreement = evaluation.result(), state.agreement
+        rows.append((
+            agreement_id, target_id, list(state.targets).index(target_id), agreement.jobcenter_id,
+            agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
+            t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
+            t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,
+            t.revised_after_close, position,
+        ))  # fmt: skip
+    return rows

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
-from events.store import CanonicalJson, EventStore, RecordedEvent
+from events.store import EventStore, RecordedEvent
 from projections.aggregations import Month
 from projections.attainment import (
     RELEVANT_TYPES,
@@ -25,9 +25,10 @@ from projections.attainment import (
     figure_entry,
     vintage,
 )
-from projections.attainment_batch import Batch, figure_year
+from projections.attainment_batch import Batch, figure_year, result_rows
 from projections.attainment_codec import decode_state, encode_state
-from projections.runner import Connection, Rows
+from projections.attainment_loader import AttainmentLoader
+from projections.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -156,52 +157,8 @@ class AttainmentProjection:
         await write(connection, batch, tables)
 
     def loader(self) -> AttainmentLoader:
-        """An in-memory builder of fresh tables, for a rebuild."""
+        """An in-memory builder of fresh tables, for a rebuild, a few jobcenters at a time."""
         return AttainmentLoader()
-
-
-class AttainmentLoader:
-    """Folds the whole log in memory; history rows leave with each page, the rest at the end."""
-
-    def __init__(self) -> None:
-        self.figures: dict[str, dict[FigureKey, tuple[Vintage, Month]]] = {}
-        """Jobcenter -> the latest figure of each (series, month), for agreements to come."""
-        self.batch = Batch({}, self._seed)
-
-    def _seed(
-        self, agreement: AgreementConcluded, _: int
-    ) -> list[tuple[Vintage, FigureKey, Month]]:
-        figures = self.figures.get(agreement.jobcenter_id, {})
-        return sorted((published, key, figure) for key, (published, figure) in figures.items())
-
-    def add(self, events: Sequence[RecordedEvent]) -> Rows:
-        """Apply a page; the history rows it made."""
-        for recorded in events:
-            if recorded.type not in RELEVANT_TYPES:
-                continue
-            data = decode(recorded)
-            if isinstance(data, FigureEvent):
-                key, figure = figure_entry(data)
-                known = self.figures.setdefault(data.jobcenter_id, {})
-                published = vintage(recorded)
-                if key not in known or known[key][0] <= published:
-                    known[key] = (published, figure)
-            self.batch.apply(recorded, data)
-        return {"attainment_history": self.batch.take_history()}
-
-    def finish(self) -> Rows:
-        """The agreements, results and states at the end."""
-        batch = self.batch
-        years = [(a, s.agreement.jobcenter_id, s.agreement.year) for a, s in batch.states.items()]
-        return {
-            "agreement_years": years,
-            "attainment": result_rows(batch, batch.states, batch.changed),
-            "attainment_state": [
-                (agreement_id, CanonicalJson(encode_state(state)), batch.touched[agreement_id])
-                for agreement_id, state in batch.states.items()
-            ],
-            "attainment_history": batch.take_history(),
-        }
 
 
 async def earlier_figures(
@@ -273,27 +230,6 @@ async def write(connection: Connection, batch: Batch, tables: Mapping[str, str])
         await connection.executemany(SET_ORDINAL.format(**tables), moved)
     if history := batch.take_history():
         await connection.executemany(INSERT_HISTORY.format(**tables), history)
-
-
-def result_rows(
-    batch: Batch, states: Mapping[str, State], changed: Mapping[tuple[str, str], int]
-) -> list[tuple[object, ...]]:
-    """The attainment rows of the active targets whose result changed, in table order."""
-    rows: list[tuple[object, ...]] = []
-    for (agreement_id, target_id), position in changed.items():
-        state = states[agreement_id]
-        evaluation = batch.current.get((agreement_id, target_id))
-        if evaluation is None or target_id not in state.targets:
-            continue
-        t, agreement = evaluation.result(), state.agreement
-        rows.append((
-            agreement_id, target_id, list(state.targets).index(target_id), agreement.jobcenter_id,
-            agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
-            t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
-            t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,
-            t.revised_after_close, position,
-        ))  # fmt: skip
-    return rows
 
 
 ATTAINMENT = AttainmentProjection()

@@ -18,7 +18,7 @@ the rebuild's loader) sit together so that the two paths cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -29,9 +29,12 @@ from asyncpg.pool import PoolConnectionProxy
 from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
 from events.indicators import known_indicator
 from events.store import RecordedEvent
+from projections.rebuild_reading import Group, join_groups, stream_keys, trusted_figure
 
 FigureKey = tuple[str, str, str, str]
 """(jobcenter_id, indicator, breakdown, period)."""
+Decode = Callable[[RecordedEvent], FigureEvent]
+"""How a figure event's data is read: validated (live), or trusted (a rebuild's stored rows)."""
 GroupKey = tuple[str, str, str]
 """(jobcenter_id, indicator, period): a total and its parts."""
 
@@ -135,10 +138,16 @@ class FigureRow:
         return self.occurred_at, self.position
 
 
-def figure_row(event: RecordedEvent) -> FigureRow:
-    """The row one figure publication sets (counting as one publication)."""
+def decode_figure(event: RecordedEvent) -> FigureEvent:
+    """The typed data of a figure publication, validated by the catalogue."""
     figure = CATALOGUE.decode(event.type, event.schema_version, event.data)
     assert isinstance(figure, FigureEvent)  # FIGURE_TYPES decode to figure events
+    return figure
+
+
+def figure_row(event: RecordedEvent, decode: Decode = decode_figure) -> FigureRow:
+    """The row one figure publication sets (counting as one publication)."""
+    figure = decode(event)
     return FigureRow(
         jobcenter_id=figure.jobcenter_id,
         indicator=figure.indicator,
@@ -157,7 +166,9 @@ def figure_row(event: RecordedEvent) -> FigureRow:
 
 
 def fold_figures(
-    events: Iterable[RecordedEvent], rows: dict[FigureKey, FigureRow] | None = None
+    events: Iterable[RecordedEvent],
+    rows: dict[FigureKey, FigureRow] | None = None,
+    decode: Decode = decode_figure,
 ) -> list[FigureRow]:
     """One row per figure touched by `events`, folded into `rows` when given: the publication
     published last (`FigureRow.published`) is in force, `publications` counts them all; other
@@ -166,7 +177,7 @@ def fold_figures(
     for event in events:
         if event.type not in FIGURE_TYPES:
             continue
-        row = figure_row(event)
+        row = figure_row(event, decode)
         key = (row.jobcenter_id, row.indicator, row.breakdown, row.period)
         seen = rows.get(key)
         if seen is None:
@@ -247,23 +258,44 @@ def _key(row: FigureRow) -> FigureKey:
 
 
 class FiguresLoader:
-    """The figures of a rebuild, folded in memory and written once at the end."""
+    """The figures of a rebuild, folded in memory: a few jobcenters' figure streams at a time
+    (`groups`, `load`: a figure's row and flags depend on its jobcenter's figures only), or the
+    whole log (`add`, then `finish`)."""
 
     def __init__(self) -> None:
         self.rows: dict[FigureKey, FigureRow] = {}
 
+    condition = "true"
+
+    async def groups(
+        self, connection: PoolConnectionProxy[asyncpg.Record], until: int
+    ) -> list[Group]:
+        """The figure streams of each jobcenter (one, as the store records them)."""
+        streams = await stream_keys(connection, until, FIGURE_TYPES, "jobcenter_id")
+        return join_groups(streams.keys, streams.sizes)
+
+    def load(self, events: Sequence[RecordedEvent]) -> dict[str, list[tuple[object, ...]]]:
+        """The rows, with their flags, of the figure streams `events` are all of."""
+        rows: dict[FigureKey, FigureRow] = {}
+        fold_figures(events, rows, trusted_figure)
+        return {"figures": _flagged(rows)}
+
     def add(self, events: Sequence[RecordedEvent]) -> dict[str, list[tuple[object, ...]]]:
         """Fold a page in; nothing to write yet."""
-        fold_figures(events, self.rows)
+        fold_figures(events, self.rows, trusted_figure)
         return {}
 
     def finish(self) -> dict[str, list[tuple[object, ...]]]:
         """Every figure's row with its flags, in table order."""
-        flags = flags_by_key(
-            (key, Amounts(row.value, row.numerator, row.denominator))
-            for key, row in self.rows.items()
-        )
-        return {"figures": [(*_values(row), flags[_key(row)]) for row in self.rows.values()]}
+        return {"figures": _flagged(self.rows)}
+
+
+def _flagged(rows: Mapping[FigureKey, FigureRow]) -> list[tuple[object, ...]]:
+    """Every row with its flags, in table order."""
+    flags = flags_by_key(
+        (key, Amounts(row.value, row.numerator, row.denominator)) for key, row in rows.items()
+    )
+    return [(*_values(row), flags[_key(row)]) for row in rows.values()]
 
 
 class FiguresProjection:

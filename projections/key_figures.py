@@ -25,10 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import cache
+from typing import TYPE_CHECKING
 
 from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent
 from events.store import RecordedEvent
 from projections.runner import Connection
+
+if TYPE_CHECKING:
+    from projections.key_figures_loader import KeyFiguresLoader
 
 BASE_SERIES = frozenset({"integrations", "elb_stock", "ltb_stock", "llu_eur"})
 CODES = ("k1", "k1e2", "k2", "k3")
@@ -104,6 +109,7 @@ WHERE (k.jobcenter_id, k.code, k.breakdown, k.period)
 """
 
 
+@cache
 def shift(period: str, months: int) -> str:
     """`period` ("YYYY-MM") moved by `months`."""
     index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
@@ -230,9 +236,11 @@ class KeyFiguresProjection:
         if deletes:
             await connection.execute(DELETE_KEY_FIGURES.format(**tables), *_columns(deletes))
 
-    def loader(self) -> None:
-        """No bulk loader: a rebuild applies pages."""
-        return None
+    def loader(self) -> KeyFiguresLoader:
+        """An in-memory builder of the fresh tables, a few jobcenters at a time."""
+        from projections.key_figures_loader import KeyFiguresLoader  # it builds on this module
+
+        return KeyFiguresLoader()
 
 
 def _columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:

@@ -6,9 +6,12 @@ and moves the checkpoint with the read-model change, to the last position read (
 read that came up short of a full page: the head it read up to). Projections advance
 independently: `run()` gives each its own task, woken by the store's NOTIFY, by `wake()` (the
 `zs.events` handler `project`) or by a poll. A rebuild fills fresh tables in schema
-`views_rebuild` (in memory and by COPY when the projection offers a `loader`, else by applying
-pages), creates their indexes, then, under the same checkpoint lock, brings them level with the
-live checkpoint and moves them into `views` in one transaction.
+`views_rebuild` up to a head it names: a `PartitionedLoader` folds independent groups of
+streams a few at a time and its rows go by COPY; otherwise windows of positions
+(`projections.rebuild_reading`) go to a `Loader` (COPY), a `PageLoader` or the projection's own
+`apply`, a window per transaction. It creates their indexes, then, under the same checkpoint
+lock, brings them level with the live checkpoint and moves them into `views` in one
+transaction.
 
 Its size: live following, catch-up and the rebuild with its atomic swap share the checkpoint
 lock and the page reading; kept together so the exactly-once argument reads in one place.
@@ -20,7 +23,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import asyncpg
 import structlog
@@ -29,6 +32,7 @@ from asyncpg.pool import PoolConnectionProxy
 from events.store import NOTIFY_CHANNEL, EventStore, RecordedEvent
 from projections.checkpoints import Checkpoints
 from projections.checkpoints import ProjectionStatus as ProjectionStatus
+from projections.rebuild_reading import Group, by_streams, windows
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -78,6 +82,35 @@ class Loader(Protocol):
         """The remaining rows, once every page was added."""
 
 
+@runtime_checkable
+class PartitionedLoader(Protocol):
+    """Builds a projection's fresh tables for a rebuild from groups of streams whose events fold
+    independently of the other groups' (say, one jobcenter's), a few groups at a time, so that
+    memory holds a few groups' state, not the whole log's."""
+
+    @property
+    def condition(self) -> str:
+        """A constant SQL condition on the `store.events` rows it needs ("true": all of its
+        types), so that the others are not read at all."""
+
+    async def groups(self, connection: Connection, until: int) -> list[Group]:
+        """The groups of stream ids holding every event up to `until` it consumes, each with
+        how many events it holds."""
+
+    def load(self, events: Sequence[RecordedEvent]) -> Rows:
+        """Fold the events (in position order) of whole groups; all their rows."""
+
+
+@runtime_checkable
+class PageLoader(Protocol):
+    """Applies a rebuild's pages as the projection's `apply` does, in fewer round trips."""
+
+    async def apply(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        """Apply `events` (in position order) to `tables`, as the projection's `apply`."""
+
+
 class Projection(Protocol):
     """A read model: its tables, their DDL, the types it reads and how events change its rows."""
 
@@ -103,7 +136,7 @@ class Projection(Protocol):
     ) -> None:
         """Apply `events` (in position order) to `tables`; ignore types it skips."""
 
-    def loader(self) -> Loader | None:
+    def loader(self) -> Loader | PartitionedLoader | PageLoader | None:
         """A bulk loader for a rebuild, or None to rebuild by applying pages."""
 
 
@@ -371,11 +404,24 @@ class ProjectionRunner:
         fresh = tables_in(FRESH_SCHEMA, projection)
         loader = projection.loader()
         built, head = 0, until if until is not None else await self.store.last_position()
+        if isinstance(loader, PartitionedLoader) and projection.types is not None:
+            groups = await loader.groups(connection, head)
+            done = 0
+            reading = by_streams(
+                self.pool, projection.types, groups, head, condition=loader.condition
+            )
+            async for events in reading:
+                await self._copy(connection, fresh, loader.load(events))
+                done += len(events)
+                if on_progress:
+                    on_progress(min(done, head), head)
+            return head, head
+        assert not isinstance(loader, PartitionedLoader)  # a partitioned loader names its types
         while head - built > (0 if until is not None else SWAP_BACKLOG):
-            async for page, reached in self._pages(projection, built, head, REBUILD_PAGE_SIZE):
-                if loader is None:
+            async for page, reached in windows(self.pool, projection.types, built, head):
+                if loader is None or isinstance(loader, PageLoader):
                     async with connection.transaction():
-                        await projection.apply(connection, page, fresh)
+                        await (loader or projection).apply(connection, page, fresh)
                 else:
                     await self._copy(connection, fresh, loader.add(page))
                 built = reached
@@ -383,7 +429,7 @@ class ProjectionRunner:
                     on_progress(built, head)
             built = head
             head = head if until is not None else await self.store.last_position()
-        if loader is not None:
+        if loader is not None and not isinstance(loader, PageLoader):
             await self._copy(connection, fresh, loader.finish())
         return built, head
 

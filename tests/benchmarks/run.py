@@ -827,12 +827,8 @@ async def load_direct(
     from events.catalogue import parse_envelope
     from events.envelope import InvalidEvent
     from events.recording import new_event
+    from events.rules import KnownEntities
     from events.store import EventStore, NewEvent, create_pool
-
-    try:  # the fold may move next to the catalogue
-        from events.entities import KnownEntities  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from projections.entities import KnownEntities
 
     await asyncio.to_thread(
         subprocess.run, [zs_executable(), "migrate"], env=env, capture_output=True,
@@ -953,9 +949,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobcenters", type=int, help="override the scale's jobcenters")
     parser.add_argument("--years", type=int, help="override the loaded years (rebuild etc.)")
     parser.add_argument("--backlog", type=int, help="override the messages of the backlog")
-    parser.add_argument("--load", choices=("ingest", "direct"), default="ingest",
-                        help="how rebuild/asof/query's years are recorded: through the broker "
-                        "and the real ingest, or appended directly (faster)")  # fmt: skip
+    parser.add_argument("--load", choices=("ingest", "direct"), default="direct",
+                        help="how rebuild/asof/query's years are recorded: appended directly "
+                        "(default: ten years through the ingest take about half an hour), or "
+                        "through the broker and the real ingest")  # fmt: skip
     parser.add_argument("--timeout-factor", type=float, default=1.0,
                         help="multiply the per-phase timeouts")  # fmt: skip
     return parser.parse_args(argv)

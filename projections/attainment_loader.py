@@ -1,0 +1,102 @@
+"""The attainment projection's rebuild: the fold over the log in memory, a few jobcenters at a
+time, its tables written by COPY.
+
+Invariants: an agreement's state depends only on its own stream and on its jobcenter's figure
+stream (`projections.attainment`: figures of other jobcenters never reach it), so the log splits
+into independent groups, one per jobcenter: its figure streams and the streams of the agreements
+whose first conclusion names it. Folding a group's events in position order gives the rows the
+whole log's fold gives for its agreements; memory holds the groups being folded, not ten years.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from events.catalogue import FIGURE_TYPES, AgreementConcluded, FigureEvent
+from events.store import CanonicalJson, RecordedEvent
+from projections.aggregations import Month
+from projections.attainment import RELEVANT_TYPES, FigureKey, Vintage, decode, figure_entry, vintage
+from projections.attainment_batch import Batch, result_rows
+from projections.attainment_codec import encode_state
+from projections.rebuild_reading import Group, is_figure, join_groups, stream_keys, trusted_figure
+from projections.runner import Connection, Rows
+
+SELECT_CONCLUSIONS = """
+SELECT DISTINCT ON (data->>'agreement_id')
+       data->>'agreement_id' AS agreement_id, data->>'jobcenter_id' AS jobcenter_id
+FROM store.events
+WHERE type = 'AgreementConcluded' AND position <= $1
+ORDER BY data->>'agreement_id', position
+"""
+AGREEMENT_TYPES = RELEVANT_TYPES - FIGURE_TYPES
+
+
+class AttainmentFold:
+    """Folds events in memory; history rows leave with each page, the rest at the end."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, dict[FigureKey, tuple[Vintage, Month]]] = {}
+        """Jobcenter -> the latest figure of each (series, month), for agreements to come."""
+        self.batch = Batch({}, self._seed)
+
+    def _seed(
+        self, agreement: AgreementConcluded, _: int
+    ) -> list[tuple[Vintage, FigureKey, Month]]:
+        figures = self.figures.get(agreement.jobcenter_id, {})
+        return sorted((published, key, figure) for key, (published, figure) in figures.items())
+
+    def add(self, events: Sequence[RecordedEvent]) -> Rows:
+        """Apply a page; the history rows it made."""
+        for recorded in events:
+            if recorded.type not in RELEVANT_TYPES:
+                continue
+            data = trusted_figure(recorded) if is_figure(recorded) else decode(recorded)
+            if isinstance(data, FigureEvent):
+                key, figure = figure_entry(data)
+                known = self.figures.setdefault(data.jobcenter_id, {})
+                published = vintage(recorded)
+                if key not in known or known[key][0] <= published:
+                    known[key] = (published, figure)
+            self.batch.apply(recorded, data)
+        return {"attainment_history": self.batch.take_history()}
+
+    def finish(self) -> Rows:
+        """The agreements, results and states at the end."""
+        batch = self.batch
+        years = [(a, s.agreement.jobcenter_id, s.agreement.year) for a, s in batch.states.items()]
+        return {
+            "agreement_years": years,
+            "attainment": result_rows(batch, batch.states, batch.changed),
+            "attainment_state": [
+                (agreement_id, CanonicalJson(encode_state(state)), batch.touched[agreement_id])
+                for agreement_id, state in batch.states.items()
+            ],
+            "attainment_history": batch.take_history(),
+        }
+
+
+class AttainmentLoader:
+    """The rebuild's loader: a fresh fold for each few jobcenters (see the module's invariants)."""
+
+    condition = "true"
+
+    async def groups(self, connection: Connection, until: int) -> list[Group]:
+        """Per jobcenter: its figure streams and the streams of its agreements (by their first
+        conclusion); streams of agreements never concluded are left out (the fold skips them)."""
+        owners = {row["agreement_id"]: row["jobcenter_id"]
+                  for row in await connection.fetch(SELECT_CONCLUSIONS, until)}  # fmt: skip
+        figures = await stream_keys(connection, until, FIGURE_TYPES, "jobcenter_id")
+        agreements = await stream_keys(connection, until, AGREEMENT_TYPES, "agreement_id")
+        keys = {s: [f"jobcenter:{j}" for j in found] for s, found in figures.keys.items()}
+        for stream, found in agreements.keys.items():
+            if jobcenters := [f"jobcenter:{owners[a]}" for a in found if a in owners]:
+                keys[stream] = jobcenters
+        return join_groups(keys, figures.sizes | agreements.sizes)
+
+    def load(self, events: Sequence[RecordedEvent]) -> Rows:
+        """Every row of the agreements whose groups `events` (in position order) are."""
+        fold = AttainmentFold()
+        history = fold.add(events)["attainment_history"]
+        rows = dict(fold.finish())
+        rows["attainment_history"] = [*history, *rows["attainment_history"]]
+        return rows

@@ -1,0 +1,32 @@
+"""Every projection rebuilt (through its loader, a few jobcenters at a time) over a small
+national workload equals, row by row, what the live projection made of the same events."""
+
+import pytest
+
+from events.store import EventStore
+from projections.registry import PROJECTIONS
+from projections.runner import ProjectionRunner
+from tests.benchmarks.national import store_events
+
+BATCH = 700
+
+
+@pytest.fixture
+def runner(store: EventStore) -> ProjectionRunner:
+    """A runner of every projection the services run."""
+    return ProjectionRunner(store.pool, store, PROJECTIONS)
+
+
+async def test_every_rebuild_equals_the_live_tables(store: EventStore, runner: ProjectionRunner):
+    events = list(store_events(jobcenters=3, years=3, seed=5))
+    for start in range(0, len(events), BATCH):
+        await store.append(events[start : start + BATCH])
+        await runner.catch_up()
+
+    recomputed = {p.name: await runner.verify(p.name) for p in PROJECTIONS}
+    rebuilt = {p.name: await runner.rebuild(p.name) for p in PROJECTIONS}
+    again = {p.name: await runner.verify(p.name) for p in PROJECTIONS}
+
+    assert recomputed == {p.name: None for p in PROJECTIONS}
+    assert rebuilt == {p.name: len(events) for p in PROJECTIONS}
+    assert again == recomputed
