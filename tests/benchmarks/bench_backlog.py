@@ -25,6 +25,10 @@ until the store shows it recorded (polled every 50 ms).
 
 With `ZS_BENCH_PROFILE=1` (py-spy next to the interpreter, else on PATH) each ingest run is
 profiled: collapsed stacks in `profile-ingest-<run>.txt` next to the results.
+
+Its size: both phases run `zs ingest` alone and share its harness (a fresh system, the
+process, the accounting of what was settled); apart, that harness would be a third module
+used by these two only.
 """
 
 import asyncio
@@ -39,16 +43,15 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 
+from tests.benchmarks.harness import Config, Report, percentile, zs_executable
 from tests.benchmarks.national import encode, national_workload
+from tests.benchmarks.system import flush_broker, fresh_database, spawn, stop, unexpected_rejections
 from tests.factories import HOSTILE_KINDS, envelope, hostile_body
-
-if TYPE_CHECKING:
-    from tests.benchmarks.run import Config, Report
 
 INGEST_STREAM = "zs.ingest"
 INGEST_GROUP = "zs-ingest"
@@ -81,9 +84,8 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 @contextlib.asynccontextmanager
-async def fresh_system(config: "Config", label: str) -> AsyncIterator[dict[str, str]]:
+async def fresh_system(config: Config, label: str) -> AsyncIterator[dict[str, str]]:
     """A fresh, migrated database and an empty Redis DB; the services' environment."""
-    from tests.benchmarks.run import flush_broker, fresh_database, zs_executable
 
     await flush_broker(config.broker_url)
     async with fresh_database(config, label) as database_url:
@@ -113,12 +115,9 @@ class Ingest:
 
 
 @contextlib.asynccontextmanager
-async def ingest_process(
-    config: "Config", env: dict[str, str], label: str
-) -> AsyncIterator[Ingest]:
+async def ingest_process(config: Config, env: dict[str, str], label: str) -> AsyncIterator[Ingest]:
     """`zs ingest` in a session of its own; stopped (SIGINT, then SIGKILL) when the block ends,
     its peak RSS read just before."""
-    from tests.benchmarks.run import spawn, stop, zs_executable
 
     log_path = config.out.parent / f"zs-ingest-{label}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,7 +277,7 @@ async def deliver_to_dead_consumer(client: "aioredis.Redis", stream: str) -> int
 
 
 async def live_run(
-    config: "Config", env: dict[str, str], connection: asyncpg.Connection,
+    config: Config, env: dict[str, str], connection: asyncpg.Connection,
     client: "aioredis.Redis", bodies: Iterator[bytes], count: int, name: str,
 ) -> Run:  # fmt: skip
     """The ingest running while messages arrive, kept busy but never behind."""
@@ -301,7 +300,7 @@ async def live_run(
 
 
 async def backlog_run(
-    config: "Config", env: dict[str, str], connection: asyncpg.Connection,
+    config: Config, env: dict[str, str], connection: asyncpg.Connection,
     client: "aioredis.Redis", bodies: Iterator[bytes], count: int, *, dead_consumer: bool,
 ) -> Run:  # fmt: skip
     """`count` messages waiting before the ingest starts: new in the stream, or delivered to a
@@ -324,9 +323,8 @@ async def backlog_run(
     return run
 
 
-async def phase_backlog(config: "Config", report: "Report") -> None:
+async def phase_backlog(config: Config, report: Report) -> None:
     """Live, backlog and reclaim runs over one continuous workload."""
-    from tests.benchmarks.run import unexpected_rejections
 
     scale = config.scale
     live, backlog, reclaim = scale.backlog_live, scale.backlog, scale.backlog_reclaim
@@ -422,7 +420,7 @@ def jobcenters() -> list[bytes]:
     ]  # fmt: skip
 
 
-async def phase_hostile(config: "Config", report: "Report") -> None:
+async def phase_hostile(config: Config, report: Report) -> None:
     """The hostile mix with a canary in every 50 messages, published at `HOSTILE_RATE`."""
     total = config.scale.hostile
     chunks, rng = total // CANARY_EVERY, random.Random(config.seed)
@@ -460,7 +458,6 @@ async def phase_hostile(config: "Config", report: "Report") -> None:
             await client.aclose()
             await watcher.close()
             await connection.close()
-    from tests.benchmarks.run import percentile
 
     latencies = [seen[key] - at for key, at in published.items() if key in seen]
     p50, p95, p99 = (percentile(latencies, share) for share in (0.5, 0.95, 0.99))

@@ -13,6 +13,9 @@ messages are hostile (not JSON, unknown type, unknown jobcenter, negative count,
 hostile envelopes carry `source` = `HOSTILE_SOURCE` so the accounting can tell them apart.
 
 Run `python -m tests.benchmarks.national --jobcenters 404 --years 10 --seed 1 > load.ndjson`.
+
+Its size: every kind of message of a national year is made here, so that the publication
+order and the determinism by seed can be checked in one place.
 """
 
 import argparse

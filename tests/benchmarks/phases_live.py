@@ -1,0 +1,103 @@
+"""Phases that time a stream of messages: the append benchmark and one national year end to end."""
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+from rich.console import Console
+from rich.progress import Progress
+
+from tests.benchmarks.harness import Config, Report, build_workload, percentile
+from tests.benchmarks.system import Timeline, follow, publish, running_system, unexpected_rejections
+
+
+def phase_append(config: Config, report: Report) -> None:
+    """bench_append's three writers at batch 1, 100, 1,000."""
+    from tests.benchmarks import bench_append
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as progress:
+        results = asyncio.run(
+            bench_append.benchmark(config.database_url, config.scale.append_events, progress)
+        )
+    rows = []
+    for result in results:
+        store, copy, library = (result.rates[name] for name in bench_append.WRITER_NAMES)
+        ratio = store / library
+        goal = 1.0 if result.batch_size == 1 else 1.5
+        report.add(
+            f"append batch {result.batch_size:,}: store ÷ eventsourcing", f"≥ {goal:.1f}",
+            f"{ratio:.2f}  ({store:,.0f} vs {library:,.0f} ev/s; COPY {copy:,.0f})",
+            ratio >= goal, ratio=ratio, store=store, eventsourcing=library, copy=copy,
+        )  # fmt: skip
+        rows.append({"batch": result.batch_size, "events": result.events, **result.rates})
+    report.details["append"] = rows
+
+
+async def phase_e2e(config: Config, report: Report) -> None:
+    """One national year through the running system, as fast as the broker takes it."""
+    scale = config.scale
+    workload = build_workload(scale.jobcenters, scale.e2e_years, config.seed)
+    published = len(workload.bodies)
+    timeout_s = 120 + published / 200 * config.timeout_factor
+    config.console.print(
+        f"e2e: {published:,} messages ({workload.valid:,} valid) from {scale.jobcenters} "
+        f"jobcenters, {scale.e2e_years} year(s); timeout {timeout_s:.0f} s"
+    )
+    async with running_system(config, "e2e") as system:
+        connection = await asyncpg.connect(system.database_url)
+        try:
+            timeline = Timeline()
+            began = time.perf_counter()
+            publishing = asyncio.create_task(publish(system.broker_url, workload.bodies))
+            followed = asyncio.create_task(
+                follow(connection, published, began, timeout_s, timeline)
+            )
+            await publishing
+            timeline.published_s = time.perf_counter() - began
+            last = await followed
+            unexpected = await unexpected_rejections(connection)
+        finally:
+            await connection.close()
+    publish_rate = published / timeline.published_s
+    lags = [max(s.lags().values(), default=0) for _, s in timeline.samples]
+    per_projection = {
+        name: {
+            "p50": percentile((s.lags().get(name, 0) for _, s in timeline.samples), 0.5),
+            "p99": percentile((s.lags().get(name, 0) for _, s in timeline.samples), 0.99),
+        }
+        for name in last.checkpoints
+    }
+    missing = workload.valid - last.head
+    details: dict[str, Any] = {
+        "published": published, "valid": workload.valid, "hostile": workload.hostile,
+        "published_s": timeline.published_s, "settled_s": timeline.settled_s,
+        "projected_s": timeline.projected_s, "head": last.head, "rejected": last.rejected,
+        "checkpoints": last.checkpoints, "lag_per_projection": per_projection,
+        "unexpected_rejections": unexpected, "samples": len(timeline.samples),
+    }  # fmt: skip
+    report.details["e2e"] = details
+    report.add("e2e: publish rate (XADD, pipelined)", "—", f"{publish_rate:,.0f} msg/s",
+               rate=publish_rate)  # fmt: skip
+    if timeline.settled_s is None:
+        report.add("e2e: ingest (all settled)", "—", "timed out", False)
+    else:
+        rate = published / timeline.settled_s
+        report.add("e2e: ingest (all recorded or rejected)", "—",
+                   f"{rate:,.0f} msg/s ({timeline.settled_s:.1f} s)", rate=rate)  # fmt: skip
+    if timeline.projected_s is None:
+        behind = {name: lag for name, lag in last.lags().items() if lag}
+        report.add("e2e: end to end (projections at head)", "≥ 10,000 msg/s",
+                   f"timed out after {timeout_s:.0f} s; behind: {behind}", False)  # fmt: skip
+    else:
+        rate = published / timeline.projected_s
+        report.add("e2e: end to end (projections at head)", "≥ 10,000 msg/s",
+                   f"{rate:,.0f} msg/s ({timeline.projected_s:.1f} s)", rate >= 10_000,
+                   rate=rate)  # fmt: skip
+    report.add("e2e: projection lag p50 / p99 (events, worst projection)", "—",
+               f"{percentile(lags, 0.5):,.0f} / {percentile(lags, 0.99):,.0f}",
+               p50=percentile(lags, 0.5), p99=percentile(lags, 0.99))  # fmt: skip
+    wrongly = sum(int(row["n"]) for row in unexpected)
+    report.add("e2e: valid messages rejected / not recorded", "0 / 0",
+               f"{wrongly:,} / {missing:,}", wrongly == 0 and missing == 0)  # fmt: skip

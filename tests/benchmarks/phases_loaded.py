@@ -1,0 +1,244 @@
+"""Phases on a loaded system: rebuild of each projection, as-of attainment, the query API."""
+
+import asyncio
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.benchmarks.harness import Config, Report, auth_headers, percentile, zs_executable
+from tests.benchmarks.system import System, stop
+
+WRK_SCRIPT = """
+local paths = {}
+local counter = 0
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  counter = math.random(#paths)
+end
+function request()
+  counter = counter % #paths + 1
+  return wrk.format("GET", paths[counter])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\nRESULT {"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %d, ' ..
+    '"p99_us": %d, "max_us": %d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def run_rebuild(env: dict[str, str], name: str, timeout_s: float) -> dict[str, Any]:
+    """`zs projections rebuild NAME` in a subprocess: seconds, exit code, peak RSS."""
+    command = [zs_executable(), "projections", "rebuild", name]
+    timed = Path("/usr/bin/time")
+    if timed.exists():
+        command = [str(timed), "-v", *command]
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        raise TimeoutError(f"rebuild of {name} took more than {timeout_s:.0f} s") from None
+    seconds = time.perf_counter() - began
+    text = err.decode(errors="replace")
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    rss_mb = int(match.group(1)) / 1024 if match else None
+    if process.returncode != 0:
+        raise RuntimeError(f"rebuild of {name} failed ({process.returncode}): {text[-2000:]}")
+    return {"seconds": seconds, "rss_mb": rss_mb, "output": out.decode(errors="replace").strip()}
+
+
+def projection_names(env: dict[str, str]) -> list[str]:
+    """The projections `zs projections status` lists (first column of its table)."""
+    done = subprocess.run([zs_executable(), "projections", "status"], env=env,
+                          capture_output=True, timeout=120, check=True)  # fmt: skip
+    names = []
+    for line in done.stdout.decode(errors="replace").splitlines():
+        match = re.match(r"^\W*([a-z][a-z0-9_]*)\s*[│|┃]", line)
+        if match and match.group(1) != "projection":
+            names.append(match.group(1))
+    return names
+
+
+async def phase_rebuild(
+    config: Config, env: dict[str, str], database_url: str, report: Report
+) -> None:
+    """Rebuild every projection, one after another, each in a `zs projections rebuild`."""
+    names = await asyncio.to_thread(projection_names, env)
+    connection = await asyncpg.connect(database_url)
+    try:
+        if not names:
+            rows = await connection.fetch("SELECT projection FROM service.checkpoints ORDER BY 1")
+            names = [row["projection"] for row in rows]
+        head = int(await connection.fetchval("SELECT coalesce(max(position), 0) FROM store.events"))
+    finally:
+        await connection.close()
+    if not names:
+        raise RuntimeError("no projections listed by `zs projections status`")
+    timeout_s = 60 + head / 500 * config.timeout_factor
+    results = {}
+    for name in names:
+        config.console.print(f"rebuild {name} ({head:,} events)")
+        result = await asyncio.to_thread(run_rebuild, env, name, timeout_s)
+        result["events_per_s"] = head / result["seconds"]
+        results[name] = result
+        rss = f"{result['rss_mb']:.0f} MB" if result["rss_mb"] is not None else "n/a"
+        report.add(f"rebuild {name}", "—",
+                   f"{result['seconds']:.1f} s, {result['events_per_s']:,.0f} ev/s, RSS {rss}",
+                   seconds=result["seconds"], events_per_s=result["events_per_s"],
+                   rss_mb=result["rss_mb"])  # fmt: skip
+    total = sum(r["seconds"] for r in results.values())
+    peak = max((r["rss_mb"] or 0.0) for r in results.values())
+    years = config.scale.loaded_years
+    report.add(f"rebuild all ({len(names)}, {years} year(s), {head:,} events)", "≤ 60 s (10 y)",
+               f"{total:.1f} s", total <= 60 if years >= 10 else None, seconds=total,
+               events=head)  # fmt: skip
+    report.add("rebuild peak RSS", "≤ 500 MB", f"{peak:.0f} MB", peak <= 500, rss_mb=peak)
+    report.details["rebuild"] = {"head": head, "projections": results}
+
+
+async def agreement_positions(system: System) -> list[tuple[str, int]]:
+    """(agreement_id, position of its AgreementConcluded) from the store."""
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT data->>'agreement_id' AS id, position FROM store.events"
+            " WHERE type = 'AgreementConcluded' ORDER BY position"
+        )
+    finally:
+        await connection.close()
+    return [(row["id"], int(row["position"])) for row in rows]
+
+
+async def phase_asof(config: Config, system: System, report: Report, head: int) -> None:
+    """GET /agreements/{id}/attainment?as_of_position=N for random agreements and positions."""
+    agreements = await agreement_positions(system)
+    if not agreements:
+        raise RuntimeError("no agreements recorded")
+    rng = random.Random(config.seed)
+    latencies, statuses = [], dict[int, int]()
+    async with httpx.AsyncClient(
+        base_url=system.api, headers=auth_headers(system.token), timeout=30.0
+    ) as http:
+        for _ in range(config.scale.asof_requests):
+            agreement_id, concluded = rng.choice(agreements)
+            position = rng.randint(concluded, max(concluded, head))
+            began = time.perf_counter()
+            response = await http.get(
+                f"/agreements/{agreement_id}/attainment", params={"as_of_position": position}
+            )
+            latencies.append(time.perf_counter() - began)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    p50, p95 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.95) * 1000
+    ok = statuses.get(200, 0) == len(latencies)
+    report.add("as-of attainment p50 / p95", "p95 ≤ 100 ms",
+               f"{p50:.1f} / {p95:.1f} ms" + ("" if ok else f" (statuses {statuses})"),
+               p95 <= 100 and ok, p50_ms=p50, p95_ms=p95)  # fmt: skip
+    report.details["asof"] = {"requests": len(latencies), "statuses": statuses,
+                              "p50_ms": p50, "p95_ms": p95}  # fmt: skip
+
+
+def load_generator(base: str, paths_file: Path, seconds: float, token: str | None,
+                   workdir: Path) -> dict[str, Any]:  # fmt: skip
+    """20 concurrent clients for `seconds` in a process of their own: wrk, else httpload."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        script = workdir / "rotate.lua"
+        script.write_text(WRK_SCRIPT)
+        command = [wrk, "-t2", "-c20", f"-d{seconds:.0f}s", "--timeout", "10s", "-s", str(script)]
+        if token:
+            command += ["-H", f"Authorization: Bearer {token}"]
+        command += [base, "--", str(paths_file)]
+        tool = "wrk"
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.httpload",
+            "--base",
+            base,
+            "--paths",
+            str(paths_file),
+            "--clients",
+            "20",
+            "--seconds",
+            str(seconds),
+        ]
+        if token:
+            command += ["--token", token]
+        tool = "httpload (asyncio httpx)"
+    done = subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
+    text = done.stdout.decode(errors="replace")
+    line = next((ln for ln in text.splitlines()[::-1] if ln.strip().startswith(("RESULT", "{"))),
+                None)  # fmt: skip
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"{tool} failed: {text[-1000:]} {done.stderr.decode()[-1000:]}")
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT").strip())
+    result["tool"] = tool
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+async def phase_query(config: Config, system: System, report: Report) -> None:
+    """Four endpoints, 20 concurrent clients each, ~10 s (full) each."""
+    agreements = [agreement_id for agreement_id, _ in await agreement_positions(system)]
+    rng = random.Random(config.seed)
+    rng.shuffle(agreements)
+    years = sorted({int(a.rsplit("-", 1)[1]) for a in agreements})
+    jobcenters = sorted({a.rsplit("-", 1)[0] for a in agreements})
+    endpoints = {
+        "GET /agreements/{id}/attainment": [f"/agreements/{a}/attainment" for a in agreements],
+        "GET /attainment?year=Y": [f"/attainment?year={y}" for y in years],
+        "GET /figures?jobcenter_id=J&year=Y": [
+            f"/figures?jobcenter_id={j}&year={y}" for j in jobcenters for y in years
+        ],
+        "GET /key-figures?level=germany&code=C&year=Y": [
+            f"/key-figures?level=germany&code={c}&year={y}"
+            for c in ("k1", "k2", "k3")
+            for y in years
+        ],
+    }
+    async with httpx.AsyncClient(
+        base_url=system.api, headers=auth_headers(system.token), timeout=30.0
+    ) as http:  # one answer kept with the figures, to see what was served
+        sample = await http.get(endpoints["GET /agreements/{id}/attainment"][0])
+        report.details["sample_attainment"] = {"status": sample.status_code, "body": sample.text}
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="zs-bench-query-") as workdir:
+        for name, paths in endpoints.items():
+            rng.shuffle(paths)
+            paths_file = Path(workdir) / "paths.txt"
+            paths_file.write_text("\n".join(paths) + "\n")
+            config.console.print(f"query: {name} ({len(paths):,} paths)")
+            result = await asyncio.to_thread(load_generator, system.api, paths_file,
+                                             config.scale.query_seconds, system.token,
+                                             Path(workdir))  # fmt: skip
+            results[name] = result
+            p50, p99 = result["p50_us"] / 1000, result["p99_us"] / 1000
+            errors = f", {result['errors']:,} errors" if result["errors"] else ""
+            value = f"{result['rps']:,.0f} req/s, p50 {p50:.1f} / p99 {p99:.1f} ms{errors}"
+            if name.startswith("GET /agreements"):
+                passed = result["rps"] >= 1500 and p99 <= 20 and not result["errors"]
+                report.add(f"query {name}", "≥ 1,500 req/s, p99 ≤ 20 ms", value, passed,
+                           rps=result["rps"], p50_ms=p50, p99_ms=p99)  # fmt: skip
+            else:
+                report.add(f"query {name}", "—", value, rps=result["rps"], p50_ms=p50,
+                           p99_ms=p99)  # fmt: skip
+    report.details["query"] = results
