@@ -163,12 +163,19 @@ def ingest_origins(settings: Settings) -> list[Origin]:
     return [*origins, Origin("broker:untrusted-network", INGEST_CHANNEL, refusal=refusal)]
 
 
-async def run_until_stopped(settings: Settings, urls: Servers, parts: Collection[Part]) -> None:
-    """Run `parts` until SIGINT or SIGTERM."""
+async def run_until_stopped(
+    settings: Settings, urls: Servers, parts: Collection[Part], ready_fd: int | None = None
+) -> None:
+    """Run `parts` until SIGINT or SIGTERM; once they run, write a byte to `ready_fd` (if
+    given: `zs up` waits for it) and close it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with services(settings, urls, parts):
+        if ready_fd is not None:
+            with contextlib.suppress(OSError):  # the parent may be gone
+                os.write(ready_fd, b".")
+            os.close(ready_fd)
         await stop.wait()
     log.info("services stopped", parts=sorted(parts))
