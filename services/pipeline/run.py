@@ -31,8 +31,8 @@ from services.pipeline.channels import (
     PoisonHandler,
     publish_rejection,
     source_channel,
-    subscribe_events,
     subscribe_ingest,
+    subscribe_wakeups,
 )
 from services.pipeline.ingest import TRUSTED_BROKER, Ingestor, Origin
 from services.pipeline.relay import Relay
@@ -122,7 +122,8 @@ async def services(
                                  channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
         if runner:
             await runner.catch_up()
-            subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
+            # run() below follows the store; a zs.events batch only wakes it
+            subscribe_wakeups(transport, runner.wake, consumer, redeliver_after_s=idle)
         async with running(transport), contextlib.AsyncExitStack() as stack:
             if Part.RELAY in parts:
                 relay = asyncio.create_task(Relay(stores[DbRole.RELAY], transport).run())
