@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from events.catalogue import (
-    CATALOGUE,
     AgreementClosed,
     AgreementConcluded,
     BudgetAllocated,
@@ -30,6 +29,7 @@ from events.catalogue import (
     TargetWithdrawn,
 )
 from events.store import RecordedEvent
+from projections.decoded import stored_data
 from projections.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
@@ -267,7 +267,7 @@ def statement_for(recorded: RecordedEvent) -> Statement | None:
     """The statement one recorded event makes, or None for a type this projection skips."""
     if recorded.type not in HANDLED_TYPES:
         return None
-    event = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+    event = stored_data(recorded)
     return HANDLERS[type(event)](event, recorded)
 
 

@@ -27,6 +27,7 @@ from projections.attainment import (
 )
 from projections.attainment_batch import Batch, figure_year
 from projections.attainment_codec import decode_state, encode_state
+from projections.decoded import stored_data
 from projections.runner import Connection, Rows
 
 # The single definition of the tables: the runner creates the live copies from it
@@ -140,7 +141,7 @@ class AttainmentProjection:
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
         """Load the states the batch concerns, apply its events, write back what changed."""
-        decoded = [(e, decode(e)) for e in events if e.type in RELEVANT_TYPES]
+        decoded = [(e, stored_data(e)) for e in events if e.type in RELEVANT_TYPES]
         if not decoded:
             return
         seeds = {

@@ -26,9 +26,10 @@ from decimal import Decimal
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
+from events.catalogue import FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
 from events.indicators import known_indicator
 from events.store import RecordedEvent
+from projections.decoded import stored_data
 
 FigureKey = tuple[str, str, str, str]
 """(jobcenter_id, indicator, breakdown, period)."""
@@ -137,7 +138,7 @@ class FigureRow:
 
 def figure_row(event: RecordedEvent) -> FigureRow:
     """The row one figure publication sets (counting as one publication)."""
-    figure = CATALOGUE.decode(event.type, event.schema_version, event.data)
+    figure = stored_data(event)
     assert isinstance(figure, FigureEvent)  # FIGURE_TYPES decode to figure events
     return FigureRow(
         jobcenter_id=figure.jobcenter_id,
