@@ -6,6 +6,7 @@ Invariant: the log is immutable and an `event_id` names one stored event, so its
 (a frozen model) never changes; the cache keeps the `CAPACITY` most recently added.
 """
 
+from collections import OrderedDict
 from uuid import UUID
 
 from events.catalogue import CATALOGUE, DomainEvent
@@ -14,7 +15,8 @@ from events.store import RecordedEvent
 CAPACITY = 20_000
 """Decoded events kept: two live pages (a few KiB each, so tens of MiB at most)."""
 
-_decoded: dict[UUID, DomainEvent] = {}
+_decoded: OrderedDict[UUID, DomainEvent] = OrderedDict()
+"""Oldest first (`popitem(last=False)` is O(1); deleting a plain dict's first key is not)."""
 
 
 def stored_data(event: RecordedEvent) -> DomainEvent:
@@ -23,6 +25,6 @@ def stored_data(event: RecordedEvent) -> DomainEvent:
     if found is None:
         found = CATALOGUE.decode(event.type, event.schema_version, event.data)
         if len(_decoded) >= CAPACITY:
-            del _decoded[next(iter(_decoded))]
+            _decoded.popitem(last=False)
         _decoded[event.event_id] = found
     return found
