@@ -36,7 +36,7 @@ REBUILD_LOCK_CLASS = 0x5A53_5242  # "ZSRB": one rebuild per projection at a time
 CREATE_LOCK_KEY = 0x5A53_5443  # "ZSTC": one process creates missing projection tables
 SWAP_BACKLOG = 1000
 """A rebuild swaps once at most this many events are left to apply under the lock."""
-LIVE_PAGE_SIZE = 10_000
+LIVE_PAGE_SIZE = 2000
 REBUILD_PAGE_SIZE = 10_000
 RETRY_PAUSE_S = 1.0
 FALLBACK_POLL_S = 5.0
