@@ -1,11 +1,11 @@
 """The "agreements" projection: jobcenters and their target agreements as known now.
 
 Invariants: one row per jobcenter, agreement, target, goal and budget line, keyed by their ids,
-and one row per dialogue held; events apply in position order, one statement each, so a later
-event of the same key overrides an earlier one. A target's `value_in_force` is its latest
-recorded amendment's value, else the agreed one (never scaled by budget); a budget line's
-`current` is its allocation plus every recorded deviation; `position` names the event that
-last changed the row.
+and one row per dialogue held; events apply in position order, one statement each (a run of
+one kind in one round trip), so a later event of the same key overrides an earlier one. A
+target's `value_in_force` is its latest recorded amendment's value, else the agreed one (never
+scaled by budget); a budget line's `current` is its allocation plus every recorded deviation;
+`position` names the event that last changed the row.
 
 Its size: one table definition and one small statement builder per agreement event type, and
 the rebuild's loader, which sends the same statements in runs (kept next to `apply`).
@@ -13,11 +13,11 @@ the rebuild's loader, which sends the same statements in runs (kept next to `app
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from events.catalogue import (
-    CATALOGUE,
     AgreementClosed,
     AgreementConcluded,
     BudgetAllocated,
@@ -31,6 +31,7 @@ from events.catalogue import (
     TargetWithdrawn,
 )
 from events.store import RecordedEvent
+from projections.decoded import stored_data
 from projections.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
@@ -268,7 +269,7 @@ def statement_for(recorded: RecordedEvent) -> Statement | None:
     """The statement one recorded event makes, or None for a type this projection skips."""
     if recorded.type not in HANDLED_TYPES:
         return None
-    event = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+    event = stored_data(recorded)
     return HANDLERS[type(event)](event, recorded)
 
 
@@ -283,11 +284,12 @@ class AgreementsProjection:
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
-        """Apply `events` in order, one statement per event of a handled type."""
-        for recorded in events:
-            statement = statement_for(recorded)
-            if statement is not None:
-                await _execute(connection, statement, tables)
+        """Apply `events` in order, one statement per event of a handled type: each run of
+        consecutive statements of one template in one round trip (`executemany` runs them in
+        the given order, so the order of every statement stays that of the events)."""
+        statements = [s for s in map(statement_for, events) if s is not None]
+        for template, run in itertools.groupby(statements, key=lambda statement: statement[0]):
+            await connection.executemany(template.format(**tables), [values for _, values in run])
 
     def loader(self) -> AgreementsLoader:
         """A rebuild applies pages, consecutive statements of one kind sent together."""
@@ -314,13 +316,6 @@ class AgreementsLoader:
             run.append(statement[1])
         if run:
             await connection.executemany(template.format(**tables), run)
-
-
-def _execute(
-    connection: Connection, statement: Statement, tables: Mapping[str, str]
-) -> Awaitable[str]:
-    template, values = statement
-    return connection.execute(template.format(**tables), *values)
 
 
 AGREEMENTS = AgreementsProjection()

@@ -19,15 +19,16 @@ from projections.aggregations import Month
 from projections.attainment import (
     RELEVANT_TYPES,
     FigureKey,
-    State,
     Vintage,
     decode,
     figure_entry,
     vintage,
 )
 from projections.attainment_batch import Batch, figure_year, result_rows
-from projections.attainment_codec import decode_state, encode_state
+from projections.attainment_cache import StateCache
+from projections.attainment_codec import encode_state
 from projections.attainment_loader import AttainmentLoader
+from projections.decoded import stored_data
 from projections.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
@@ -96,12 +97,6 @@ INSERT INTO {agreement_years} (agreement_id, jobcenter_id, year)
 SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
 ON CONFLICT (agreement_id) DO NOTHING
 """
-SELECT_STATES = """
-SELECT y.agreement_id, s.state
-FROM {agreement_years} y JOIN {attainment_state} s USING (agreement_id)
-WHERE y.agreement_id = ANY($1::text[])
-   OR (y.jobcenter_id, y.year) IN (SELECT * FROM unnest($2::text[], $3::integer[]))
-"""
 UPSERT_STATES = """
 INSERT INTO {attainment_state} AS s (agreement_id, state, position)
 SELECT a, t::jsonb, p FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(a, t, p)
@@ -137,24 +132,34 @@ class AttainmentProjection:
     types = RELEVANT_TYPES
     ddl = ATTAINMENT_DDL
 
+    def __init__(self) -> None:
+        self.states = StateCache()
+        """The live fold states between pages (`projections/attainment_cache.py`)."""
+
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
         """Load the states the batch concerns, apply its events, write back what changed."""
-        decoded = [(e, decode(e)) for e in events if e.type in RELEVANT_TYPES]
+        decoded = [(e, stored_data(e)) for e in events if e.type in RELEVANT_TYPES]
         if not decoded:
             return
-        seeds = {
-            data.agreement_id: await earlier_figures(connection, data, recorded.position)
-            for recorded, data in decoded
-            if isinstance(data, AgreementConcluded)
-        }
-        batch = Batch(
-            await load_states(connection, decoded, tables), lambda a, _: seeds[a.agreement_id]
-        )
-        for recorded, data in decoded:
-            batch.apply(recorded, data)
-        await write(connection, batch, tables)
+        try:
+            seeds = {
+                data.agreement_id: await earlier_figures(connection, data, recorded.position)
+                for recorded, data in decoded
+                if isinstance(data, AgreementConcluded)
+            }
+            states, positions, database = await self.states.load(
+                connection, *concerned(decoded), tables
+            )
+            batch = Batch(states, lambda a, _: seeds[a.agreement_id])
+            for recorded, data in decoded:
+                batch.apply(recorded, data)
+            await write(connection, batch, tables)
+        except BaseException:
+            self.states.forget()  # states may be half applied
+            raise
+        self.states.keep(database, tables, batch.states, positions | batch.touched)
 
     def loader(self) -> AttainmentLoader:
         """An in-memory builder of fresh tables, for a rebuild, a few jobcenters at a time."""
@@ -176,12 +181,10 @@ async def earlier_figures(
     return found
 
 
-async def load_states(
-    connection: Connection,
+def concerned(
     decoded: Iterable[tuple[RecordedEvent, object]],
-    tables: Mapping[str, str],
-) -> dict[str, State]:
-    """The states of the agreements the events concern, in one query."""
+) -> tuple[set[str], set[tuple[str, int]]]:
+    """The agreements the events concern: by id, and by (jobcenter, year) for figures."""
     agreements: set[str] = set()
     years: set[tuple[str, int]] = set()
     for _, data in decoded:
@@ -190,14 +193,7 @@ async def load_states(
             years |= {(data.jobcenter_id, year), (data.jobcenter_id, year + 1)}
         elif isinstance(data, AgreementEvent):  # a conclusion too: only the first one counts
             agreements.add(data.agreement_id)
-    pairs = sorted(years)
-    rows = await connection.fetch(
-        SELECT_STATES.format(**tables),
-        sorted(agreements),
-        [jobcenter for jobcenter, _ in pairs],
-        [year for _, year in pairs],
-    )
-    return {row["agreement_id"]: decode_state(row["state"]) for row in rows}
+    return agreements, years
 
 
 async def write(connection: Connection, batch: Batch, tables: Mapping[str, str]) -> None:

@@ -26,9 +26,10 @@ from decimal import Decimal
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
+from events.catalogue import FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
 from events.indicators import known_indicator
 from events.store import RecordedEvent
+from projections.decoded import stored_data
 from projections.rebuild_reading import Group, join_groups, stream_keys, trusted_figure
 
 FigureKey = tuple[str, str, str, str]
@@ -139,8 +140,8 @@ class FigureRow:
 
 
 def decode_figure(event: RecordedEvent) -> FigureEvent:
-    """The typed data of a figure publication, validated by the catalogue."""
-    figure = CATALOGUE.decode(event.type, event.schema_version, event.data)
+    """The typed data of a figure publication, decoded once per process (`stored_data`)."""
+    figure = stored_data(event)
     assert isinstance(figure, FigureEvent)  # FIGURE_TYPES decode to figure events
     return figure
 

@@ -9,17 +9,18 @@ The ingest guarantees a framework exists before anyone joins it and a member bef
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from events.catalogue import (
-    CATALOGUE,
     DomainEvent,
     FrameworkAgreementConcluded,
     FrameworkJoined,
     FrameworkMeasureReported,
 )
 from events.store import RecordedEvent
+from projections.decoded import stored_data
 from projections.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
@@ -129,13 +130,17 @@ class FrameworksProjection:
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
     ) -> None:
-        """Apply `events` in order, one statement per event of a handled type."""
-        for recorded in events:
-            if recorded.type not in HANDLED_TYPES:
-                continue
-            event = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
-            template, values = HANDLERS[type(event)](event, recorded)
-            await connection.execute(template.format(**tables), *values)
+        """Apply `events` in order, one statement per event of a handled type: each run of
+        consecutive statements of one template in one round trip (`executemany` keeps the
+        order)."""
+        statements = [
+            HANDLERS[type(event)](event, recorded)
+            for recorded in events
+            if recorded.type in HANDLED_TYPES
+            for event in [stored_data(recorded)]
+        ]
+        for template, run in itertools.groupby(statements, key=lambda statement: statement[0]):
+            await connection.executemany(template.format(**tables), [values for _, values in run])
 
     def loader(self) -> None:
         """No bulk loader: a rebuild applies its (few) events a page per transaction."""

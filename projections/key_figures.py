@@ -22,14 +22,15 @@ per Land and for Germany are summed at query time (`value_of` on the sums).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from functools import cache
 from typing import TYPE_CHECKING
 
-from events.catalogue import CATALOGUE, FIGURE_TYPES, FigureEvent
+from events.catalogue import FIGURE_TYPES, FigureEvent
 from events.store import RecordedEvent
+from projections.decoded import stored_data
 from projections.runner import Connection
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ WHERE (k.jobcenter_id, k.code, k.breakdown, k.period)
 """
 
 
-@cache
+@functools.cache  # a few thousand months at most; called ~40 times per recomputed figure
 def shift(period: str, months: int) -> str:
     """`period` ("YYYY-MM") moved by `months`."""
     index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
@@ -118,23 +119,34 @@ def shift(period: str, months: int) -> str:
 
 def affected(indicator: str, period: str) -> list[tuple[str, str]]:
     """The (code, period) key figures a month of a base series enters."""
+    return list(_affected(indicator, period))
+
+
+@functools.cache
+def _affected(indicator: str, period: str) -> tuple[tuple[str, str], ...]:
     found = []
     if indicator == "integrations":
         found += [("k2", shift(period, n)) for n in range(12)]
     if indicator == "elb_stock":
         found += [("k2", shift(period, n)) for n in range(1, 13)]
     codes = [code for code, series in CHANGES.items() if series == indicator]
-    return found + [(code, month) for code in codes for month in (period, shift(period, 12))]
+    return (*found, *[(code, month) for code in codes for month in (period, shift(period, 12))])
 
 
 def inputs(code: str, period: str) -> list[tuple[str, str]]:
     """The base months (indicator, period) key figure `code` of `period` is computed from:
     K2 the 12 months of integrations, then the 12 stocks a month earlier; a change the month,
     then the same month a year earlier."""
+    return list(_inputs(code, period))
+
+
+@functools.cache
+def _inputs(code: str, period: str) -> tuple[tuple[str, str], ...]:
     if code == "k2":
         months = [shift(period, -n) for n in range(11, -1, -1)]
-        return [("integrations", m) for m in months] + [("elb_stock", shift(m, -1)) for m in months]
-    return [(CHANGES[code], period), (CHANGES[code], shift(period, -12))]
+        earlier = [("elb_stock", shift(m, -1)) for m in months]
+        return (*[("integrations", m) for m in months], *earlier)
+    return ((CHANGES[code], period), (CHANGES[code], shift(period, -12)))
 
 
 def value_of(code: str, numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -151,7 +163,7 @@ def value_of(code: str, numerator: Decimal, denominator: Decimal) -> Decimal | N
 def compute(code: str, period: str, series: Series) -> KeyFigure | None:
     """Key figure `code` for `period` from one jobcenter's and breakdown's base series; None
     when a month it needs is missing or its divisor is zero."""
-    found = [series.get(month) for month in inputs(code, period)]
+    found = [series.get(month) for month in _inputs(code, period)]
     values = [value for value in found if value is not None]
     if len(values) < len(found):
         return None
@@ -188,7 +200,7 @@ class KeyFiguresProjection:
         for recorded in events:
             if recorded.type not in FIGURE_TYPES or recorded.data["indicator"] not in BASE_SERIES:
                 continue
-            figure = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+            figure = stored_data(recorded)
             assert isinstance(figure, FigureEvent)
             key = (figure.jobcenter_id, figure.indicator, figure.breakdown, figure.period)
             vintage = (recorded.occurred_at, recorded.position, figure.value)
@@ -214,7 +226,7 @@ class KeyFiguresProjection:
         todo: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
         for (jobcenter_id, indicator, breakdown, period), position in changed.items():
             wanted = todo.setdefault((jobcenter_id, breakdown), {})
-            for target in affected(indicator, period):
+            for target in _affected(indicator, period):
                 wanted[target] = max(wanted.get(target, 0), position)
         groups = list(todo)
         found = await connection.fetch(SELECT_SERIES.format(**tables), *_columns(groups))

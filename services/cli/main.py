@@ -73,31 +73,36 @@ def require_servers(roles: Collection[DbRole]) -> None:
         )
 
 
-def run_part(part: Part) -> None:
+def run_part(part: Part, ready_fd: int | None = None) -> None:
     """Run one service until SIGINT or SIGTERM, on the configured servers."""
     settings = get_settings()
     require_servers([part.role])
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop during start-up, too
     with contextlib.suppress(KeyboardInterrupt), servers(settings, [part.role]) as urls:
-        asyncio.run(run_until_stopped(settings, urls, {part}))
+        asyncio.run(run_until_stopped(settings, urls, {part}, ready_fd))
+
+
+READY_FD = typer.Option(
+    None, hidden=True, help="A pipe to write one byte to once running (`zs up` waits for it)."
+)
 
 
 @app.command()
-def ingest() -> None:
+def ingest(ready_fd: int | None = READY_FD) -> None:
     """Run only the ingest: zs.ingest -> event store (one of several replicas, if you like)."""
-    run_part(Part.INGEST)
+    run_part(Part.INGEST, ready_fd)
 
 
 @app.command()
-def relay() -> None:
+def relay(ready_fd: int | None = READY_FD) -> None:
     """Run only the relay: event store -> zs.events."""
-    run_part(Part.RELAY)
+    run_part(Part.RELAY, ready_fd)
 
 
 @app.command()
-def project() -> None:
+def project(ready_fd: int | None = READY_FD) -> None:
     """Run only the projector: zs.events -> read models."""
-    run_part(Part.PROJECT)
+    run_part(Part.PROJECT, ready_fd)
 
 
 @app.command()

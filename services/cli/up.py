@@ -1,4 +1,5 @@
-"""`zs up`: everything in one process until interrupted."""
+"""`zs up`: the HTTP API in this process, the ingest, relay and projector as child processes,
+until interrupted."""
 
 import asyncio
 import contextlib
@@ -14,10 +15,11 @@ from infra.embedded import broker_passwords
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
 from services.api.app import create_app
-from services.bootstrap import Servers, noted_servers, servers
+from services.bootstrap import Servers, login_urls, noted_servers, servers
 from services.cli.demo import demo_envelopes
 from services.cli.publish import publish_lines
 from services.cli.tokens import demo_token
+from services.pipeline.children import children
 from services.pipeline.run import Part, Running, services
 
 log = structlog.get_logger()
@@ -62,9 +64,16 @@ async def serve(
     load_demo: bool,
     parts: Collection[Part] = tuple(Part),
 ) -> None:
-    """Start the services `parts` and the HTTP API, announce the URLs once ready, run until
-    stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
-    async with services(settings, urls, set(parts), api=True) as running:
+    """Start the services `parts`, each a child process of its own, and the HTTP API in this
+    one; announce the URLs once ready, run until stopped (`zs api` runs no part: the API
+    alone, publishing only its rejections)."""
+    async with (
+        services(settings, urls, set(), api=True) as running,
+        children(
+            settings, await login_urls(settings, urls.database_url, [p.role for p in parts]),
+            urls.broker_url, parts,
+        ),
+    ):  # fmt: skip
         assert running.ingestor is not None  # the API's POST /ingest
         demo = (  # in the background: a run of one source waits for the runs before it
             asyncio.create_task(load_demo_once(running, settings, urls.broker_url))

@@ -125,6 +125,26 @@ def subscribe_events(
     transport.subscribe(Group(channel, group, consumer, batch_size, redeliver_after_s), apply)
 
 
+def subscribe_wakeups(
+    transport: Transport,
+    wake: Callable[[], None],
+    consumer: str,
+    *,
+    channel: str = EVENTS_CHANNEL,
+    group: str = PROJECTOR_GROUP,
+    batch_size: int = EVENTS_BATCH_SIZE,
+    redeliver_after_s: float = REDELIVER_AFTER_S,
+) -> None:
+    """Call `wake` for each batch of `zs.events` and acknowledge it, the events not decoded:
+    for a projector that reads the store itself (they would only tell it to look)."""
+
+    async def woken(messages: list[RawMessage]) -> None:
+        if messages:
+            wake()
+
+    transport.subscribe(Group(channel, group, consumer, batch_size, redeliver_after_s), woken)
+
+
 def recorded_event(message: RawMessage) -> RecordedEvent | None:
     """The event a `zs.events` message carries; None (logged) when it is not one."""
     try:

@@ -18,7 +18,7 @@ from infra.broker import Transport
 from projections.runner import stopping
 from services.pipeline.channels import EVENTS_CHANNEL, publish_events
 
-RELAY_PAGE_SIZE = 500
+RELAY_PAGE_SIZE = 2000
 FALLBACK_POLL_S = 5.0
 """Catch up at least this often even when no notification arrives."""
 RETRY_PAUSE_S = 1.0

@@ -31,8 +31,8 @@ from services.pipeline.channels import (
     PoisonHandler,
     publish_rejection,
     source_channel,
-    subscribe_events,
     subscribe_ingest,
+    subscribe_wakeups,
 )
 from services.pipeline.ingest import TRUSTED_BROKER, Ingestor, Origin
 from services.pipeline.relay import Relay
@@ -122,7 +122,8 @@ async def services(
                                  channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
         if runner:
             await runner.catch_up()
-            subscribe_events(transport, runner.project, consumer, redeliver_after_s=idle)
+            # run() below follows the store; a zs.events batch only wakes it
+            subscribe_wakeups(transport, runner.wake, consumer, redeliver_after_s=idle)
         async with running(transport), contextlib.AsyncExitStack() as stack:
             if Part.RELAY in parts:
                 relay = asyncio.create_task(Relay(stores[DbRole.RELAY], transport).run())
@@ -163,12 +164,19 @@ def ingest_origins(settings: Settings) -> list[Origin]:
     return [*origins, Origin("broker:untrusted-network", INGEST_CHANNEL, refusal=refusal)]
 
 
-async def run_until_stopped(settings: Settings, urls: Servers, parts: Collection[Part]) -> None:
-    """Run `parts` until SIGINT or SIGTERM."""
+async def run_until_stopped(
+    settings: Settings, urls: Servers, parts: Collection[Part], ready_fd: int | None = None
+) -> None:
+    """Run `parts` until SIGINT or SIGTERM; once they run, write a byte to `ready_fd` (if
+    given: `zs up` waits for it) and close it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with services(settings, urls, parts):
+        if ready_fd is not None:
+            with contextlib.suppress(OSError):  # the parent may be gone
+                os.write(ready_fd, b".")
+            os.close(ready_fd)
         await stop.wait()
     log.info("services stopped", parts=sorted(parts))

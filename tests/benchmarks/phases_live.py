@@ -1,7 +1,11 @@
 """Phases that time a stream of messages: the append benchmark and one national year end to end."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -9,7 +13,16 @@ from rich.console import Console
 from rich.progress import Progress
 
 from tests.benchmarks.harness import Config, Report, build_workload, percentile
-from tests.benchmarks.system import Timeline, follow, publish, running_system, unexpected_rejections
+from tests.benchmarks.system import (
+    System,
+    Timeline,
+    follow,
+    publish,
+    running_system,
+    spawn,
+    stop,
+    unexpected_rejections,
+)
 
 
 def phase_append(config: Config, report: Report) -> None:
@@ -35,6 +48,19 @@ def phase_append(config: Config, report: Report) -> None:
     report.details["append"] = rows
 
 
+def profiled(config: Config, system: System, label: str) -> subprocess.Popen[bytes] | None:
+    """With `ZS_BENCH_PROFILE=1`: py-spy recording `zs up` and its child processes as
+    collapsed stacks, `profile-<label>.txt` next to the results (stop it to write the file)."""
+    if not os.environ.get("ZS_BENCH_PROFILE"):
+        return None
+    profile = config.out.parent / f"profile-{label}.txt"
+    found = Path(sys.executable).parent / "py-spy"
+    command = [str(found) if found.exists() else "py-spy", "record", "--pid",
+               str(system.process.pid), "--subprocesses", "--format", "raw", "--rate", "50",
+               "--output", str(profile)]  # fmt: skip
+    return spawn(command, system.env, profile.with_suffix(".log"), str(config.out.parent))
+
+
 async def phase_e2e(config: Config, report: Report) -> None:
     """One national year through the running system, as fast as the broker takes it."""
     scale = config.scale
@@ -47,6 +73,7 @@ async def phase_e2e(config: Config, report: Report) -> None:
     )
     async with running_system(config, "e2e") as system:
         connection = await asyncpg.connect(system.database_url)
+        profiler = profiled(config, system, "e2e")
         try:
             timeline = Timeline()
             began = time.perf_counter()
@@ -59,6 +86,8 @@ async def phase_e2e(config: Config, report: Report) -> None:
             last = await followed
             unexpected = await unexpected_rejections(connection)
         finally:
+            if profiler is not None:
+                await asyncio.to_thread(stop, profiler)
             await connection.close()
     publish_rate = published / timeline.published_s
     lags = [max(s.lags().values(), default=0) for _, s in timeline.samples]
