@@ -88,3 +88,37 @@ class Processes:
             process.send_signal(signal.SIGCONT)
             process.send_signal(signal.SIGTERM)
         return [process.wait(timeout=30) for process in self.running.values()]
+
+
+READY_TIMEOUT_S = 60
+
+
+def start_up(workdir: Path, port: int) -> "subprocess.Popen[str]":
+    """`zs up --no-demo` with no database or broker configured, in `workdir`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    env |= {"ZS_HTTP_PORT": str(port), "ZS_DATA_DIR": str(workdir / ".zs")}
+    return subprocess.Popen(
+        [ZS, "up", "--no-demo"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def wait_until_ready(process: "subprocess.Popen[str]") -> dict[str, str]:
+    """Read the announcement lines; return them keyed by their first word."""
+    assert process.stdout is not None
+    announced: dict[str, str] = {}
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while "database" not in announced and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        words = line.split()
+        if len(words) == 2:
+            announced[words[0]] = words[1]
+    return announced
+
+
+def stop(process: "subprocess.Popen[str]") -> int:
+    """Ctrl-C to a process, then its exit code."""
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=30)

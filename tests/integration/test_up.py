@@ -13,40 +13,7 @@ import pytest
 from events.store import EventStore, create_pool
 from infra.embedded import free_port
 from tests.factories import figure_event
-from tests.integration.processes import ZS
-
-READY_TIMEOUT_S = 60
-
-
-def start_up(workdir: Path, port: int) -> "subprocess.Popen[str]":
-    """`zs up` with no database or broker configured, in `workdir`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
-    env |= {"ZS_HTTP_PORT": str(port), "ZS_DATA_DIR": str(workdir / ".zs")}
-    return subprocess.Popen(
-        [ZS, "up", "--no-demo"], cwd=workdir, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-
-
-def wait_until_ready(process: "subprocess.Popen[str]") -> dict[str, str]:
-    """Read the announcement lines; return them keyed by their first word."""
-    assert process.stdout is not None
-    announced: dict[str, str] = {}
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while "database" not in announced and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        words = line.split()
-        if len(words) == 2:
-            announced[words[0]] = words[1]
-    return announced
-
-
-def stop(process: "subprocess.Popen[str]") -> int:
-    """Ctrl-C, then the exit code."""
-    process.send_signal(signal.SIGINT)
-    return process.wait(timeout=30)
+from tests.integration.processes import ZS, start_up, stop, wait_until_ready
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.embedded import free_port
-from tests.integration.test_up import ZS, stop, wait_until_ready
+from tests.integration.processes import ZS, stop, wait_until_ready
 
 RESTART_TIMEOUT_S = 60
 
