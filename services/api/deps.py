@@ -71,7 +71,8 @@ class ReadAt:
                 return await EventStore.head(reader)
             return await Checkpoints.read(reader, projection)
 
-        await wait_for_position(lambda: position(pool), self.min_position, self.timeout)
+        if self.min_position is not None:  # else the snapshot's own read is the only one
+            await wait_for_position(lambda: position(pool), self.min_position, self.timeout)
         async with (
             pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
@@ -80,19 +81,21 @@ class ReadAt:
             yield connection
 
 
-def read_at(request: Request, min_position: Annotated[int | None, Query(ge=0)] = None) -> ReadAt:
+async def read_at(
+    request: Request, min_position: Annotated[int | None, Query(ge=0)] = None
+) -> ReadAt:
     """The dependency every read takes: its store, `?min_position=` and the wait limit."""
     timeout = getattr(request.app.state, "catch_up_timeout", CATCH_UP_TIMEOUT)
     return ReadAt(request.app.state.store, min_position, float(timeout))
 
 
-def get_store(request: Request) -> EventStore:
+async def get_store(request: Request) -> EventStore:
     """The store the app was created with."""
     store: EventStore = request.app.state.store
     return store
 
 
-def get_ingestor(request: Request) -> Ingestor:
+async def get_ingestor(request: Request) -> Ingestor:
     """The ingest the app was created with."""
     ingestor: Ingestor = request.app.state.ingestor
     return ingestor
@@ -121,7 +124,7 @@ def page_count(rows: list[asyncpg.Record]) -> int:
     return int(rows[0]["total"]) if rows else 0
 
 
-def refuse_nul(request: Request) -> None:
+async def refuse_nul(request: Request) -> None:
     """422 for a NUL character in the path or the query (PostgreSQL text cannot hold one)."""
     values = [*request.path_params.values(), *request.query_params.values()]
     if any("\x00" in str(value) for value in values):
