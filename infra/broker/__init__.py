@@ -19,6 +19,7 @@ from infra.broker.nats import NatsTransport, default_replicas
 from infra.broker.redis import RedisTransport
 from infra.broker.supervisor import repair, running
 from infra.broker.transport import (
+    BROKER_LOGGER,
     REDELIVER_AFTER_S,
     BatchHandler,
     Group,
@@ -58,7 +59,7 @@ def create_transport(
         raise UnsupportedBroker(f"broker URL {url!r} mixes schemes or names no server")
     scheme = schemes.pop()
     options: dict[str, Any] = {
-        "logger": logger or logging.getLogger("zs.broker"),  # propagates to the root handler
+        "logger": logger or logging.getLogger(BROKER_LOGGER),
         "log_level": logging.DEBUG,  # one line per batch received: the services log outcomes
     }
     if scheme in REDIS_SCHEMES:

@@ -7,11 +7,12 @@ recreates lost groups and restarts the subscribers that stopped.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import structlog
 
-from infra.broker.transport import Group, Subscriber, Transport
+from infra.broker.transport import BROKER_LOGGER, Group, Subscriber, Transport
 
 WATCH_INTERVAL_S = 5.0
 """How often `running` checks that every consumer group still exists."""
@@ -74,6 +75,26 @@ async def running(
             watchdog.cancel()
             await asyncio.wait([watchdog])
     finally:
-        for subscriber in subscribers(transport):
-            await subscriber.stop()
-        await broker.stop()
+        with fetch_errors_hidden():
+            for subscriber in subscribers(transport):
+                await subscriber.stop()
+            await broker.stop()
+
+
+class HideFetchErrors(logging.Filter):
+    """Drops FastStream's "Message fetch error": while a subscriber stops, redis-py may turn the
+    cancellation of a read in flight into a connection error, which is the stop, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Message fetch error"
+
+
+@contextlib.contextmanager
+def fetch_errors_hidden() -> Iterator[None]:
+    """The broker's fetch errors dropped while the block runs (the subscribers' stop)."""
+    logger, hide = logging.getLogger(BROKER_LOGGER), HideFetchErrors()
+    logger.addFilter(hide)
+    try:
+        yield
+    finally:
+        logger.removeFilter(hide)

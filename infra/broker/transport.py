@@ -22,6 +22,8 @@ import structlog
 from faststream.nats import NatsBroker
 from faststream.redis import RedisBroker
 
+BROKER_LOGGER = "zs.broker"
+"""The logger FastStream's broker logs to (it propagates to the root handler)."""
 REDELIVER_AFTER_S = 30.0
 """A message unacknowledged this long (its consumer failed or died) is delivered again."""
 KEEP_ALIVE_SHARE = 0.3
