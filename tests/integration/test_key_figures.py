@@ -157,6 +157,21 @@ async def test_aggregates_sum_the_members_per_land_and_for_germany(
     assert len(await key_figures(client, runner, federal, level="germany")) == 1
 
 
+async def test_a_mean_with_more_digits_than_json_keeps_is_answered_rounded(
+    client: httpx.AsyncClient, runner: ProjectionRunner
+) -> None:
+    stock = [5000, 5100, 5200, 5301, 5402, 5503, 5600, 5700, 5800, 5900, 6000, 6101]
+    await send(client, [*series("integrations", "2022-01", [10] * 12),
+                        *series("elb_stock", "2021-12", stock)])  # fmt: skip
+
+    # 66,607 / 12 = 5,550.58333...: exact in the view, the nearest JSON number in the answer.
+    for level in ("jobcenter", "land", "germany"):
+        [(*_, value, numerator, denominator, members)] = await key_figures(
+            client, runner, level=level, code="k2"
+        )
+        assert (value, numerator, denominator, members) == (2.16, 120, 5550.583333333333, 1)
+
+
 async def test_filters_that_do_not_fit_the_level_are_refused(client: httpx.AsyncClient) -> None:
     by_jobcenter = await client.get("/key-figures", params={"level": "land", "jobcenter_id": "x"})
     by_land = await client.get("/key-figures", params={"level": "germany", "land": "DE-HE"})

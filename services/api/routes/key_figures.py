@@ -2,13 +2,14 @@
 summed per Land or for Germany (`?level=`)."""
 
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
-from events.envelope import Number
+from events.envelope import Number, json_number
 from projections.key_figures import inputs, value_of
 from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, Year, page_count
@@ -48,6 +49,10 @@ JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(jobcenter_id, b
 
 router = APIRouter()
 
+Measure = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
+"""An exact numerator or denominator, written as the nearest JSON number: a mean (K2's ELB
+stock over twelve months) or a national sum may have more digits than a JSON number keeps."""
+
 
 class Source(BaseModel):
     """One month of a base series a key figure was computed from: the vintage in force."""
@@ -73,8 +78,8 @@ class KeyFigure(BaseModel):
     breakdown: str
     period: str
     value: Number
-    numerator: Number
-    denominator: Number
+    numerator: Measure
+    denominator: Measure
     jobcenters: int
     position: int
     sources: list[Source]
