@@ -95,6 +95,7 @@ async def fresh_system(config: Config, label: str) -> AsyncIterator[dict[str, st
                 "ZS_DATABASE_URL": database_url, "ZS_BROKER_URL": config.broker_url,
                 "ZS_DATA_DIR": data_dir, "ZS_LOG_FORMAT": "json", "ZS_LOG_LEVEL": "warning",
                 "ZS_REDELIVER_AFTER_S": str(REDELIVER_AFTER_S),
+                "ZS_BROKER_TRUSTED_NETWORK": "true",  # the harness XADDs to the shared zs.ingest
             }  # fmt: skip
             await asyncio.to_thread(
                 subprocess.run, [zs_executable(), "migrate"], env=env,
