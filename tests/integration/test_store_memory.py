@@ -15,7 +15,7 @@ from events.store import EventStore, create_pool
 from infra.roles import DbRole
 
 EVENTS = 1_000_000
-MEMORY_BOUND_MIB = 32  # peak growth of the reader while it reads all; the README states it
+MEMORY_BOUND_MIB = 32  # peak growth of the reader while it reads all; docs/performance.md states it
 
 BULK_INSERT = """
 INSERT INTO store.events
