@@ -12,12 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from events.store import EventStore, create_pool
-from infra.embedded import (
-    NatsCluster,
-    embedded_nats_cluster,
-    embedded_nats_server,
-    embedded_redis_server,
-)
+from infra.embedded import embedded_nats_server, embedded_redis_server
 from infra.roles import DbRole
 from infra.settings import Settings
 from projections.figures import FIGURES
@@ -25,6 +20,7 @@ from projections.runner import ProjectionRunner
 from services.bootstrap import Servers
 from services.pipeline.run import Part, Running, services
 from tests.integration.helpers import settings_for, wipe_broker
+from tests.integration.nats_cluster import NatsCluster, embedded_nats_cluster
 
 EMBEDDED: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
     "redis": embedded_redis_server,

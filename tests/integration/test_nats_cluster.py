@@ -20,7 +20,6 @@ from nats.errors import Error as NatsError
 from events.verify import verify_chain
 from infra.broker import Transport, create_transport, running
 from infra.broker.nats import stream_name
-from infra.embedded import NatsCluster
 from services.bootstrap import Servers
 from services.pipeline.channels import (
     INGEST_CHANNEL,
@@ -32,6 +31,7 @@ from services.pipeline.channels import (
 from services.pipeline.run import Part, services
 from tests.factories import unique
 from tests.integration.helpers import caught_up, eventually, settings_for
+from tests.integration.nats_cluster import NatsCluster
 from tests.integration.workload import account, make_workload, settled
 
 pytestmark = pytest.mark.slow
