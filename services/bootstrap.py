@@ -22,8 +22,8 @@ from infra.embedded import embedded_postgres_server, embedded_redis_server
 from infra.migrate import Migration, check_applied, migrate
 from infra.roles import DbRole, derived_logins
 from infra.settings import Settings
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 
 SERVERS_FILE = "servers.json"
 log = structlog.get_logger()

@@ -1,14 +1,15 @@
 """Replaying what an agreement's result depends on, as known at a position (record time) and
 as published at a time (the envelopes' `occurred_at`): for the as-of and as-published API and
-the audit commands. The result itself is `projections.attainment.attainment`."""
+the audit commands. The result itself is `projections.attainment.calculation.attainment`."""
 
 from dataclasses import replace
 from datetime import datetime
 
 from events.store import EventStore, RecordedEvent
-from projections.attainment import AgreementAttainment, attainment
-from projections.figures import Amounts, FigureRow, figure_row, flags_by_key
-from projections.results import TargetChange, walk
+from projections.attainment.answers import AgreementAttainment
+from projections.attainment.calculation import attainment
+from projections.attainment.results import TargetChange, walk
+from projections.figures.calculation import Amounts, FigureRow, figure_row, flags_by_key
 
 
 async def agreement_events(

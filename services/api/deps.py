@@ -18,7 +18,7 @@ from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Query, Request, Response
 
 from events.store import EventStore, Reader
-from projections.checkpoints import Checkpoints
+from projections.engine.checkpoints import Checkpoints
 from services.api.errors import ApiError
 from services.pipeline.ingest import Ingestor
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from events.store import EventStore, StoreError
 from infra.broker import BROKER_OUTAGES, Transport
-from projections.checkpoints import Checkpoints
+from projections.engine.checkpoints import Checkpoints
 from projections.registry import PROJECTIONS
 from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
 from services.pipeline.relay import relay_checkpoint

@@ -17,9 +17,9 @@ from events.verify import ChainVerdict, verify_chain
 from infra.roles import DbRole
 from infra.settings import get_settings
 from infra.tokens import local_signing_key
+from projections.attainment.results import TargetChange
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.results import TargetChange
-from projections.runner import ProjectionRunner
 from services.bootstrap import database_server, open_store
 from services.pipeline.anchors import anchor_files
 from services.replay import attainment_at, explain, position_of

@@ -9,9 +9,9 @@ from rich.table import Column, Table
 
 from infra.roles import DbRole
 from infra.settings import get_settings
-from projections.checkpoints import ProjectionStatus
+from projections.engine.checkpoints import ProjectionStatus
+from projections.engine.runner import ProjectionError, ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionError, ProjectionRunner
 from services.bootstrap import database_server, open_store
 
 projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_is_help=True)

@@ -15,7 +15,7 @@ import structlog
 
 from events.store import NOTIFY_CHANNEL, EventStore
 from infra.broker import Transport
-from projections.runner import stopping
+from projections.engine.runner import stopping
 from services.pipeline.channels import EVENTS_CHANNEL, publish_events
 
 RELAY_PAGE_SIZE = 2000

@@ -20,8 +20,8 @@ from infra.embedded import source_user
 from infra.roles import DbRole
 from infra.settings import Settings
 from infra.tokens import local_signing_key
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.bootstrap import Servers, open_stores
 from services.pipeline.anchors import Anchorer
 from services.pipeline.channels import (

@@ -20,8 +20,8 @@ from typing import Any
 from events.store import EventStore, create_pool
 from infra.database import create_database, drop_database
 from infra.settings import Settings
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.bootstrap import prepare_database
 from tests.benchmarks.national import store_events
 

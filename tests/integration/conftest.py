@@ -15,8 +15,8 @@ from events.store import EventStore, create_pool
 from infra.embedded import embedded_nats_server, embedded_redis_server
 from infra.roles import DbRole
 from infra.settings import Settings
-from projections.figures import FIGURES
-from projections.runner import ProjectionRunner
+from projections.engine.runner import ProjectionRunner
+from projections.figures.projection import FIGURES
 from services.bootstrap import Servers
 from services.pipeline.run import Part, Running, services
 from tests.integration.helpers import settings_for, wipe_broker

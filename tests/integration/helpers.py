@@ -19,8 +19,8 @@ from events.store import EventStore
 from infra.broker import Transport
 from infra.settings import Settings
 from infra.tokens import TokenVerifier, mint
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.api.app import create_app
 from services.bootstrap import Servers
 from services.pipeline.channels import Delivery

@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 
 from events.store import EventStore
-from projections.agreements import AGREEMENTS
-from projections.figures import FIGURES
-from projections.runner import ProjectionRunner
+from projections.agreements.projection import AGREEMENTS
+from projections.engine.runner import ProjectionRunner
+from projections.figures.projection import FIGURES
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, unique

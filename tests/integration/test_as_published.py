@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from events.store import EventStore
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, figure_envelope
 from tests.integration.helpers import api_app, api_client, ignore

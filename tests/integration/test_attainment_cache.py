@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from events.store import EventStore, RecordedEvent
-from projections.attainment_view import ATTAINMENT
+from projections.attainment.projection import ATTAINMENT
+from projections.engine.runner import LIVE_SCHEMA, ProjectionRunner, tables_in
 from projections.registry import PROJECTIONS
-from projections.runner import LIVE_SCHEMA, ProjectionRunner, tables_in
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
 from tests.factories import odenwald_2021, unique

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.store import EventStore, create_pool
-from projections.attainment import TargetResult, attainment
+from projections.attainment.answers import TargetResult
+from projections.attainment.calculation import attainment
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
 from services.replay import agreement_events, attainment_at

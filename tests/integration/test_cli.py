@@ -7,8 +7,8 @@ import asyncpg
 
 from events.catalogue import CATALOGUE
 from events.store import EventStore
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from tests.factories import figure_event
 from tests.integration.processes import run_zs
 

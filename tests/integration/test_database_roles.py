@@ -16,8 +16,8 @@ from infra.database import create_database, drop_database, with_database
 from infra.migrate import MigrationError, discover, migrate
 from infra.roles import DbRole
 from infra.settings import Settings
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.bootstrap import open_stores
 from services.pipeline.relay import SAVE_CHECKPOINT, relay_checkpoint
 from tests.factories import figure_event, unique

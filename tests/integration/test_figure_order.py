@@ -17,8 +17,8 @@ import pytest
 from events.store import EventStore
 from events.verify import verify_chain
 from infra.roles import DbRole
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.bootstrap import Servers
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.ingest import Ingestor

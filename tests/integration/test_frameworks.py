@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from events.store import EventStore
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.cli.demo import demo_envelopes
 from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor

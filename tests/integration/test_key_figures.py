@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from events.store import EventStore
-from projections.key_figures import shift
+from projections.engine.runner import ProjectionRunner
+from projections.key_figures.calculation import shift
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.pipeline.ingest import Ingestor
 from tests.factories import envelope, figure_envelope
 from tests.integration.helpers import api_app, api_client, ignore, token

@@ -14,7 +14,7 @@ import pytest
 from events.store import EventStore, RecordedEvent
 from events.verify import verify_chain
 from infra.broker import REDELIVER_AFTER_S, Transport
-from projections.figures import fold_figures
+from projections.figures.calculation import fold_figures
 from services.bootstrap import Servers
 from services.pipeline.channels import (
     INGEST_CHANNEL,

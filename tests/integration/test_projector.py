@@ -10,16 +10,16 @@ import asyncpg
 import pytest
 
 from events.store import EventStore, RecordedEvent
-from projections.attainment_view import ATTAINMENT
-from projections.checkpoints import Checkpoints
-from projections.figures import FIGURES
-from projections.runner import (
+from projections.attainment.projection import ATTAINMENT
+from projections.engine.checkpoints import Checkpoints
+from projections.engine.runner import (
     Connection,
     ProjectionError,
     ProjectionRunner,
     ProjectionStatus,
     Tables,
 )
+from projections.figures.projection import FIGURES
 from tests.factories import figure_event
 from tests.integration.figures_log import (
     ORDER,

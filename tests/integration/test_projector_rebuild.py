@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 
 from events.store import EventStore
-from projections.attainment import attainment
-from projections.figures import FIGURES
+from projections.attainment.calculation import attainment
+from projections.engine.runner import REBUILD_LOCK_CLASS, ProjectionError, ProjectionRunner
+from projections.figures.projection import FIGURES
 from projections.registry import PROJECTIONS
-from projections.runner import REBUILD_LOCK_CLASS, ProjectionError, ProjectionRunner
 from services.replay import agreement_events
 from tests.benchmarks.national import store_events
 from tests.integration.figures_log import (

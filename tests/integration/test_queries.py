@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from events.store import EventStore
-from projections.agreements import AGREEMENTS
-from projections.figures import FIGURES
-from projections.runner import ProjectionRunner
+from projections.agreements.projection import AGREEMENTS
+from projections.engine.runner import ProjectionRunner
+from projections.figures.projection import FIGURES
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
 from tests.integration.helpers import api_app, api_client, ignore, token

@@ -4,8 +4,8 @@ national workload equals, row by row, what the live projection made of the same 
 import pytest
 
 from events.store import EventStore
+from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
 from tests.benchmarks.national import store_events
 
 BATCH = 700

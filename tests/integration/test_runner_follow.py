@@ -10,15 +10,15 @@ from decimal import Decimal
 import asyncpg
 
 from events.store import EventStore, RecordedEvent
-from projections.agreements import AGREEMENTS
-from projections.figures import FIGURES
-from projections.runner import (
+from projections.agreements.projection import AGREEMENTS
+from projections.engine.runner import (
     FALLBACK_POLL_S,
     Connection,
     ProjectionRunner,
     ProjectionStatus,
     Tables,
 )
+from projections.figures.projection import FIGURES
 from tests.factories import figure_event
 from tests.integration.figures_log import append, mixed_figures
 

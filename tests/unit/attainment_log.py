@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from events.store import RecordedEvent
-from projections.attainment import AgreementAttainment, TargetResult, attainment
+from projections.attainment.answers import AgreementAttainment, TargetResult
+from projections.attainment.calculation import attainment
 
 AGREEMENT = "odw-2021"
 JOBCENTER = "06437"

@@ -4,7 +4,7 @@ vintages, amendments, budget scaling, withdrawals, closing and revisions, public
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from projections.attainment import attainment
+from projections.attainment.calculation import attainment
 from tests.unit.attainment_log import AGREEMENT, JOBCENTER, Log
 
 

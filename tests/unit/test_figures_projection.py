@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from events.store import RecordedEvent
-from projections.figures import Amounts, FiguresLoader, fold_figures, group_flags
+from projections.figures.calculation import Amounts, fold_figures, group_flags
+from projections.figures.rebuild import FiguresLoader
 from tests.factories import figure_event
 
 RECORDED_AT = datetime(2022, 10, 27, 9, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from projections.key_figures import affected, compute, inputs, shift, value_of
+from projections.key_figures.calculation import affected, compute, inputs, shift, value_of
 
 
 def months(first: str, count: int) -> list[str]:

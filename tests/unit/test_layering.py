@@ -1,6 +1,8 @@
 """Imports flow one way: events <- projections <- services; infra is wired in by services.
 Inside services: the pipeline and the API know nothing of the CLI, the pipeline nothing of the
-API, and the bootstrap nothing of any of them. Inside infra/broker: each broker's module knows
+API, and the bootstrap nothing of any of them. Inside projections: each projection's package
+knows only itself and the engine, and the engine no projection. No module imports itself back
+through others (no import cycle). Inside infra/broker: each broker's module knows
 only the transport protocol, and the supervisor only the protocol. No test module imports
 another (shared helpers live in conftest.py or a helpers module)."""
 
@@ -108,6 +110,64 @@ def test_broker_module_imports_only_the_protocol(path: Path) -> None:
     parts = {broker_part(name) for name in imported_modules(path)} - {None, path.stem}
 
     assert parts - may_import == set()
+
+
+def module_name(path: Path) -> str:
+    """`projections.engine.runner` for ROOT/projections/engine/runner.py."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def projection_package(name: str) -> str | None:
+    """`attainment`, `engine`, ... for a module under `projections` (None: not in a package)."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "projections" and len(parts) > 2 else None
+
+
+@pytest.mark.parametrize(
+    "package",
+    sorted(p.name for p in (ROOT / "projections").iterdir() if (p / "__init__.py").exists()),
+)
+def test_projection_package_knows_only_itself_and_the_engine(package: str) -> None:
+    may_import = {"engine"} if package == "engine" else {package, "engine"}
+    offending = {}
+    for path in (ROOT / "projections" / package).rglob("*.py"):
+        named = {name for name in imported_modules(path) if name.startswith("projections.")}
+        others = sorted(n for n in named if projection_package(n) not in may_import)
+        if others:
+            offending[str(path.relative_to(ROOT))] = others
+
+    assert offending == {}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports (at any level of the code)."""
+    paths = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    return {
+        name: {imported for imported in imported_modules(path) if imported in paths} - {name}
+        for name, path in paths.items()
+    }
+
+
+def test_no_import_cycle() -> None:
+    graph = import_graph()
+    cycles = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for imported in sorted(graph[name]):
+            if state.get(imported) == "open":
+                cycles.append([*trail[trail.index(imported) :], imported])
+            elif imported not in state:
+                visit(imported, [*trail, imported])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+    assert cycles == []
 
 
 def imports_of_test_modules(path: Path) -> list[str]:

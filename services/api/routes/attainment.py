@@ -8,7 +8,7 @@ import asyncpg
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from projections.attainment import AgreementAttainment, TargetResult
+from projections.attainment.answers import AgreementAttainment, TargetResult
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
 from services.api.deps import Limit, Offset, ReadAtDep, Year, jobcenter_land, page_count

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from projections.results import TargetChange
+from projections.attainment.results import TargetChange
 from services.api.auth import Reader
 from services.api.deps import NOT_FOUND, ReadAtDep, StoreDep
 from services.api.errors import ApiError, ErrorResponse

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, PlainSerializer
 
 from events.envelope import Number, json_number
-from projections.key_figures import inputs, value_of
+from projections.key_figures.calculation import inputs, value_of
 from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError

@@ -5,7 +5,7 @@ Invariants: each event is decoded once and applied, in position order, to the st
 agreement it concerns (an agreement event to its agreement; a figure to the agreements of its
 jobcenter for the figure's year and the year after); after each event only the targets it
 touches are recomputed; a target's row is due when its result changed, a history entry when a
-compared field changed (`projections.results.compared`).
+compared field changed (`projections.attainment.results.compared`).
 """
 
 from __future__ import annotations
@@ -17,21 +17,20 @@ from typing import Any
 
 from events.catalogue import AgreementConcluded, AgreementEvent, DomainEvent, FigureEvent
 from events.store import CanonicalJson, RecordedEvent
-from projections.aggregations import Month
-from projections.attainment import (
-    RELEVANT_TYPES,
+from projections.attainment.aggregations import Month
+from projections.attainment.calculation import (
     Evaluation,
     FigureKey,
     State,
     Vintage,
     apply,
-    decode,
     evaluate,
     new_state,
     put_figure,
     touches,
 )
-from projections.results import compared
+from projections.attainment.inputs import RELEVANT_TYPES, decode
+from projections.attainment.results import compared
 
 COMPACT = json.JSONEncoder(separators=(",", ":"))
 """`json.dumps(..., separators=(",", ":"))` without making an encoder for each row."""

@@ -2,10 +2,11 @@
 time, its tables written by COPY.
 
 Invariants: an agreement's state depends only on its own stream and on its jobcenter's figure
-stream (`projections.attainment`: figures of other jobcenters never reach it), so the log splits
-into independent groups, one per jobcenter: its figure streams and the streams of the agreements
-whose first conclusion names it. Folding a group's events in position order gives the rows the
-whole log's fold gives for its agreements; memory holds the groups being folded, not ten years.
+stream (`projections.attainment.calculation`: figures of other jobcenters never reach it), so
+the log splits into independent groups, one per jobcenter: its figure streams and the streams of
+the agreements whose first conclusion names it. Folding a group's events in position order gives
+the rows the whole log's fold gives for its agreements; memory holds the groups being folded,
+not ten years.
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ from collections.abc import Sequence
 
 from events.catalogue import FIGURE_TYPES, AgreementConcluded, FigureEvent
 from events.store import CanonicalJson, RecordedEvent
-from projections.aggregations import Month
-from projections.attainment import RELEVANT_TYPES, FigureKey, Vintage, decode, figure_entry, vintage
-from projections.attainment_batch import Batch, result_rows
-from projections.attainment_codec import encode_state
-from projections.rebuild_reading import Group, is_figure, join_groups, stream_keys, trusted_figure
-from projections.runner import Connection, Rows
+from projections.attainment.aggregations import Month
+from projections.attainment.batch import Batch, result_rows
+from projections.attainment.calculation import (
+    FigureKey,
+    Vintage,
+    figure_entry,
+    vintage,
+)
+from projections.attainment.codec import encode_state
+from projections.attainment.inputs import RELEVANT_TYPES, decode
+from projections.engine.reading import Group, is_figure, join_groups, stream_keys, trusted_figure
+from projections.engine.runner import Connection, Rows
 
 SELECT_CONCLUSIONS = """
 SELECT DISTINCT ON (data->>'agreement_id')

@@ -8,7 +8,7 @@ independently: `run()` gives each its own task, woken by the store's NOTIFY, by 
 `zs.events` handler `project`) or by a poll. A rebuild fills fresh tables in schema
 `views_rebuild` up to a head it names: a `PartitionedLoader` folds independent groups of
 streams a few at a time and its rows go by COPY; otherwise windows of positions
-(`projections.rebuild_reading`) go to a `Loader` (COPY), a `PageLoader` or the projection's own
+(`projections.engine.reading`) go to a `Loader` (COPY), a `PageLoader` or the projection's own
 `apply`, a window per transaction. It creates their indexes, then, under the same checkpoint
 lock, brings them level with the live checkpoint and moves them into `views` in one
 transaction.
@@ -30,9 +30,9 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from events.store import NOTIFY_CHANNEL, EventStore, RecordedEvent
-from projections.checkpoints import Checkpoints
-from projections.checkpoints import ProjectionStatus as ProjectionStatus
-from projections.rebuild_reading import Group, by_streams, windows
+from projections.engine.checkpoints import Checkpoints
+from projections.engine.checkpoints import ProjectionStatus as ProjectionStatus
+from projections.engine.reading import Group, by_streams, windows
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"

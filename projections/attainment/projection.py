@@ -1,12 +1,12 @@
 """The "attainment" projection: the result of every active target, and one history row per
 change of a result, naming the event that caused it.
 
-Invariants: rows equal `projections.attainment.attainment` over the log up to the checkpoint
-(the one calculation, applied as a fold: each agreement's state is kept in `attainment_state`,
-so a batch loads the states it concerns, applies its events once and writes back only what
-changed); a history row exists for exactly the events that changed a target's compared fields
-(`projections.results.COMPARED`), with the old and the new values. A row's `position` names the
-event that last changed its result.
+Invariants: rows equal `projections.attainment.calculation.attainment` over the log up to the
+checkpoint (the one calculation, applied as a fold: each agreement's state is kept in
+`attainment_state`, so a batch loads the states it concerns, applies its events once and writes
+back only what changed); a history row exists for exactly the events that changed a target's
+compared fields (`projections.attainment.results.COMPARED`), with the old and the new values. A
+row's `position` names the event that last changed its result.
 """
 
 from __future__ import annotations
@@ -15,21 +15,20 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
 from events.store import EventStore, RecordedEvent
-from projections.aggregations import Month
-from projections.attainment import (
-    RELEVANT_TYPES,
+from projections.attainment.aggregations import Month
+from projections.attainment.batch import Batch, figure_year, result_rows
+from projections.attainment.cache import StateCache
+from projections.attainment.calculation import (
     FigureKey,
     Vintage,
-    decode,
     figure_entry,
     vintage,
 )
-from projections.attainment_batch import Batch, figure_year, result_rows
-from projections.attainment_cache import StateCache
-from projections.attainment_codec import encode_state
-from projections.attainment_loader import AttainmentLoader
-from projections.decoded import stored_data
-from projections.runner import Connection
+from projections.attainment.codec import encode_state
+from projections.attainment.inputs import RELEVANT_TYPES, decode
+from projections.attainment.rebuild import AttainmentLoader
+from projections.engine.decoded import stored_data
+from projections.engine.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -134,7 +133,7 @@ class AttainmentProjection:
 
     def __init__(self) -> None:
         self.states = StateCache()
-        """The live fold states between pages (`projections/attainment_cache.py`)."""
+        """The live fold states between pages (`projections/attainment/cache.py`)."""
 
     async def apply(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]

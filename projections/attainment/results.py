@@ -1,6 +1,6 @@
 """How attainment results change, event by event: the history rows of the attainment view and
 the answer of `zs audit explain`. Pure: the results come from the fold of
-`projections.attainment`, recomputing only the targets each event touches."""
+`projections.attainment.calculation`, recomputing only the targets each event touches."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,17 +11,15 @@ from pydantic import BaseModel, ConfigDict
 
 from events.envelope import json_number
 from events.store import RecordedEvent
-from projections.attainment import (
-    AgreementAttainment,
+from projections.attainment.answers import AgreementAttainment, TargetResult
+from projections.attainment.calculation import (
     Evaluation,
-    TargetResult,
     agreement_result,
     apply,
-    concluded_in,
     evaluate,
     new_state,
-    relevant,
 )
+from projections.attainment.inputs import concluded_in, relevant
 
 COMPARED = (
     "target_value", "actual", "months_reported", "expected_to_date", "forecast",

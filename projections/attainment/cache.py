@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 
-from projections.attainment import State
-from projections.attainment_codec import decode_state
-from projections.runner import Connection
+from projections.attainment.calculation import State
+from projections.attainment.codec import decode_state
+from projections.engine.runner import Connection
 
 CAPACITY = 1000
 """States kept: the agreements of about one national year and the next (a few hundred KiB each)."""

@@ -19,9 +19,9 @@ from functools import cache
 
 from events.catalogue import FIGURE_TYPES
 from events.store import RecordedEvent
-from projections.key_figures import BASE_SERIES, affected, compute, inputs
-from projections.rebuild_reading import Group, join_groups, stream_keys, trusted_figure
-from projections.runner import Connection, Rows
+from projections.engine.reading import Group, join_groups, stream_keys, trusted_figure
+from projections.engine.runner import Connection, Rows
+from projections.key_figures.calculation import BASE_SERIES, affected, compute, inputs
 
 ONLY_BASE_SERIES = f"data->>'indicator' IN ({', '.join(repr(s) for s in sorted(BASE_SERIES))})"
 """The figures a key figure is computed from (constant slugs, no quoting needed)."""

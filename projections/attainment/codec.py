@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from events.catalogue import AgreementConcluded, TargetSet
-from projections.aggregations import Month
-from projections.attainment import FigureKey, Signature, State, Vintage
+from projections.attainment.aggregations import Month
+from projections.attainment.calculation import FigureKey, Signature, State, Vintage
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -4,7 +4,7 @@ Pure (no IO). `apply(state, position, event)` folds one event of the agreement's
 jobcenter's figures (years Y-1 and Y matter), in position order, and names the targets it may
 change; `evaluate`/`target_result` give one target's result from the state. The live projector
 and the rebuild keep the state and apply each event once; the as-of replay and the audit CLI fold
-a list (`attainment`, `projections.results.walk`).
+a list (`attainment`, `projections.attainment.results.walk`).
 
 Longer than most modules on purpose: the fold, the per-target numbers and their presentation are
 the one calculation and are read together.
@@ -13,78 +13,23 @@ the one calculation and are read together.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from events.catalogue import (
-    CATALOGUE,
     AgreementClosed,
     AgreementConcluded,
-    AgreementEvent,
     BudgetAllocated,
     BudgetDeviationRecorded,
     DomainEvent,
     FigureEvent,
-    MonthlyFigureCorrected,
-    MonthlyFigureReported,
     TargetAmended,
     TargetSet,
     TargetWithdrawn,
 )
-from events.envelope import json_number
 from events.store import RecordedEvent
-from projections.aggregations import Month, actual
+from projections.attainment.aggregations import Month, actual
+from projections.attainment.answers import AgreementAttainment, Comparator, Status, TargetResult
+from projections.attainment.inputs import concluded_in, relevant
 
-Presented = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
-"""A Decimal computed exactly, presented in JSON as a number (docs/contract.md, query API)."""
-
-Comparator = Literal["at_least", "at_most"]
-Status = Literal["no_data", "on_track", "at_risk", "achieved", "missed"]
-
-
-class TargetResult(BaseModel):
-    """One target's result to date (docs/contract.md, the attainment answer)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    target_id: str
-    indicator: str
-    breakdown: str
-    comparator: Comparator
-    unit: str
-    aggregation: str
-    label: str | None = None
-    budget_line: str | None = None
-    agreed_value: Presented
-    target_value: Presented
-    actual: Presented | None
-    months_reported: int
-    expected_to_date: Presented | None
-    forecast: Presented | None
-    attainment_pct: Presented | None
-    status: Status
-    final: bool
-    revised_after_close: bool
-
-
-class AgreementAttainment(BaseModel):
-    """All active targets of one agreement, as known at `position`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    agreement_id: str
-    jobcenter_id: str
-    year: int
-    position: int
-    targets: list[TargetResult]
-
-
-RELEVANT: tuple[type[DomainEvent], ...] = (
-    AgreementConcluded, TargetSet, TargetAmended, TargetWithdrawn, BudgetAllocated,
-    BudgetDeviationRecorded, AgreementClosed, MonthlyFigureReported, MonthlyFigureCorrected,
-)  # fmt: skip
-RELEVANT_TYPES = frozenset(model.event_type for model in RELEVANT)
 PRIOR_YEAR = frozenset({"change_of_sum", "change_of_mean"})
 """The aggregations that compare with the year before (the others never read its months)."""
 CENT = Decimal("0.01")
@@ -248,37 +193,6 @@ def attainment(agreement_id: str, events: Iterable[RecordedEvent]) -> AgreementA
     if state is None:
         return None
     return agreement_result(state, max((event.position for event in recorded), default=0))
-
-
-def concluded_in(agreement_id: str, recorded: list[RecordedEvent]) -> AgreementConcluded | None:
-    """The first AgreementConcluded of `agreement_id` among `recorded`."""
-    for event in recorded:
-        if event.type == "AgreementConcluded" and event.stream_id == f"agreement-{agreement_id}":
-            decoded = decode(event)
-            if isinstance(decoded, AgreementConcluded) and decoded.agreement_id == agreement_id:
-                return decoded
-    return None
-
-
-def decode(event: RecordedEvent) -> DomainEvent:
-    """The typed data of a recorded event."""
-    return CATALOGUE.decode(event.type, event.schema_version, event.data)
-
-
-def relevant(agreement: AgreementConcluded, event: RecordedEvent) -> DomainEvent | None:
-    """The typed data of `event` if it is the agreement's or its jobcenter's figures', else None."""
-    streams = (f"agreement-{agreement.agreement_id}", f"figures-{agreement.jobcenter_id}")
-    if event.stream_id not in streams or event.type not in RELEVANT_TYPES:
-        return None
-    data = decode(event)
-    return data if _belongs(data, agreement) else None
-
-
-def _belongs(event: DomainEvent, agreement: AgreementConcluded) -> bool:
-    """Whether typed data is about this agreement or its jobcenter's figures."""
-    if isinstance(event, FigureEvent):
-        return event.jobcenter_id == agreement.jobcenter_id
-    return isinstance(event, AgreementEvent) and event.agreement_id == agreement.agreement_id
 
 
 def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:

@@ -31,8 +31,8 @@ from events.catalogue import (
     TargetWithdrawn,
 )
 from events.store import RecordedEvent
-from projections.decoded import stored_data
-from projections.runner import Connection
+from projections.engine.decoded import stored_data
+from projections.engine.runner import Connection
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
