@@ -13,7 +13,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict
 
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 
 
 class Anchor(BaseModel):

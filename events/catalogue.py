@@ -34,6 +34,7 @@ from events.envelope import (
     split_period,
 )
 from events.indicators import Aggregation, check_figure, check_target_value
+from events.log import agreement_stream, figures_stream, framework_stream, jobcenter_stream
 
 
 class DomainEvent(BaseModel):
@@ -74,7 +75,7 @@ class JobcenterRegistered(DomainEvent):
     @property
     def stream_id(self) -> str:
         """`jobcenter-<jobcenter_id>`."""
-        return f"jobcenter-{self.jobcenter_id}"
+        return jobcenter_stream(self.jobcenter_id)
 
 
 class AgreementEvent(DomainEvent):
@@ -85,7 +86,7 @@ class AgreementEvent(DomainEvent):
     @property
     def stream_id(self) -> str:
         """`agreement-<agreement_id>`."""
-        return f"agreement-{self.agreement_id}"
+        return agreement_stream(self.agreement_id)
 
 
 class AgreementConcluded(AgreementEvent):
@@ -197,7 +198,7 @@ class FigureEvent(InPeriod, DomainEvent):
     @property
     def stream_id(self) -> str:
         """`figures-<jobcenter_id>`."""
-        return f"figures-{self.jobcenter_id}"
+        return figures_stream(self.jobcenter_id)
 
     @model_validator(mode="after")
     def _fits_indicator(self) -> Self:
@@ -228,7 +229,7 @@ class FrameworkEvent(DomainEvent):
     @property
     def stream_id(self) -> str:
         """`framework-<framework_id>`."""
-        return f"framework-{self.framework_id}"
+        return framework_stream(self.framework_id)
 
 
 class FrameworkAgreementConcluded(FrameworkEvent):

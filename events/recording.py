@@ -2,7 +2,7 @@
 
 from events.catalogue import DomainEvent
 from events.envelope import Envelope
-from events.store import NewEvent
+from events.log import NewEvent
 
 
 def new_event(envelope: Envelope, event: DomainEvent, principal: str, channel: str) -> NewEvent:

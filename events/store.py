@@ -1,4 +1,7 @@
-"""The PostgreSQL event store: append with expected versions, read a stream, read all.
+"""The PostgreSQL event store: append with expected versions, read a stream, read all, read a
+selection (typed conditions, no SQL from callers), read windows and groups of streams for a
+rebuild, the head and the log as known at a time. It knows the log only: no event type, no
+field of an event's data is named here; callers name them in a `Selection`.
 
 Driver errors never leave this module: callers see `StoreError` and its subclasses.
 
@@ -8,18 +11,20 @@ lock that orders positions; splitting reads from appends would scatter that tabl
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from events.catalogue import FIGURE_TYPES
 from events.chain import canonical_frame, canonical_json
+from events.log import CanonicalJson, NewEvent, RecordedEvent, Selection
 
 APPEND_LOCK_KEY = 0x5A53_4150  # "ZSAP": the one lock every append takes
 NOTIFY_CHANNEL = "zs_events"
@@ -63,28 +68,41 @@ SELECT_PAGE_OF_TYPES = (
     " ORDER BY position LIMIT $3"
 )
 SELECT_LAST_POSITION = "SELECT coalesce(max(position), 0) FROM store.events"
-SELECT_CONCLUSION = """
-SELECT data->>'jobcenter_id' AS jobcenter_id, (data->>'year')::integer AS year
-FROM store.events WHERE stream_id = $1 AND type = 'AgreementConcluded' AND position <= $2
-"""
-SELECT_AGREEMENT_HISTORY = f"""
-SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
-FROM store.events
-WHERE position <= $4 AND (
-    stream_id = $1 OR (stream_id = $2 AND data ? 'period' AND left(data->>'period', 4) = $3)
-)
-ORDER BY position LIMIT $5 OFFSET $6
-"""
-SELECT_FIGURES_BEFORE = f"""
-{SELECT_EVENTS}
-WHERE stream_id = $1 AND position < $2 AND type = ANY($3::text[])
-  AND data ? 'period' AND left(data->>'period', 4) = ANY($4::text[])
-ORDER BY position
-"""
 SELECT_RECORDED_TIMES = (
     "SELECT position, recorded_at FROM store.events WHERE position = ANY($1::bigint[])"
 )
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"
+WINDOW = 25_000
+"""Positions per window of a rebuild's read: about 20 MB of rows at most."""
+SELECT_WINDOW = f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position"
+SELECT_WINDOW_OF_TYPES = (
+    f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 AND type = ANY($3::text[])"
+    " ORDER BY position"
+)
+GROUPED_COLUMNS = (
+    "position", "event_id", "stream_id", "type", "schema_version", "occurred_at", "recorded_at",
+    "data",
+)  # fmt: skip
+"""What a read of groups of streams gives of an event (the others are left unset)."""
+SELECT_STREAMS_OF_TYPES = f"""
+SELECT {", ".join(GROUPED_COLUMNS)}
+FROM store.events
+WHERE stream_id = ANY($1::text[]) AND position <= $2 AND type = ANY($3::text[])
+"""
+EVENTS_PER_READ = 10_000
+"""About how many events a read of groups of streams reads at a time (whole groups)."""
+SELECT_STREAM_KEYS = """
+SELECT stream_id, data->>$3 AS key, count(*) AS events
+FROM store.events
+WHERE position <= $1 AND type = ANY($2::text[])
+GROUP BY stream_id, key
+"""
+FIELD_NAME = re.compile(r"[a-z][a-z_]*")
+"""A data field a selection may name (written into the statement as a literal)."""
+RECORD_FIELDS = frozenset(RecordedEvent.model_fields)
+GROUPED = frozenset(GROUPED_COLUMNS)
+Group = tuple[list[str], int]
+"""Streams whose events fold together, and how many events of the types asked they hold."""
 
 
 Reader: TypeAlias = "asyncpg.Pool | PoolConnectionProxy[asyncpg.Record]"
@@ -107,40 +125,6 @@ class WrongExpectedVersion(StoreError):
             f"stream {stream_id!r} is at version {actual}, the append expected {expected}"
         )
         self.stream_id, self.expected, self.actual = stream_id, expected, actual
-
-
-class NewEvent(BaseModel):
-    """An event to append: the upstream envelope plus the stream it belongs to, and who sent
-    it through which channel."""
-
-    model_config = ConfigDict(frozen=True)
-
-    stream_id: str
-    type: str
-    schema_version: int = 1
-    source: str
-    message_id: str
-    occurred_at: AwareDatetime
-    correlation_id: str | None = None
-    principal: str
-    """Who sent it, as authenticated: `token:<sub>`, `broker:<user>`, `broker:trusted-network`."""
-    channel: str
-    """How it arrived: `http`, `zs.ingest.<source>`, `zs.ingest`."""
-    data: dict[str, Any]
-    event_id: UUID = Field(default_factory=uuid4)
-
-
-class RecordedEvent(NewEvent):
-    """An event as the store holds it (the contract, recorded events). `principal` and
-    `channel` are None only for events recorded before the store kept them."""
-
-    principal: str | None = None  # type: ignore[assignment]
-    channel: str | None = None  # type: ignore[assignment]
-    position: int
-    stream_version: int
-    recorded_at: datetime
-    prev_hash: str
-    hash: str
 
 
 class Appended(BaseModel):
@@ -201,10 +185,6 @@ def append_error(error: asyncpg.PostgresError) -> StoreError:
     return StoreUnavailable(f"append failed: {error}")
 
 
-class CanonicalJson(str):
-    """JSON text already in canonical form: stored as it is, not serialised again."""
-
-
 def encode_jsonb(value: Any) -> bytes:
     """JSONB binary wire format: version 1, then canonical JSON text."""
     text = value if isinstance(value, CanonicalJson) else canonical_json(value)
@@ -247,6 +227,54 @@ async def create_pool(
 def record_from_row(row: asyncpg.Record) -> RecordedEvent:
     """A stored row as a `RecordedEvent` (the database already enforced its types)."""
     return RecordedEvent.model_construct(**dict(row))
+
+
+def trusted_record(row: asyncpg.Record, fields: frozenset[str] = RECORD_FIELDS) -> RecordedEvent:
+    """A stored row as a `RecordedEvent`, without validation (as `record_from_row`, cheaper);
+    `fields` names the columns the row holds."""
+    event = RecordedEvent.__new__(RecordedEvent)
+    object.__setattr__(event, "__dict__", dict(row))
+    object.__setattr__(event, "__pydantic_fields_set__", fields)
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
+
+
+def _field(name: str) -> str:
+    """A data field's key as a literal of the statement (checked: never a caller's SQL)."""
+    if not FIELD_NAME.fullmatch(name):
+        raise ValueError(f"not a data field a selection may name: {name!r}")
+    return f"'{name}'"
+
+
+def selection_query(selection: Selection) -> tuple[str, list[object]]:
+    """The statement reading `selection` in position order, and its arguments."""
+    conditions: list[str] = []
+    arguments: list[object] = []
+
+    def argument(value: object) -> str:
+        arguments.append(value)
+        return f"${len(arguments)}"
+
+    if selection.stream is not None:
+        conditions.append(f"stream_id = {argument(selection.stream)}")
+    if selection.types is not None:
+        conditions.append(f"type = ANY({argument(sorted(selection.types))}::text[])")
+    if selection.until is not None:
+        conditions.append(f"position <= {argument(selection.until)}")
+    if selection.published_by is not None:
+        conditions.append(f"occurred_at <= {argument(selection.published_by)}")
+    for name, values in selection.fields.items():
+        conditions.append(f"data->>{_field(name)} = ANY({argument(sorted(values))}::text[])")
+    for name, values in selection.prefixes.items():
+        lengths = {len(value) for value in values}
+        if len(lengths) > 1:
+            raise ValueError(f"prefixes of {name!r} differ in length: {sorted(values)}")
+        length = lengths.pop() if lengths else 0
+        key, starts = _field(name), argument(sorted(values))
+        conditions.append(f"data ? {key} AND left(data->>{key}, {length}) = ANY({starts}::text[])")
+    where = " AND ".join(conditions) or "true"
+    return f"{SELECT_EVENTS} WHERE {where} ORDER BY position", arguments
 
 
 class EventStore:
@@ -375,43 +403,110 @@ class EventStore:
             yield page
             after = page[-1].position
 
-    async def agreement_history(
-        self,
-        agreement_id: str,
-        until: int,
-        limit: int,
-        offset: int,
-        connection: Reader | None = None,
-    ) -> tuple[list[RecordedEvent], int] | None:
-        """A page of the agreement's events and its jobcenter's figures for its year, up to
-        position `until`, with the total count; None if it was not concluded by then. Reads
-        through `connection` (e.g. a snapshot) when given."""
-        reader = connection or self.pool
-        stream_id = f"agreement-{agreement_id}"
-        concluded = await reader.fetchrow(SELECT_CONCLUSION, stream_id, until)
-        if concluded is None:
-            return None
-        rows = await reader.fetch(
-            SELECT_AGREEMENT_HISTORY, stream_id, f"figures-{concluded['jobcenter_id']}",
-            f"{concluded['year']:04d}", until, limit, offset,
-        )  # fmt: skip
-        events = [
-            RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS})
-            for row in rows
-        ]
-        return events, int(rows[0]["total"]) if rows else 0
-
     @staticmethod
-    async def figures_before(
-        reader: Reader, jobcenter_id: str, position: int, years: Sequence[int]
-    ) -> list[RecordedEvent]:
-        """The jobcenter's figure publications for periods in `years`, recorded before
-        `position`, in position order (through `reader`, e.g. a projection's transaction)."""
-        rows = await reader.fetch(
-            SELECT_FIGURES_BEFORE, f"figures-{jobcenter_id}", position,
-            sorted(FIGURE_TYPES), [str(year) for year in years],
-        )  # fmt: skip
+    async def select(reader: Reader, selection: Selection) -> list[RecordedEvent]:
+        """The events `selection` names, in position order, through `reader` (the pool, a
+        snapshot or a projection's transaction)."""
+        query, arguments = selection_query(selection)
+        try:
+            rows = await reader.fetch(query, *arguments)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreUnavailable(f"read failed: {error}") from error
         return [record_from_row(row) for row in rows]
+
+    async def windows(
+        self, types: Collection[str] | None, after: int, until: int, size: int = WINDOW
+    ) -> AsyncIterator[tuple[list[RecordedEvent], int]]:
+        """The events of `types` (None: all) in (after, until], a window of positions at a
+        time, each with the position it covers; the next window is read while the caller works
+        on this one. Every query touches a bounded part of the table whatever plan the database
+        picks (a `LIMIT` page over the type index sorted everything after it, each page, on a
+        freshly loaded store whose statistics were not yet gathered)."""
+        query, extra = (
+            (SELECT_WINDOW, ()) if types is None else (SELECT_WINDOW_OF_TYPES, (sorted(types),))
+        )
+
+        async def read(start: int, end: int) -> list[RecordedEvent]:
+            return [trusted_record(row) for row in await self._fetch(query, start, end, *extra)]
+
+        end = min(after + size, until)
+        pending = asyncio.ensure_future(read(after, end)) if after < until else None
+        while pending is not None:
+            page, reached = await pending, end
+            pending = None
+            if reached < until:
+                end = min(reached + size, until)
+                pending = asyncio.ensure_future(read(reached, end))
+            try:
+                yield page, reached
+            except BaseException:
+                if pending is not None:
+                    pending.cancel()
+                raise
+
+    async def stream_keys(
+        self, until: int, types: Collection[str], key: str
+    ) -> tuple[dict[str, list[str]], dict[str, int]]:
+        """The streams with events of `types` up to `until`: each with the distinct values of
+        its events' data field `key`, and with how many such events it holds."""
+        keys: dict[str, list[str]] = {}
+        sizes: dict[str, int] = {}
+        for row in await self._fetch(SELECT_STREAM_KEYS, until, sorted(types), key):
+            stream = row["stream_id"]
+            keys.setdefault(stream, []).append(row["key"])
+            sizes[stream] = sizes.get(stream, 0) + int(row["events"])
+        return keys, sizes
+
+    async def read_groups(
+        self,
+        types: Collection[str],
+        groups: Sequence[Group],
+        until: int,
+        fields: Mapping[str, Collection[str]] | None = None,
+        size: int = EVENTS_PER_READ,
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """The events of `types` up to `until` of whole groups of streams, several groups at a
+        time (at least one, about `size` events), each read in position order, only those whose
+        data `fields` have one of the values given; the next read runs while the caller works
+        on this one. Each event holds `GROUPED_COLUMNS` only."""
+        chunks: list[list[str]] = [[]]
+        events = 0
+        for streams, count in groups:
+            if chunks[-1] and events + count > size:
+                chunks.append([])
+                events = 0
+            chunks[-1].extend(streams)
+            events += count
+        kinds = sorted(types)
+        query = (
+            SELECT_STREAMS_OF_TYPES
+            + "".join(
+                f"  AND data->>{_field(name)} = ANY(${index}::text[])\n"
+                for index, name in enumerate(fields or {}, start=4)
+            )
+            + "ORDER BY position\n"
+        )
+        values = [sorted(v) for v in (fields or {}).values()]
+
+        async def read(streams: list[str]) -> list[RecordedEvent]:
+            rows = await self._fetch(query, streams, until, kinds, *values)
+            return [trusted_record(row, GROUPED) for row in rows]
+
+        todo = [chunk for chunk in chunks if chunk]
+        pending = asyncio.ensure_future(read(todo[0])) if todo else None
+        for index in range(len(todo)):
+            assert pending is not None
+            page = await pending
+            next_index = index + 1
+            pending = (
+                asyncio.ensure_future(read(todo[next_index])) if next_index < len(todo) else None
+            )
+            try:
+                yield page
+            except BaseException:
+                if pending is not None:
+                    pending.cancel()
+                raise
 
     @staticmethod
     async def head(connection: Reader) -> int:
@@ -442,85 +537,3 @@ class EventStore:
             return await self.pool.fetchval(query, *args)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"read failed: {error}") from error
-
-    async def figure_vintages(
-        self,
-        key: tuple[str, str, str, str],
-        until: int,
-        limit: int,
-        offset: int,
-        connection: Reader | None = None,
-    ) -> tuple[list[RecordedEvent], int]:
-        """A page of every publication (vintage) of one monthly figure, key (jobcenter_id,
-        indicator, breakdown, period), recorded up to position `until`, in publication order
-        (`occurred_at`, then position: the last one is in force), with their total count.
-        Reads through `connection` (e.g. a snapshot) when given."""
-        jobcenter_id, indicator, breakdown, period = key
-        reader = connection or self.pool
-        rows = await reader.fetch(
-            SELECT_FIGURE_VINTAGES, f"figures-{jobcenter_id}", indicator, breakdown, period,
-            until, limit, offset,
-        )  # fmt: skip
-        events = [
-            RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS})
-            for row in rows
-        ]
-        return events, int(rows[0]["total"]) if rows else 0
-
-    async def figures_published(
-        self,
-        until: int,
-        published: datetime,
-        *,
-        jobcenter_id: str | None = None,
-        indicator: str | None = None,
-        year: int | None = None,
-        jobcenters: Sequence[str] | None = None,
-    ) -> list[tuple[RecordedEvent, int]]:
-        """The monthly figures as published by `published` (envelope `occurred_at`, not record
-        time), among the events recorded up to position `until`: per (jobcenter, indicator,
-        breakdown, period), the one in force among its publications with `occurred_at` <=
-        `published` (the latest `occurred_at`, then the highest position), and how many such
-        publications there are. Filtered by jobcenter,
-        indicator, year of the period, and restricted to `jobcenters` when given."""
-        period_year = None if year is None else f"{year:04d}"
-        rows = await self._fetch(
-            SELECT_FIGURES_PUBLISHED, until, published, jobcenter_id, indicator, period_year,
-            None if jobcenters is None else list(jobcenters),
-        )  # fmt: skip
-        return [
-            (
-                RecordedEvent.model_construct(**{column: row[column] for column in EVENT_COLUMNS}),
-                int(row["publications"]),
-            )
-            for row in rows
-        ]
-
-
-SELECT_FIGURE_VINTAGES = f"""
-SELECT {", ".join(EVENT_COLUMNS)}, count(*) OVER () AS total
-FROM store.events
-WHERE stream_id = $1 AND data ? 'period' AND left(data->>'period', 4) = left($4, 4)
-  AND type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
-  AND data->>'period' = $4 AND data->>'indicator' = $2 AND data->>'breakdown' = $3
-  AND position <= $5
-ORDER BY occurred_at, position LIMIT $6 OFFSET $7
-"""
-"""The publications of one figure: found by stream and year through the period index."""
-SELECT_FIGURES_PUBLISHED = f"""
-SELECT DISTINCT ON (data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period')
-       {", ".join(EVENT_COLUMNS)},
-       count(*) OVER (PARTITION BY data->>'jobcenter_id', data->>'indicator',
-                      data->>'breakdown', data->>'period') AS publications
-FROM store.events
-WHERE type IN ('MonthlyFigureReported', 'MonthlyFigureCorrected')
-  AND position <= $1 AND occurred_at <= $2
-  AND ($3::text IS NULL OR stream_id = 'figures-' || $3)
-  AND ($4::text IS NULL OR data->>'indicator' = $4)
-  AND ($5::text IS NULL OR left(data->>'period', 4) = $5)
-  AND ($6::text[] IS NULL OR data->>'jobcenter_id' = ANY($6::text[]))
-ORDER BY data->>'jobcenter_id', data->>'indicator', data->>'breakdown', data->>'period',
-         occurred_at DESC, position DESC
-"""
-"""The figures in force as published by a time: the latest published (ties: the latest
-recorded) of each figure's publications up to then, with their number."""

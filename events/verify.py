@@ -5,7 +5,8 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from events.chain import GENESIS_HASH, canonical_json, chain_hash
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 
 
 class ChainVerdict(BaseModel):

@@ -1,35 +1,81 @@
-"""Replaying what an agreement's result depends on, as known at a position (record time) and
-as published at a time (the envelopes' `occurred_at`): for the as-of and as-published API and
-the audit commands. The result itself is `projections.attainment.calculation.attainment`."""
+"""Reading the log for one agreement or figure, as known at a position (record time) and as
+published at a time (the envelopes' `occurred_at`): for the as-of, as-published, history and
+vintages API and the audit commands. The events an agreement's result depends on are
+`projections.attainment.inputs`'s; the result itself is
+`projections.attainment.calculation.attainment`. Every read goes through the store's generic
+`select`."""
 
-from dataclasses import replace
 from datetime import datetime
 
-from events.store import EventStore, RecordedEvent
+from events.catalogue import FIGURE_TYPES
+from events.log import RecordedEvent, Selection, figures_stream
+from events.store import EventStore, Reader
 from projections.attainment.answers import AgreementAttainment
 from projections.attainment.calculation import attainment
+from projections.attainment.inputs import concluded_in, figure_inputs, own_events
 from projections.attainment.results import TargetChange, walk
-from projections.figures.calculation import Amounts, FigureRow, figure_row, flags_by_key
+from projections.figures.calculation import Amounts, FigureRow, flags_by_key, fold_figures
+
+FigureKey = tuple[str, str, str, str]
+"""(jobcenter_id, indicator, breakdown, period)."""
 
 
 async def agreement_events(
     store: EventStore, agreement_id: str, position: int
 ) -> list[RecordedEvent] | None:
-    """The agreement's events and its jobcenter's figures for its year and the year before,
-    recorded at or before `position`, in order; None if it was not concluded by then."""
-    own = [
-        e for e in await store.read_stream(f"agreement-{agreement_id}") if e.position <= position
-    ]
-    concluded = next((e for e in own if e.type == "AgreementConcluded"), None)
+    """The events the agreement's result depends on (its own, its jobcenter's figures for its
+    year and the year before), recorded at or before `position`, in order; None if it was not
+    concluded by then."""
+    own = await store.select(store.pool, own_events(agreement_id, position))
+    concluded = concluded_in(agreement_id, own)
     if concluded is None:
         return None
-    years = {str(concluded.data["year"] - 1), str(concluded.data["year"])}
-    figures = [
-        e
-        for e in await store.read_stream(f"figures-{concluded.data['jobcenter_id']}")
-        if e.position <= position and e.data["period"][:4] in years
-    ]
+    figures = await store.select(store.pool, figure_inputs(concluded, position))
     return sorted([*own, *figures], key=lambda event: event.position)
+
+
+async def agreement_history(
+    reader: Reader, agreement_id: str, until: int, limit: int, offset: int
+) -> tuple[list[RecordedEvent], int] | None:
+    """A page of the agreement's events and its jobcenter's figures for its year, up to
+    position `until`, with the total count (0 past the last page); None if it was not
+    concluded by then."""
+    own = await EventStore.select(reader, own_events(agreement_id, until))
+    concluded = concluded_in(agreement_id, own)
+    if concluded is None:
+        return None
+    of_year = Selection(
+        stream=figures_stream(concluded.jobcenter_id),
+        until=until,
+        prefixes={"period": [f"{concluded.year:04d}"]},
+    )
+    events = sorted([*own, *await EventStore.select(reader, of_year)], key=_position)
+    page = events[offset : offset + limit]
+    return page, len(events) if page else 0
+
+
+async def figure_vintages(
+    reader: Reader, key: FigureKey, until: int, limit: int, offset: int
+) -> tuple[list[RecordedEvent], int]:
+    """A page of every publication (vintage) of one monthly figure recorded up to position
+    `until`, in publication order (`occurred_at`, then position: the last one is in force),
+    with their total count (0 past the last page)."""
+    jobcenter_id, indicator, breakdown, period = key
+    selection = Selection(
+        stream=figures_stream(jobcenter_id),
+        types=FIGURE_TYPES,
+        until=until,
+        fields={"indicator": [indicator], "breakdown": [breakdown], "period": [period]},
+        prefixes={"period": [period[:4]]},  # found by stream and year through the period index
+    )
+    found = await EventStore.select(reader, selection)
+    events = sorted(found, key=lambda event: (event.occurred_at, event.position))
+    page = events[offset : offset + limit]
+    return page, len(events) if page else 0
+
+
+def _position(event: RecordedEvent) -> int:
+    return event.position
 
 
 async def position_of(store: EventStore, moment: datetime | None, position: int | None) -> int:
@@ -84,14 +130,21 @@ async def figures_published(
     """The monthly figures "as published at" `published` (among the events recorded up to
     `position`), each with its flags, in (jobcenter, indicator, breakdown, period) order:
     the rows `GET /figures` would show had the log held only what was published by then."""
-    found = await store.figures_published(
-        position, published, jobcenter_id=jobcenter_id, indicator=indicator, year=year,
-        jobcenters=jobcenters,
-    )  # fmt: skip
-    rows = {}
-    for event, publications in found:
-        row = replace(figure_row(event), publications=publications)
-        rows[(row.jobcenter_id, row.indicator, row.breakdown, row.period)] = row
+    selection = Selection(
+        stream=None if jobcenter_id is None else figures_stream(jobcenter_id),
+        types=FIGURE_TYPES,
+        until=position,
+        published_by=published,
+        fields={
+            **({} if indicator is None else {"indicator": [indicator]}),
+            **({} if jobcenters is None else {"jobcenter_id": jobcenters}),
+        },
+        prefixes={} if year is None else {"period": [f"{year:04d}"]},
+    )
+    rows = {
+        (row.jobcenter_id, row.indicator, row.breakdown, row.period): row
+        for row in fold_figures(await EventStore.select(store.pool, selection))
+    }
     flags = flags_by_key(
         (key, Amounts(row.value, row.numerator, row.denominator)) for key, row in rows.items()
     )

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from events.catalogue import CATALOGUE, AgreementEvent, Catalogue
 from events.envelope import Id, IsoDate, Text
-from events.store import NewEvent
+from events.log import NewEvent
 
 
 def unique(prefix: str) -> str:

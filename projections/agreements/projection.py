@@ -7,8 +7,8 @@ target's `value_in_force` is its latest recorded amendment's value, else the agr
 scaled by budget); a budget line's `current` is its allocation plus every recorded deviation;
 `position` names the event that last changed the row.
 
-Its size: one table definition and one small statement builder per agreement event type, and
-the rebuild's loader, which sends the same statements in runs (kept next to `apply`).
+Its size: one table definition and one small statement builder per agreement event type. A
+rebuild applies windows of the log through `apply` itself.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from events.catalogue import (
     TargetSet,
     TargetWithdrawn,
 )
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.engine.decoded import stored_data
-from projections.engine.runner import Connection
+from projections.engine.rebuild import Connection, Pages, Rebuild
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -291,31 +291,10 @@ class AgreementsProjection:
         for template, run in itertools.groupby(statements, key=lambda statement: statement[0]):
             await connection.executemany(template.format(**tables), [values for _, values in run])
 
-    def loader(self) -> AgreementsLoader:
-        """A rebuild applies pages, consecutive statements of one kind sent together."""
-        return AgreementsLoader()
-
-
-class AgreementsLoader:
-    """A rebuild's pages: the statements `apply` makes, in the same order, each run of one
-    statement sent in one round trip (`executemany`) instead of one per event."""
-
-    async def apply(
-        self, connection: Connection, events: Sequence[RecordedEvent], tables: Mapping[str, str]
-    ) -> None:
-        """Apply `events` in order, as `AgreementsProjection.apply` does."""
-        template, run = "", list[tuple[Any, ...]]()
-        for recorded in events:
-            statement = statement_for(recorded)
-            if statement is None:
-                continue
-            if statement[0] != template and run:
-                await connection.executemany(template.format(**tables), run)
-                run = []
-            template = statement[0]
-            run.append(statement[1])
-        if run:
-            await connection.executemany(template.format(**tables), run)
+    def rebuild(self) -> Rebuild:
+        """Windows of the log applied through `apply` (consecutive statements of one kind
+        sent together)."""
+        return Pages(self)
 
 
 AGREEMENTS = AgreementsProjection()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.catalogue import AgreementConcluded, AgreementEvent, DomainEvent, FigureEvent
-from events.store import CanonicalJson, RecordedEvent
+from events.log import CanonicalJson, RecordedEvent
 from projections.attainment.aggregations import Month
 from projections.attainment.calculation import (
     Evaluation,

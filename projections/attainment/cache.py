@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping
 
 from projections.attainment.calculation import State
 from projections.attainment.codec import decode_state
-from projections.engine.runner import Connection
+from projections.engine.rebuild import Connection
 
 CAPACITY = 1000
 """States kept: the agreements of about one national year and the next (a few hundred KiB each)."""

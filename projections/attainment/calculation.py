@@ -25,7 +25,7 @@ from events.catalogue import (
     TargetSet,
     TargetWithdrawn,
 )
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.attainment.aggregations import Month, actual
 from projections.attainment.answers import AgreementAttainment, Comparator, Status, TargetResult
 from projections.attainment.inputs import concluded_in, relevant

@@ -1,9 +1,11 @@
 """Which recorded events an agreement's result depends on: its own stream and its jobcenter's
-figures. Pure (no IO); the one definition the live projection, the rebuild, the as-of replay and
-`explain` share."""
+figures of its year and the year before. Pure (no IO); the one definition the live projection
+(`earlier_figures`: the figures recorded before the conclusion), the rebuild (a jobcenter's
+streams, folded through `relevant`), the as-of replay and `explain` (`services.replay`) share."""
 
 from events.catalogue import (
     CATALOGUE,
+    FIGURE_TYPES,
     AgreementClosed,
     AgreementConcluded,
     AgreementEvent,
@@ -17,7 +19,7 @@ from events.catalogue import (
     TargetSet,
     TargetWithdrawn,
 )
-from events.store import RecordedEvent
+from events.log import RecordedEvent, Selection, agreement_stream, figures_stream
 
 RELEVANT: tuple[type[DomainEvent], ...] = (
     AgreementConcluded, TargetSet, TargetAmended, TargetWithdrawn, BudgetAllocated,
@@ -29,7 +31,7 @@ RELEVANT_TYPES = frozenset(model.event_type for model in RELEVANT)
 def concluded_in(agreement_id: str, recorded: list[RecordedEvent]) -> AgreementConcluded | None:
     """The first AgreementConcluded of `agreement_id` among `recorded`."""
     for event in recorded:
-        if event.type == "AgreementConcluded" and event.stream_id == f"agreement-{agreement_id}":
+        if event.type == "AgreementConcluded" and event.stream_id == agreement_stream(agreement_id):
             decoded = decode(event)
             if isinstance(decoded, AgreementConcluded) and decoded.agreement_id == agreement_id:
                 return decoded
@@ -43,7 +45,7 @@ def decode(event: RecordedEvent) -> DomainEvent:
 
 def relevant(agreement: AgreementConcluded, event: RecordedEvent) -> DomainEvent | None:
     """The typed data of `event` if it is the agreement's or its jobcenter's figures', else None."""
-    streams = (f"agreement-{agreement.agreement_id}", f"figures-{agreement.jobcenter_id}")
+    streams = (agreement_stream(agreement.agreement_id), figures_stream(agreement.jobcenter_id))
     if event.stream_id not in streams or event.type not in RELEVANT_TYPES:
         return None
     data = decode(event)
@@ -55,3 +57,20 @@ def _belongs(event: DomainEvent, agreement: AgreementConcluded) -> bool:
     if isinstance(event, FigureEvent):
         return event.jobcenter_id == agreement.jobcenter_id
     return isinstance(event, AgreementEvent) and event.agreement_id == agreement.agreement_id
+
+
+def own_events(agreement_id: str, until: int) -> Selection:
+    """The agreement's own stream, recorded up to position `until`."""
+    return Selection(stream=agreement_stream(agreement_id), until=until)
+
+
+def figure_inputs(agreement: AgreementConcluded, until: int) -> Selection:
+    """Its jobcenter's figures of the agreement's year and the year before (the only ones its
+    result reads), recorded up to position `until`."""
+    years = [f"{year:04d}" for year in (agreement.year - 1, agreement.year)]
+    return Selection(
+        stream=figures_stream(agreement.jobcenter_id),
+        types=FIGURE_TYPES,
+        until=until,
+        prefixes={"period": years},
+    )

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 from projections.attainment.aggregations import Month
 from projections.attainment.batch import Batch, figure_year, result_rows
 from projections.attainment.cache import StateCache
@@ -25,10 +26,10 @@ from projections.attainment.calculation import (
     vintage,
 )
 from projections.attainment.codec import encode_state
-from projections.attainment.inputs import RELEVANT_TYPES, decode
-from projections.attainment.rebuild import AttainmentLoader
+from projections.attainment.inputs import RELEVANT_TYPES, decode, figure_inputs
+from projections.attainment.rebuild import REBUILD
 from projections.engine.decoded import stored_data
-from projections.engine.runner import Connection
+from projections.engine.rebuild import Connection, Rebuild
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -160,20 +161,17 @@ class AttainmentProjection:
             raise
         self.states.keep(database, tables, batch.states, positions | batch.touched)
 
-    def loader(self) -> AttainmentLoader:
-        """An in-memory builder of fresh tables, for a rebuild, a few jobcenters at a time."""
-        return AttainmentLoader()
+    def rebuild(self) -> Rebuild:
+        """A few jobcenters folded in memory at a time (`projections.attainment.rebuild`)."""
+        return REBUILD
 
 
 async def earlier_figures(
     connection: Connection, agreement: AgreementConcluded, position: int
 ) -> list[tuple[Vintage, FigureKey, Month]]:
     """The jobcenter's figures of Y-1 and Y recorded before the conclusion at `position`."""
-    years = [agreement.year - 1, agreement.year]
     found = []
-    for recorded in await EventStore.figures_before(
-        connection, agreement.jobcenter_id, position, years
-    ):
+    for recorded in await EventStore.select(connection, figure_inputs(agreement, position - 1)):
         data = decode(recorded)
         assert isinstance(data, FigureEvent)  # FIGURE_TYPES decode to figure events
         found.append((vintage(recorded), *figure_entry(data)))

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from events.catalogue import FIGURE_TYPES, AgreementConcluded, FigureEvent
-from events.store import CanonicalJson, RecordedEvent
+from events.log import CanonicalJson, RecordedEvent, Selection
+from events.store import EventStore, Group
+from events.trusted import is_figure, trusted_figure
 from projections.attainment.aggregations import Month
 from projections.attainment.batch import Batch, result_rows
 from projections.attainment.calculation import (
@@ -25,16 +27,8 @@ from projections.attainment.calculation import (
 )
 from projections.attainment.codec import encode_state
 from projections.attainment.inputs import RELEVANT_TYPES, decode
-from projections.engine.reading import Group, is_figure, join_groups, stream_keys, trusted_figure
-from projections.engine.runner import Connection, Rows
+from projections.engine.rebuild import Groups, Rows, join_groups
 
-SELECT_CONCLUSIONS = """
-SELECT DISTINCT ON (data->>'agreement_id')
-       data->>'agreement_id' AS agreement_id, data->>'jobcenter_id' AS jobcenter_id
-FROM store.events
-WHERE type = 'AgreementConcluded' AND position <= $1
-ORDER BY data->>'agreement_id', position
-"""
 AGREEMENT_TYPES = RELEVANT_TYPES - FIGURE_TYPES
 
 
@@ -82,28 +76,30 @@ class AttainmentFold:
         }
 
 
-class AttainmentLoader:
-    """The rebuild's loader: a fresh fold for each few jobcenters (see the module's invariants)."""
+async def jobcenters(store: EventStore, until: int) -> list[Group]:
+    """Per jobcenter: its figure streams and the streams of its agreements (by their first
+    conclusion); streams of agreements never concluded are left out (the fold skips them)."""
+    owners: dict[str, str] = {}
+    conclusions = Selection(types=[AgreementConcluded.event_type], until=until)
+    for recorded in await store.select(store.pool, conclusions):
+        owners.setdefault(recorded.data["agreement_id"], recorded.data["jobcenter_id"])
+    figures, figure_sizes = await store.stream_keys(until, FIGURE_TYPES, "jobcenter_id")
+    agreements, agreement_sizes = await store.stream_keys(until, AGREEMENT_TYPES, "agreement_id")
+    keys = {s: [f"jobcenter:{j}" for j in found] for s, found in figures.items()}
+    for stream, found in agreements.items():
+        if jobcenters := [f"jobcenter:{owners[a]}" for a in found if a in owners]:
+            keys[stream] = jobcenters
+    return join_groups(keys, figure_sizes | agreement_sizes)
 
-    condition = "true"
 
-    async def groups(self, connection: Connection, until: int) -> list[Group]:
-        """Per jobcenter: its figure streams and the streams of its agreements (by their first
-        conclusion); streams of agreements never concluded are left out (the fold skips them)."""
-        owners = {row["agreement_id"]: row["jobcenter_id"]
-                  for row in await connection.fetch(SELECT_CONCLUSIONS, until)}  # fmt: skip
-        figures = await stream_keys(connection, until, FIGURE_TYPES, "jobcenter_id")
-        agreements = await stream_keys(connection, until, AGREEMENT_TYPES, "agreement_id")
-        keys = {s: [f"jobcenter:{j}" for j in found] for s, found in figures.keys.items()}
-        for stream, found in agreements.keys.items():
-            if jobcenters := [f"jobcenter:{owners[a]}" for a in found if a in owners]:
-                keys[stream] = jobcenters
-        return join_groups(keys, figures.sizes | agreements.sizes)
+def fold(events: Sequence[RecordedEvent]) -> Rows:
+    """Every row of the agreements whose groups `events` (in position order) are."""
+    folding = AttainmentFold()
+    history = folding.add(events)["attainment_history"]
+    rows = dict(folding.finish())
+    rows["attainment_history"] = [*history, *rows["attainment_history"]]
+    return rows
 
-    def load(self, events: Sequence[RecordedEvent]) -> Rows:
-        """Every row of the agreements whose groups `events` (in position order) are."""
-        fold = AttainmentFold()
-        history = fold.add(events)["attainment_history"]
-        rows = dict(fold.finish())
-        rows["attainment_history"] = [*history, *rows["attainment_history"]]
-        return rows
+
+REBUILD = Groups(RELEVANT_TYPES, jobcenters, fold)
+"""A fresh fold for each few jobcenters (see the module's invariants)."""

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from events.envelope import json_number
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.attainment.answers import AgreementAttainment, TargetResult
 from projections.attainment.calculation import (
     Evaluation,

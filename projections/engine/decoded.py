@@ -10,7 +10,7 @@ from collections import OrderedDict
 from uuid import UUID
 
 from events.catalogue import CATALOGUE, DomainEvent
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 
 CAPACITY = 20_000
 """Decoded events kept: two live pages (a few KiB each, so tens of MiB at most)."""

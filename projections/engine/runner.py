@@ -6,12 +6,12 @@ and moves the checkpoint with the read-model change, to the last position read (
 read that came up short of a full page: the head it read up to). Projections advance
 independently: `run()` gives each its own task, woken by the store's NOTIFY, by `wake()` (the
 `zs.events` handler `project`) or by a poll. A rebuild fills fresh tables in schema
-`views_rebuild` up to a head it names: a `PartitionedLoader` folds independent groups of
-streams a few at a time and its rows go by COPY; otherwise windows of positions
-(`projections.engine.reading`) go to a `Loader` (COPY), a `PageLoader` or the projection's own
-`apply`, a window per transaction. It creates their indexes, then, under the same checkpoint
-lock, brings them level with the live checkpoint and moves them into `views` in one
-transaction.
+`views_rebuild` up to a head it names through the projection's `Rebuild`
+(`projections.engine.rebuild`: windows applied by the projection's own `apply`, or independent
+groups of streams folded in memory and written by COPY), a part per transaction, then applies
+what was appended meanwhile by windows until the head is near. It creates their indexes, then,
+under the same checkpoint lock, brings them level with the live checkpoint and moves them into
+`views` in one transaction.
 
 Its size: live following, catch-up and the rebuild with its atomic swap share the checkpoint
 lock and the page reading; kept together so the exactly-once argument reads in one place.
@@ -23,16 +23,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Protocol
 
 import asyncpg
 import structlog
-from asyncpg.pool import PoolConnectionProxy
 
-from events.store import NOTIFY_CHANNEL, EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import NOTIFY_CHANNEL, EventStore
 from projections.engine.checkpoints import Checkpoints
 from projections.engine.checkpoints import ProjectionStatus as ProjectionStatus
-from projections.engine.reading import Group, by_streams, windows
+from projections.engine.rebuild import Connection, Rebuild, Tables
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -63,52 +63,8 @@ LIMIT 1
 
 log = structlog.get_logger()
 
-Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
-Tables = Mapping[str, str]
-"""A projection's table names -> the qualified names to write (live or fresh)."""
-Rows = Mapping[str, Sequence[tuple[object, ...]]]
-"""A projection's table names -> records to add, in column order."""
 OnProgress = Callable[[int, int], None]
 """Called with (position reached, head) as a rebuild advances."""
-
-
-class Loader(Protocol):
-    """Builds a projection's fresh tables in memory for a rebuild, from its events in order."""
-
-    def add(self, events: Sequence[RecordedEvent]) -> Rows:
-        """Take a page; the rows that are final already (written at once)."""
-
-    def finish(self) -> Rows:
-        """The remaining rows, once every page was added."""
-
-
-@runtime_checkable
-class PartitionedLoader(Protocol):
-    """Builds a projection's fresh tables for a rebuild from groups of streams whose events fold
-    independently of the other groups' (say, one jobcenter's), a few groups at a time, so that
-    memory holds a few groups' state, not the whole log's."""
-
-    @property
-    def condition(self) -> str:
-        """A constant SQL condition on the `store.events` rows it needs ("true": all of its
-        types), so that the others are not read at all."""
-
-    async def groups(self, connection: Connection, until: int) -> list[Group]:
-        """The groups of stream ids holding every event up to `until` it consumes, each with
-        how many events it holds."""
-
-    def load(self, events: Sequence[RecordedEvent]) -> Rows:
-        """Fold the events (in position order) of whole groups; all their rows."""
-
-
-@runtime_checkable
-class PageLoader(Protocol):
-    """Applies a rebuild's pages as the projection's `apply` does, in fewer round trips."""
-
-    async def apply(
-        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
-    ) -> None:
-        """Apply `events` (in position order) to `tables`, as the projection's `apply`."""
 
 
 class Projection(Protocol):
@@ -136,8 +92,8 @@ class Projection(Protocol):
     ) -> None:
         """Apply `events` (in position order) to `tables`; ignore types it skips."""
 
-    def loader(self) -> Loader | PartitionedLoader | PageLoader | None:
-        """A bulk loader for a rebuild, or None to rebuild by applying pages."""
+    def rebuild(self) -> Rebuild:
+        """How a rebuild fills its fresh tables (`projections.engine.rebuild`)."""
 
 
 class ProjectionError(Exception):
@@ -399,47 +355,26 @@ class ProjectionRunner:
         on_progress: OnProgress | None,
         until: int | None = None,
     ) -> tuple[int, int]:
-        """Fill the fresh tables until near the head (or exactly to `until`): through the
-        projection's loader (rows written by COPY), else a page per transaction; (built, head)."""
+        """Fill the fresh tables up to the head through the projection's rebuild, a part per
+        transaction; then, unless built to a given `until`, apply windows of what was appended
+        meanwhile until the head is near; (built, head)."""
         fresh = tables_in(FRESH_SCHEMA, projection)
-        loader = projection.loader()
-        built, head = 0, until if until is not None else await self.store.last_position()
-        if isinstance(loader, PartitionedLoader) and projection.types is not None:
-            groups = await loader.groups(connection, head)
-            done = 0
-            reading = by_streams(
-                self.pool, projection.types, groups, head, condition=loader.condition
-            )
-            async for events in reading:
-                await self._copy(connection, fresh, loader.load(events))
-                done += len(events)
-                if on_progress:
-                    on_progress(min(done, head), head)
-            return head, head
-        assert not isinstance(loader, PartitionedLoader)  # a partitioned loader names its types
-        while head - built > (0 if until is not None else SWAP_BACKLOG):
-            async for page, reached in windows(self.pool, projection.types, built, head):
-                if loader is None or isinstance(loader, PageLoader):
-                    async with connection.transaction():
-                        await (loader or projection).apply(connection, page, fresh)
-                else:
-                    await self._copy(connection, fresh, loader.add(page))
+        head = until if until is not None else await self.store.last_position()
+        rebuild = projection.rebuild()
+        async for events, reached in rebuild.parts(self.store, head):
+            async with connection.transaction():
+                await rebuild.write(connection, events, fresh)
+            if on_progress:
+                on_progress(reached, head)
+        built = head
+        while until is None and (head := await self.store.last_position()) - built > SWAP_BACKLOG:
+            async for page, reached in self.store.windows(projection.types, built, head):
+                async with connection.transaction():
+                    await projection.apply(connection, page, fresh)
                 built = reached
                 if on_progress:
                     on_progress(built, head)
-            built = head
-            head = head if until is not None else await self.store.last_position()
-        if loader is not None and not isinstance(loader, PageLoader):
-            await self._copy(connection, fresh, loader.finish())
         return built, head
-
-    @staticmethod
-    async def _copy(connection: Connection, tables: Tables, rows: Rows) -> None:
-        """COPY each table's records into its qualified table."""
-        for table, records in rows.items():
-            if records:
-                schema, _, name = tables[table].partition(".")
-                await connection.copy_records_to_table(name, schema_name=schema, records=records)
 
     async def _swap(
         self, connection: Connection, projection: Projection, built: int, head: int

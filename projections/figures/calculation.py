@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from events.catalogue import FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
 from events.indicators import known_indicator
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.engine.decoded import stored_data
 
 FigureKey = tuple[str, str, str, str]

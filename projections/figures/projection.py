@@ -12,8 +12,8 @@ the publication in force. `flags` are consistency findings (never a rejection), 
 then, so a total row is re-flagged when a women or men row arrives later and the other way
 round; a rebuild computes them from the same function.
 
-Its size: the row rule, the consistency flags and both ways of writing them (the live apply and
-the rebuild's loader) sit together so that the two paths cannot drift apart.
+The row rule and the flags are `projections.figures.calculation`'s, used alike by `apply` here
+and by the rebuild (`projections.figures.rebuild`), so that the two paths cannot drift apart.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from events.catalogue import FIGURE_TYPES
-from events.store import RecordedEvent
+from events.log import RecordedEvent
+from projections.engine.rebuild import Rebuild
 from projections.figures.calculation import (
     Amounts,
     FigureRow,
@@ -32,7 +33,7 @@ from projections.figures.calculation import (
     fold_figures,
     row_values,
 )
-from projections.figures.rebuild import FiguresLoader
+from projections.figures.rebuild import REBUILD
 
 # The single definition of the table: the runner creates the live copy from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -146,9 +147,9 @@ class FiguresProjection:
                 *(list(column) for column in zip(*changed, strict=True)),
             )
 
-    def loader(self) -> FiguresLoader:
-        """An in-memory builder of the fresh table, for a rebuild."""
-        return FiguresLoader()
+    def rebuild(self) -> Rebuild:
+        """A few jobcenters' figures folded in memory at a time (`projections.figures.rebuild`)."""
+        return REBUILD
 
 
 FIGURES = FiguresProjection()

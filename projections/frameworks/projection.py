@@ -19,9 +19,9 @@ from events.catalogue import (
     FrameworkJoined,
     FrameworkMeasureReported,
 )
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.engine.decoded import stored_data
-from projections.engine.runner import Connection
+from projections.engine.rebuild import Connection, Pages, Rebuild
 
 # The single definition of the tables: the runner creates the live copies from it
 # (`ProjectionRunner.ensure_tables`) and the fresh ones of a rebuild.
@@ -142,9 +142,9 @@ class FrameworksProjection:
         for template, run in itertools.groupby(statements, key=lambda statement: statement[0]):
             await connection.executemany(template.format(**tables), [values for _, values in run])
 
-    def loader(self) -> None:
-        """No bulk loader: a rebuild applies its (few) events a page per transaction."""
-        return None
+    def rebuild(self) -> Rebuild:
+        """Windows of the log applied through `apply` (its events are few)."""
+        return Pages(self)
 
 
 FRAMEWORKS = FrameworksProjection()

@@ -27,11 +27,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from events.catalogue import FIGURE_TYPES, FigureEvent
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.engine.decoded import stored_data
-from projections.engine.runner import Connection
+from projections.engine.rebuild import Connection, Rebuild
 from projections.key_figures.calculation import BASE_SERIES, Key, affected, compute
-from projections.key_figures.rebuild import KeyFiguresLoader
+from projections.key_figures.rebuild import REBUILD
 
 KEY_FIGURES_DDL = (
     """
@@ -163,9 +163,9 @@ class KeyFiguresProjection:
         if deletes:
             await connection.execute(DELETE_KEY_FIGURES.format(**tables), *_columns(deletes))
 
-    def loader(self) -> KeyFiguresLoader:
-        """An in-memory builder of the fresh tables, a few jobcenters at a time."""
-        return KeyFiguresLoader()
+    def rebuild(self) -> Rebuild:
+        """Each jobcenter's base series folded in memory (`projections.key_figures.rebuild`)."""
+        return REBUILD
 
 
 def _columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:

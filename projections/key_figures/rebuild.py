@@ -18,13 +18,11 @@ from decimal import Decimal
 from functools import cache
 
 from events.catalogue import FIGURE_TYPES
-from events.store import RecordedEvent
-from projections.engine.reading import Group, join_groups, stream_keys, trusted_figure
-from projections.engine.runner import Connection, Rows
+from events.log import RecordedEvent
+from events.trusted import trusted_figure
+from projections.engine.rebuild import Groups, Rows, grouped_by
 from projections.key_figures.calculation import BASE_SERIES, affected, compute, inputs
 
-ONLY_BASE_SERIES = f"data->>'indicator' IN ({', '.join(repr(s) for s in sorted(BASE_SERIES))})"
-"""The figures a key figure is computed from (constant slugs, no quoting needed)."""
 Month = tuple[str, str]
 """(indicator, period) of one jobcenter's and breakdown's base series."""
 Vintage = tuple[datetime, int, Decimal]
@@ -35,42 +33,39 @@ needing = cache(inputs)
 """`inputs`, remembered (its lists are only read)."""
 
 
-class KeyFiguresLoader:
-    """Folds a few jobcenters' base series at a time; their rows of both tables."""
+def fold(events: Sequence[RecordedEvent]) -> Rows:
+    """The series and key figures of the jobcenters whose figure streams `events` are."""
+    series: dict[tuple[str, str], dict[Month, Vintage]] = {}
+    for recorded in events:
+        if recorded.type not in FIGURE_TYPES or recorded.data["indicator"] not in BASE_SERIES:
+            continue
+        figure = trusted_figure(recorded)
+        months = series.setdefault((figure.jobcenter_id, figure.breakdown), {})
+        month = (figure.indicator, figure.period)
+        vintage = (recorded.occurred_at, recorded.position, figure.value)
+        if month not in months or vintage[:2] > months[month][:2]:
+            months[month] = vintage
+    base: list[tuple[object, ...]] = []
+    figures: list[tuple[object, ...]] = []
+    for (jobcenter_id, breakdown), months in series.items():
+        base += [
+            (jobcenter_id, indicator, breakdown, period, value, at, position)
+            for (indicator, period), (at, position, value) in months.items()
+        ]
+        values = {month: vintage[2] for month, vintage in months.items()}
+        wanted = {target for month in months for target in affecting(*month)}
+        for code, period in sorted(wanted):
+            result = compute(code, period, values)
+            if result is not None:
+                position = max(months[month][1] for month in needing(code, period))
+                figures.append((jobcenter_id, code, breakdown, period, *result, position))
+    return {"key_figure_series": base, "key_figures": figures}
 
-    condition = "data->>'indicator' IN ({})".format(
-        ", ".join(f"'{s}'" for s in sorted(BASE_SERIES))
-    )
 
-    async def groups(self, connection: Connection, until: int) -> list[Group]:
-        """The figure streams of each jobcenter (one, as the store records them)."""
-        streams = await stream_keys(connection, until, FIGURE_TYPES, "jobcenter_id")
-        return join_groups(streams.keys, streams.sizes)
-
-    def load(self, events: Sequence[RecordedEvent]) -> Rows:
-        """The series and key figures of the jobcenters whose figure streams `events` are."""
-        series: dict[tuple[str, str], dict[Month, Vintage]] = {}
-        for recorded in events:
-            if recorded.type not in FIGURE_TYPES or recorded.data["indicator"] not in BASE_SERIES:
-                continue
-            figure = trusted_figure(recorded)
-            months = series.setdefault((figure.jobcenter_id, figure.breakdown), {})
-            month = (figure.indicator, figure.period)
-            vintage = (recorded.occurred_at, recorded.position, figure.value)
-            if month not in months or vintage[:2] > months[month][:2]:
-                months[month] = vintage
-        base: list[tuple[object, ...]] = []
-        figures: list[tuple[object, ...]] = []
-        for (jobcenter_id, breakdown), months in series.items():
-            base += [
-                (jobcenter_id, indicator, breakdown, period, value, at, position)
-                for (indicator, period), (at, position, value) in months.items()
-            ]
-            values = {month: vintage[2] for month, vintage in months.items()}
-            wanted = {target for month in months for target in affecting(*month)}
-            for code, period in sorted(wanted):
-                result = compute(code, period, values)
-                if result is not None:
-                    position = max(months[month][1] for month in needing(code, period))
-                    figures.append((jobcenter_id, code, breakdown, period, *result, position))
-        return {"key_figure_series": base, "key_figures": figures}
+REBUILD = Groups(
+    FIGURE_TYPES,
+    grouped_by(FIGURE_TYPES, "jobcenter_id"),
+    fold,
+    fields={"indicator": BASE_SERIES},
+)
+"""A few jobcenters' base series at a time (the other figures are not read)."""

@@ -17,7 +17,7 @@ import structlog
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from infra.broker import REDELIVER_AFTER_S, Group, RawMessage, Transport
 
 INGEST_CHANNEL = "zs.ingest"

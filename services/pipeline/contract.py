@@ -17,7 +17,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field
 
 from events.envelope import Envelope, RejectionCode
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from services.pipeline.channels import (
     EVENTS_CHANNEL,
     INGEST_CHANNEL,

@@ -28,10 +28,11 @@ from events.envelope import (
     storable,
     unstorable,
 )
+from events.log import NewEvent, is_figures_stream
 from events.recording import new_event
 from events.rejections import RejectionLog, StoredRejection, body_text
 from events.rules import REFERENCE_TYPES, KnownEntities, Sender
-from events.store import EventStore, NewEvent, WrongExpectedVersion
+from events.store import EventStore, WrongExpectedVersion
 from services.pipeline import metrics
 from services.pipeline.channels import MAX_DELIVERIES, Delivery
 
@@ -283,7 +284,7 @@ class Ingestor:
         expected = {
             stream: self.known.stream_version(stream)
             for stream in {a.event.stream_id for a in to_append}
-            if not stream.startswith("figures-")
+            if not is_figures_stream(stream)
         }
         with metrics.APPEND_SECONDS.time():
             appended = await self.store.append(

@@ -27,7 +27,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from events.chain import GENESIS_HASH, canonical_json, chain_hash
-from events.store import EVENT_COLUMNS, EventStore, NewEvent, create_pool, encode_jsonb
+from events.log import NewEvent
+from events.store import EVENT_COLUMNS, EventStore, create_pool, encode_jsonb
 from infra.database import create_database, drop_database
 from infra.embedded import embedded_postgres_server
 from infra.migrate import migrate

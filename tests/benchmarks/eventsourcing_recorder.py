@@ -10,7 +10,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
 from events.chain import canonical_json
-from events.store import NewEvent
+from events.log import NewEvent
 
 TOPIC_PREFIX = "zielsteuerung.events:"
 DEFAULT_PORT = 5432

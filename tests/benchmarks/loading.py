@@ -126,9 +126,10 @@ async def load_direct(
     1,000, each checked with the catalogue and the ingest's domain fold first."""
     from events.catalogue import parse_envelope
     from events.envelope import InvalidEvent
+    from events.log import NewEvent
     from events.recording import new_event
     from events.rules import KnownEntities
-    from events.store import EventStore, NewEvent, create_pool
+    from events.store import EventStore, create_pool
 
     await asyncio.to_thread(
         subprocess.run, [zs_executable(), "migrate"], env=env, capture_output=True,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from events.catalogue import parse_envelope
+from events.log import NewEvent
 from events.recording import new_event
-from events.store import NewEvent
 
 Envelope = dict[str, Any]
 Message = Envelope | bytes

@@ -7,7 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from events.store import EventStore, NewEvent, RecordedEvent
+from events.log import NewEvent, RecordedEvent
+from events.store import EventStore
 from tests.factories import figure_event
 
 # Independent of the projection's code: the latest publication per figure, straight from the log.

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 from projections.attainment.projection import ATTAINMENT
 from projections.engine.runner import LIVE_SCHEMA, ProjectionRunner, tables_in
 from projections.registry import PROJECTIONS

@@ -11,8 +11,9 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import AuthenticationError, NoPermissionError
 
+from events.log import RecordedEvent
 from events.rejections import RejectionLog
-from events.store import EventStore, RecordedEvent
+from events.store import EventStore
 from infra.broker import create_transport
 from infra.broker.nats import stream_name
 from infra.embedded import (

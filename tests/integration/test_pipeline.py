@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 from events.verify import verify_chain
 from infra.broker import REDELIVER_AFTER_S, Transport
 from projections.figures.calculation import fold_figures

@@ -8,7 +8,8 @@ import asyncpg
 import httpx
 import pytest
 
-from events.store import APPEND, EventStore, NewEvent, append_arguments, create_pool
+from events.log import NewEvent
+from events.store import APPEND, EventStore, append_arguments, create_pool
 from events.verify import verify_chain
 from infra.database import create_database, drop_database
 from infra.migrate import discover, migrate

@@ -9,15 +9,15 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 from projections.attainment.projection import ATTAINMENT
 from projections.engine.checkpoints import Checkpoints
+from projections.engine.rebuild import Connection, Pages, Rebuild, Tables
 from projections.engine.runner import (
-    Connection,
     ProjectionError,
     ProjectionRunner,
     ProjectionStatus,
-    Tables,
 )
 from projections.figures.projection import FIGURES
 from tests.factories import figure_event
@@ -58,8 +58,8 @@ class FailingFigures:
         self.failed = True
         raise RuntimeError("crash inside apply")
 
-    def loader(self) -> None:
-        return None
+    def rebuild(self) -> Rebuild:
+        return Pages(self)
 
 
 async def test_latest_publication_wins_with_revision_count_and_reason(

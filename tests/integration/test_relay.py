@@ -7,7 +7,8 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 from infra.broker import Group, RawMessage, create_transport, running
 from services.pipeline.channels import subscribe_events
 from services.pipeline.relay import Relay

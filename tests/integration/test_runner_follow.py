@@ -9,14 +9,14 @@ from decimal import Decimal
 
 import asyncpg
 
-from events.store import EventStore, RecordedEvent
+from events.log import RecordedEvent
+from events.store import EventStore
 from projections.agreements.projection import AGREEMENTS
+from projections.engine.rebuild import Connection, Pages, Rebuild, Tables
 from projections.engine.runner import (
     FALLBACK_POLL_S,
-    Connection,
     ProjectionRunner,
     ProjectionStatus,
-    Tables,
 )
 from projections.figures.projection import FIGURES
 from tests.factories import figure_event
@@ -37,8 +37,8 @@ class StuckAgreements:
     ) -> None:
         raise RuntimeError("stuck")
 
-    def loader(self) -> None:
-        return None
+    def rebuild(self) -> Rebuild:
+        return Pages(self)
 
 
 async def checkpoints(connection: asyncpg.Connection) -> dict[str, int]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from events.log import Selection
 from events.store import EventStore, StoreError, StoreUnavailable, WrongExpectedVersion
 from events.verify import verify_chain
 from tests.factories import figure_event, unique
@@ -221,3 +222,31 @@ async def test_verify_names_a_removed_row(
 
     assert verdict.broken_at == 4
     assert "missing" in (verdict.problem or "")
+
+
+async def test_a_selection_reads_what_it_matches_in_memory(store: EventStore) -> None:
+    jan, feb = datetime(2023, 1, 31, tzinfo=UTC), datetime(2023, 2, 28, tzinfo=UTC)
+    events = [
+        figure_event("figures-a", period="2023-01", indicator="elb_stock"),
+        figure_event("figures-a", period="2024-01").model_copy(update={"occurred_at": feb}),
+        figure_event("figures-b", period="2023-12", breakdown="women"),
+        figure_event("agreement-x").model_copy(update={"type": "Other", "data": {"n": "1"}}),
+        figure_event("figures-b", period="2024-02", indicator="elb_stock"),
+    ]
+    await store.append(events)
+    recorded = [e for page in [p async for p in store.read_all()] for e in page]
+    selections = [
+        Selection(),
+        Selection(stream="figures-a"),
+        Selection(types=["MonthlyFigureReported"], until=3),
+        Selection(published_by=jan),
+        Selection(fields={"indicator": ["elb_stock"], "breakdown": ["total"]}),
+        Selection(stream="figures-b", prefixes={"period": ["2023", "2024"]}),
+        Selection(prefixes={"period": ["2023"]}, fields={"jobcenter_id": []}),
+    ]
+
+    for selection in selections:
+        found = await store.select(store.pool, selection)
+        assert found == [e for e in recorded if selection.matches(e)], selection
+    with pytest.raises(ValueError, match="not a data field"):
+        await store.select(store.pool, Selection(fields={"x' OR true --": ["1"]}))

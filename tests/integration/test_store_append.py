@@ -18,13 +18,8 @@ from events.chain import (
     chain_hash,
     timestamp_text,
 )
-from events.store import (
-    APPEND_LOCK_KEY,
-    NOTIFY_CHANNEL,
-    EventStore,
-    NewEvent,
-    WrongExpectedVersion,
-)
+from events.log import NewEvent
+from events.store import APPEND_LOCK_KEY, NOTIFY_CHANNEL, EventStore, WrongExpectedVersion
 from events.verify import recompute_hash, verify_chain
 from tests.factories import figure_event, unique
 

@@ -4,7 +4,7 @@ jobcenter's figures, built event by event (no IO)."""
 from datetime import UTC, datetime
 from typing import Any
 
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.attainment.answers import AgreementAttainment, TargetResult
 from projections.attainment.calculation import attainment
 

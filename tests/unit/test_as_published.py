@@ -3,7 +3,7 @@ history of 2023 recorded in one go in March 2024 (no IO: a store of plain lists)
 
 from datetime import UTC, datetime
 
-from events.store import RecordedEvent
+from events.log import RecordedEvent, Selection
 from services.replay import attainment_at, attainment_published
 from tests.unit.attainment_log import Log
 
@@ -11,11 +11,13 @@ from tests.unit.attainment_log import Log
 class ListStore:
     """The one read `services.replay` needs, from a list of recorded events."""
 
+    pool = None
+
     def __init__(self, events: list[RecordedEvent]) -> None:
         self.events = events
 
-    async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
-        return [e for e in self.events if e.stream_id == stream_id]
+    async def select(self, _: None, selection: Selection) -> list[RecordedEvent]:
+        return [e for e in self.events if selection.matches(e)]
 
 
 def at(day: str) -> datetime:

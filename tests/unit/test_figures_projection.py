@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from projections.figures.calculation import Amounts, fold_figures, group_flags
-from projections.figures.rebuild import FiguresLoader
+from projections.figures.rebuild import fold
 from tests.factories import figure_event
 
 RECORDED_AT = datetime(2022, 10, 27, 9, tzinfo=UTC)
@@ -222,15 +222,14 @@ def test_both_flags_on_one_total() -> None:
 
 
 def test_the_loader_flags_every_row_from_the_same_rule() -> None:
-    loader = FiguresLoader()
-    loader.add([
+    folded = fold([
         recorded(1, value=99),
         recorded(2, breakdown="women", value=40),
         recorded(3, breakdown="men", value=60),
         recorded(4, value=100, period="2022-08"),
     ])  # fmt: skip
 
-    rows = {(r[2], r[3]): r[-1] for r in loader.finish()["figures"]}
+    rows = {(r[2], r[3]): r[-1] for r in folded["figures"]}
 
     assert rows == {("total", "2022-07"): ["breakdown_sum_exceeds_total"],
                     ("women", "2022-07"): [], ("men", "2022-07"): [],
@@ -239,14 +238,13 @@ def test_the_loader_flags_every_row_from_the_same_rule() -> None:
 
 def test_the_flags_look_at_the_rows_in_force() -> None:
     # the women's correction (30) is in force though its report (70 > 60) was recorded later
-    loader = FiguresLoader()
-    loader.add([
+    folded = fold([
         recorded(1, value=60),
         recorded(2, "MonthlyFigureCorrected", CORRECTED, breakdown="women", value=30,
                  reason="late registrations"),
         recorded(3, breakdown="women", value=70),
     ])  # fmt: skip
 
-    rows = {r[2]: (r[4], r[-1]) for r in loader.finish()["figures"]}
+    rows = {r[2]: (r[4], r[-1]) for r in folded["figures"]}
 
     assert rows == {"total": (Decimal(60), []), "women": (Decimal(30), [])}

@@ -2,7 +2,9 @@
 Inside services: the pipeline and the API know nothing of the CLI, the pipeline nothing of the
 API, and the bootstrap nothing of any of them. Inside projections: each projection's package
 knows only itself and the engine, and the engine no projection. No module imports itself back
-through others (no import cycle). Inside infra/broker: each broker's module knows
+through others (no import cycle). A calculation does no IO: it and everything it imports import
+neither asyncpg nor the store; and no module but the store names the store's table
+(`store.events`) in a statement. Inside infra/broker: each broker's module knows
 only the transport protocol, and the supervisor only the protocol. No test module imports
 another (shared helpers live in conftest.py or a helpers module)."""
 
@@ -168,6 +170,85 @@ def test_no_import_cycle() -> None:
             visit(name, [name])
 
     assert cycles == []
+
+
+CALCULATION_MODULES = (
+    "calculation",
+    "inputs",
+    "answers",
+    "aggregations",
+    "results",
+    "batch",
+    "codec",
+)
+"""The modules of a projection's package that compute (its projection and rebuild do IO)."""
+PURE_MODULES = ("events.log", "events.trusted", "projections.engine.decoded")
+STORE = "events.store"
+
+
+def calculation_modules() -> list[str]:
+    """Every calculation module of the projections' packages, and the pure modules they use."""
+    found = [
+        module_name(path)
+        for path in (ROOT / "projections").glob("*/*.py")
+        if path.stem in CALCULATION_MODULES
+    ]
+    return sorted({*found, *PURE_MODULES})
+
+
+def reached_imports(name: str) -> set[str]:
+    """Every module `name` imports, directly or through the project's modules it imports."""
+    paths = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    reached: set[str] = set()
+    todo = [name]
+    while todo:
+        for imported in imported_modules(paths[todo.pop()]) - reached:
+            reached.add(imported)
+            if imported in paths:
+                todo.append(imported)
+    return reached
+
+
+@pytest.mark.parametrize("module", calculation_modules())
+def test_a_calculation_module_does_no_io(module: str) -> None:
+    io = {n for n in reached_imports(module) if n.split(".")[0] == "asyncpg" or n == STORE}
+
+    assert io == set()
+
+
+def docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the docstring nodes of a module, its classes and functions."""
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            found.add(id(body[0].value))
+    return found
+
+
+def names_the_log(path: Path) -> list[str]:
+    """The string constants of a module (not its docstrings) that name `store.events`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = docstrings(tree)
+    return [
+        node.value.strip()[:60]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skipped
+        and "store.events" in node.value
+    ]
+
+
+def test_only_the_store_names_the_log_table() -> None:
+    offending = {
+        str(path.relative_to(ROOT)): names_the_log(path)
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if module_name(path) != STORE and names_the_log(path)
+    }
+
+    assert offending == {}
 
 
 def imports_of_test_modules(path: Path) -> list[str]:

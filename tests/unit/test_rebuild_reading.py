@@ -9,8 +9,9 @@ import pytest
 
 from events.catalogue import CATALOGUE, FIGURE_TYPES, parse_envelope
 from events.chain import canonical_json
-from events.store import EVENT_COLUMNS, RecordedEvent, record_from_row
-from projections.engine.reading import trusted_figure, trusted_record
+from events.log import RecordedEvent
+from events.store import EVENT_COLUMNS, record_from_row, trusted_record
+from events.trusted import trusted_figure
 from tests.benchmarks.national import encode, is_hostile, national_workload
 
 AT = datetime(2024, 1, 31, 8, tzinfo=UTC)

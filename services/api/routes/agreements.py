@@ -8,10 +8,11 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.deps import ERRORS, NOT_FOUND, Limit, Offset, ReadAt, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
+from services.replay import agreement_history
 
 AGREEMENT_COLUMNS = """
 a.agreement_id, a.jobcenter_id, j.land, a.year, a.parties, a.signed_on, a.title, a.status,
@@ -204,7 +205,7 @@ async def history(
     await require_in_scope(at, caller, agreement_id)
     async with at.snapshot(response, None) as connection:
         head = int(response.headers["X-Position"])
-        found = await at.store.agreement_history(agreement_id, head, limit, offset, connection)
+        found = await agreement_history(connection, agreement_id, head, limit, offset)
     if found is None:
         raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")
     items, count = found

@@ -9,10 +9,11 @@ from pydantic import BaseModel
 
 from events.catalogue import CATALOGUE, FigureEvent, MonthlyFigureCorrected
 from events.envelope import Number
-from events.store import RecordedEvent
+from events.log import RecordedEvent
 from services.api.auth import Reader
 from services.api.deps import NOT_FOUND, Limit, Offset, ReadAtDep, jobcenter_land
 from services.api.errors import ApiError
+from services.replay import figure_vintages
 
 router = APIRouter()
 
@@ -70,7 +71,7 @@ async def vintages(
     async with at.snapshot(response, None) as connection:
         land = await jobcenter_land(connection, jobcenter_id)
         head = int(response.headers["X-Position"])
-        events, count = await at.store.figure_vintages(key, head, limit, offset, connection)
+        events, count = await figure_vintages(connection, key, head, limit, offset)
     if count == 0 or not caller.sees(land, jobcenter_id):
         raise ApiError(404, "not_found", f"no figure {'/'.join(key)!r}")
     return Vintages(items=[vintage(event) for event in events], count=count)

@@ -1,0 +1,142 @@
+"""How a projection's fresh tables are filled for a rebuild: one protocol, two ways to meet it.
+
+A `Rebuild` reads the log in parts (each a list of events in position order, with how far the
+rebuild got) and writes each part into the fresh tables in one transaction. `Pages` reads windows
+of positions and applies each through the projection's own `apply` (nothing written twice);
+`Groups` reads groups of streams whose events fold independently of the other groups' (say, one
+jobcenter's), a few at a time, folds each part in memory and writes its rows by COPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from events.log import RecordedEvent
+from events.store import EventStore, Group
+
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+Tables = Mapping[str, str]
+"""A projection's table names -> the qualified names to write (live or fresh)."""
+Rows = Mapping[str, Sequence[tuple[object, ...]]]
+"""A projection's table names -> records to add, in column order."""
+Part = tuple[list[RecordedEvent], int]
+"""Events in position order, and how far the rebuild got with them (of the head it builds to)."""
+
+
+class Rebuild(Protocol):
+    """Fills a projection's fresh tables from the log up to a position."""
+
+    def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
+        """The log up to `until` as the parts to write, in the order to write them."""
+
+    async def write(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        """Write one part into `tables` (inside the transaction the caller holds)."""
+
+
+class Applying(Protocol):
+    """What `Pages` needs of a projection: the types it reads and its `apply`."""
+
+    @property
+    def types(self) -> Collection[str] | None:
+        """The event types it consumes (None: all)."""
+
+    async def apply(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        """Apply `events` (in position order) to `tables`."""
+
+
+class Pages:
+    """A rebuild through the projection's own `apply`, a window of positions at a time."""
+
+    def __init__(self, projection: Applying) -> None:
+        self.projection = projection
+
+    async def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
+        async for events, reached in store.windows(self.projection.types, 0, until):
+            yield events, reached
+
+    async def write(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        await self.projection.apply(connection, events, tables)
+
+
+@dataclass(frozen=True)
+class Groups:
+    """A rebuild that folds independent groups of streams in memory, a few at a time, and
+    writes their rows by COPY: memory holds a few groups' state, not the whole log's."""
+
+    types: Collection[str]
+    """The event types it reads."""
+    grouping: Callable[[EventStore, int], Awaitable[list[Group]]]
+    """The groups of streams holding every event up to a position it reads."""
+    fold: Callable[[Sequence[RecordedEvent]], Rows]
+    """Every row of the groups whose events (in position order) it is given."""
+    fields: Mapping[str, Collection[str]] = field(default_factory=dict)
+    """Only events whose data field has one of these values (others are not read at all)."""
+
+    async def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
+        groups = await self.grouping(store, until)
+        done = 0
+        async for events in store.read_groups(self.types, groups, until, self.fields):
+            done += len(events)
+            yield events, min(done, until)
+
+    async def write(
+        self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
+    ) -> None:
+        await copy(connection, tables, self.fold(events))
+
+
+def grouped_by(
+    types: Collection[str], key: str
+) -> Callable[[EventStore, int], Awaitable[list[Group]]]:
+    """A `Groups.grouping`: streams holding events of `types` whose data field `key` shares a
+    value are one group (say, a jobcenter's figure streams by `jobcenter_id`)."""
+
+    async def grouping(store: EventStore, until: int) -> list[Group]:
+        return join_groups(*await store.stream_keys(until, types, key))
+
+    return grouping
+
+
+async def copy(connection: Connection, tables: Tables, rows: Rows) -> None:
+    """COPY each table's records into its qualified table."""
+    for table, records in rows.items():
+        if records:
+            schema, _, name = tables[table].partition(".")
+            await connection.copy_records_to_table(name, schema_name=schema, records=records)
+
+
+def join_groups(keys: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> list[Group]:
+    """Streams -> groups of streams: two streams sharing a key are in one group (so every
+    event about a key is in the group of that key), each group's streams sorted, with the
+    number of events they hold."""
+    owner: dict[str, str] = {}
+    parent: dict[str, str] = {}
+
+    def root(stream: str) -> str:
+        while parent[stream] != stream:
+            parent[stream] = parent[parent[stream]]
+            stream = parent[stream]
+        return stream
+
+    for stream, found in sorted(keys.items()):
+        parent[stream] = stream
+        for key in found:
+            if key in owner:
+                parent[root(stream)] = root(owner[key])
+            else:
+                owner[key] = stream
+    groups: dict[str, list[str]] = {}
+    for stream in parent:
+        groups.setdefault(root(stream), []).append(stream)
+    return sorted((sorted(group), sum(sizes[s] for s in group)) for group in groups.values())
