@@ -1,25 +1,35 @@
 """Bearer tokens (JWT): verifying them against the identity provider's public keys, and, for the
 embedded default, a local signing key to mint them with.
 
-Verification accepts only asymmetric algorithms (EdDSA, RS256, ES256) and requires `exp`, `sub`,
-the configured issuer and audience. Keys come from, in this order: a JWKS URL (a ministry's
-identity provider), a PEM public key file, or the local key pair under `<data dir>/auth/`
-(created on first use; its private half never leaves that folder).
+Verification accepts only the asymmetric algorithm of the trusted key (EdDSA for Ed25519, RS256
+for RSA, ES256 for P-256; any other `alg` in a token's header is refused) and requires `exp`,
+`sub`, `role`, the configured issuer and audience. The claims are then validated fail-closed
+(`Claims`): a claim that is null, empty or of the wrong type refuses the token. Keys come from,
+in this order: a JWKS URL (a ministry's identity provider), a PEM public key file, or the local
+key pair under `<data dir>/auth/` (created on first use; its private half never leaves that
+folder).
 """
 
 import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from infra.settings import Settings
 
-ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+KEY_ALGORITHMS = (
+    (Ed25519PublicKey, "EdDSA"), (RSAPublicKey, "RS256"), (EllipticCurvePublicKey, "ES256"),
+)  # fmt: skip
+"""The one algorithm a token may name for each kind of trusted key."""
+REQUIRED_CLAIMS = ["exp", "sub", "iss", "aud"]
 LOCAL_KEY_FILE = "signing-key.pem"
 LOCAL_ALGORITHM = "EdDSA"
 DEFAULT_LIFETIME_S = 30 * 24 * 3600
@@ -27,6 +37,67 @@ DEFAULT_LIFETIME_S = 30 * 24 * 3600
 
 class InvalidToken(Exception):
     """A token that is missing, malformed, expired, or not signed by a trusted key."""
+
+
+Role = Literal["reader", "auditor", "source", "admin"]
+Name = Annotated[str, Field(min_length=1)]
+Names = Annotated[list[Name], Field(min_length=1)]
+NumericDate = Annotated[int | float, Field(allow_inf_nan=False)]
+"""Seconds since the epoch, as JSON numbers (RFC 7519), never strings or booleans."""
+
+
+class Claims(BaseModel):
+    """The claims of a verified token, validated fail-closed: a claim named here that is null,
+    empty or of the wrong type refuses the token; so does a `source` token without `source`.
+    `land`, `jobcenter_id` and `types` are one name or a non-empty list of names; other claims
+    (`jti`, the identity provider's own) are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    sub: Name
+    role: Role
+    exp: NumericDate
+    iat: NumericDate | None = None
+    nbf: NumericDate | None = None
+    land: Name | Names | None = None
+    jobcenter_id: Name | Names | None = None
+    source: Name | None = None
+    types: Name | Names | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_null(cls, data: Any) -> Any:
+        """A claim sent as null is refused, never read as absent (a reader with `"land": null`
+        would otherwise be federal)."""
+        if isinstance(data, dict):
+            nulls = sorted(name for name, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"null claims: {', '.join(nulls)}")
+        return data
+
+    @model_validator(mode="after")
+    def source_named(self) -> "Claims":
+        """A source token names the source it writes as."""
+        if self.role == "source" and self.source is None:
+            raise ValueError("a source token needs a `source` claim")
+        return self
+
+
+def algorithms_for(key: Any) -> list[str]:
+    """The algorithm a token signed by `key` must name (none for a key of another kind)."""
+    return [name for kind, name in KEY_ALGORITHMS if isinstance(key, kind)]
+
+
+def validated(claims: dict[str, Any]) -> Claims:
+    """`claims` as `Claims`; `InvalidToken` naming each problem otherwise."""
+    try:
+        return Claims.model_validate(claims)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'claims'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise InvalidToken(problems) from None
 
 
 def local_key_path(settings: Settings) -> Path:
@@ -84,14 +155,15 @@ class TokenVerifier:
         else:
             self.key = local_signing_key(settings).public_key()
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a valid token; raises `InvalidToken` otherwise."""
+    def verify(self, token: str) -> Claims:
+        """The validated claims of a valid token; raises `InvalidToken` otherwise (also for a
+        token naming an algorithm other than the trusted key's)."""
         try:
             key = self.jwks.get_signing_key_from_jwt(token).key if self.jwks else self.key
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
-                options={"require": ["exp", "sub", "iss", "aud"]},
+                token, key, algorithms=algorithms_for(key), audience=self.audience,
+                issuer=self.issuer, options={"require": REQUIRED_CLAIMS},
             )  # fmt: skip
-        except (jwt.PyJWTError, ValueError) as error:
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from error
-        return claims
+        return validated(claims)
