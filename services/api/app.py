@@ -6,12 +6,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
-from events.store import EventStore, StoreError
+from events.store import EventStore
 from infra.broker import Transport
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
 from services.api.deps import refuse_nul
-from services.api.errors import ApiError, BodyLimit, ErrorResponse, api_error
+from services.api.errors import STORE_FAILURES, ApiError, BodyLimit, ErrorResponse, api_error
 from services.api.metrics import TimingMiddleware
 from services.api.openapi import openapi_with_error_shape
 from services.api.routes import (
@@ -69,7 +69,7 @@ def create_app(
     app.state.transport = transport
     app.state.broker_url = broker_url
     app.state.max_lag_events = settings.health_max_lag_events
-    for error in (StoreError, ApiError, RequestValidationError, HTTPException, Exception):
+    for error in (*STORE_FAILURES, ApiError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, api_error)
     app.add_middleware(TimingMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -11,11 +11,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Query, Request, Response
+from pydantic import AfterValidator
 
 from events.store import EventStore, Reader
 from projections.engine.checkpoints import Checkpoints
@@ -110,6 +112,20 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT)]
 Year = Annotated[int | None, Query(ge=1, le=9999)]
 """A calendar year filter (a larger number could not be bound to SQL: 422, not 500)."""
+
+
+def storable_moment(value: datetime) -> datetime:
+    """`value`, if its UTC time (what the database compares) lies within years 1 to 9999."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("the time in UTC lies outside the years 1 to 9999") from None
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(storable_moment)]
+"""A time filter (`since`, `as_of`, `as_published`): 422 when it has no UTC time the database
+could hold (`9999-12-31T23:59:59-23:59`), not 500."""
 
 
 async def jobcenter_land(reader: Reader, jobcenter_id: str) -> str | None:

@@ -1,9 +1,11 @@
 """The API's one error answer: `{"error": {"code": ..., "message": ...}}` with a 4xx/5xx status,
 for every failure: our own, invalid requests, unknown routes and methods, oversized bodies, an
-unavailable store, and anything unexpected (500, details only in the log)."""
+unavailable store (503 `store_unavailable`: every failure to reach the database, whatever the
+route), and anything unexpected (500, details only in the log)."""
 
 import json
 
+import asyncpg
 import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +32,12 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+STORE_FAILURES: tuple[type[Exception], ...] = (
+    StoreError, OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError, asyncpg.InsufficientResourcesError,
+)  # fmt: skip
+"""What reaching the database raises when it is down, restarting, out of connections or slow to
+hand one out (a pool's acquire timeout): the store's unavailability, not the request's fault."""
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 """Codes of the errors the router itself answers."""
 
@@ -51,8 +59,8 @@ def error_response(error: ApiError) -> JSONResponse:
 
 async def api_error(request: Request, error: Exception) -> JSONResponse:
     """Any failure of a request as the one error shape."""
-    if isinstance(error, StoreError):
-        log.warning("store unavailable for a request", path=request.url.path, error=str(error))
+    if isinstance(error, STORE_FAILURES):
+        log.warning("store unavailable for a request", path=request.url.path, error=repr(error))
         error = ApiError(503, "store_unavailable", "the event store is unavailable; try again")
     elif isinstance(error, RequestValidationError):
         problems = "; ".join(

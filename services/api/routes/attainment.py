@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from projections.attainment.answers import AgreementAttainment, TargetResult
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import Limit, Offset, ReadAtDep, Year, jobcenter_land, page_count
+from services.api.deps import Limit, Moment, Offset, ReadAtDep, Year, jobcenter_land, page_count
 from services.api.errors import ApiError
 from services.replay import attainment_at, attainment_published, position_of
 
@@ -65,9 +65,9 @@ async def agreement_attainment(
     request: Request,
     response: Response,
     caller: Reader,
-    as_of: datetime | None = None,
+    as_of: Moment | None = None,
     as_of_position: Annotated[int | None, Query(ge=0)] = None,
-    as_published: datetime | None = None,
+    as_published: Moment | None = None,
     format: ExportFormat = None,
 ) -> AgreementAttainment | Response:
     """Current attainment of every target; with `as_of`/`as_of_position`, as known then (record

@@ -9,7 +9,7 @@ from events.envelope import Number
 from events.store import EventStore
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import ERRORS, Limit, Offset, ReadAt, ReadAtDep, Year, page_count
+from services.api.deps import ERRORS, Limit, Moment, Offset, ReadAt, ReadAtDep, Year, page_count
 from services.replay import figures_published
 
 SELECT_FIGURES = f"""
@@ -67,7 +67,7 @@ async def figures(
     year: Year = None,
     limit: Limit = 100,
     offset: Offset = 0,
-    as_published: datetime | None = None,
+    as_published: Moment | None = None,
     format: ExportFormat = None,
 ) -> Figures | Response:
     """Monthly figures as known now, with their revision count and flags; with

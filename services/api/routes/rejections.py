@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from events.rejections import RejectionLog, StoredRejection, body_text
 from services.api.auth import Auditor
-from services.api.deps import Limit, Offset, StoreDep
+from services.api.deps import Limit, Moment, Offset, StoreDep
 
 router = APIRouter()
 
@@ -53,7 +53,7 @@ async def rejections(
     response: Response,
     caller: Auditor,
     source: str | None = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Rejections:
