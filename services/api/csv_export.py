@@ -1,10 +1,13 @@
 """CSV answers of list endpoints: `?format=csv` or `Accept: text/csv`, the same filters and the
 same columns as the JSON items, a header row, comma-separated (the `csv` module's defaults),
-with a `Content-Disposition` naming the file."""
+with a `Content-Disposition` naming the file (RFC 6266: an ASCII `filename` and the exact name as
+`filename*`, so ids with any characters make a valid header)."""
 
 import csv
 import io
 import json
+import re
+from urllib.parse import quote
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -16,6 +19,9 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": "JSON, or CSV with `?format=csv` or `Accept: text/csv`"},
 }  # fmt: skip
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
+"""What the ASCII fallback file name replaces with `_`: everything but letters, digits, `.-_`
+(quotes, backslashes, separators, control characters, non-ASCII)."""
 ExportFormat = Annotated[
     Literal["json", "csv"] | None,
     Query(description="`csv` for a CSV file (also chosen by `Accept: text/csv`)"),
@@ -41,6 +47,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def content_disposition(filename: str) -> str:
+    """An attachment header for `filename` (RFC 6266, 5987): an ASCII fallback with unsafe
+    characters replaced, and the exact name percent-encoded as UTF-8."""
+    fallback = UNSAFE_IN_FILENAME.sub("_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def csv_response(
     items: Sequence[BaseModel], model: type[BaseModel], filename: str, headers: dict[str, str]
 ) -> Response:
@@ -56,5 +69,5 @@ def csv_response(
     return Response(
         buffer.getvalue(),
         media_type=CSV_MEDIA_TYPE,
-        headers={**kept, "Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={**kept, "Content-Disposition": content_disposition(filename)},
     )
