@@ -7,9 +7,9 @@ import csv
 import io
 import json
 import re
-from urllib.parse import quote
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel

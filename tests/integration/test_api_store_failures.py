@@ -61,8 +61,11 @@ async def test_every_read_answers_503_while_the_database_is_cut_off(
 
     answers = {path: await client.get(path, headers=headers) for path in paths}
 
-    wrong = {path: (r.status_code, r.text[:120]) for path, r in answers.items()
-             if r.status_code != 503 or r.json()["error"]["code"] != "store_unavailable"}  # fmt: skip
+    wrong = {
+        path: (r.status_code, r.text[:120])
+        for path, r in answers.items()
+        if r.status_code != 503 or r.json()["error"]["code"] != "store_unavailable"
+    }
     assert wrong == {}
 
 
