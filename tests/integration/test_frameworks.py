@@ -149,3 +149,23 @@ async def test_frameworks_are_scoped(
 async def test_unknown_framework_and_jobcenter_are_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/frameworks/nope")).status_code == 404
     assert (await client.get("/jobcenters/99999/frameworks")).status_code == 404
+
+
+async def test_member_count_counts_only_the_members_a_reader_may_see(
+    client: httpx.AsyncClient, app: FastAPI, store: EventStore
+) -> None:
+    duesseldorf = envelope("JobcenterRegistered", {"jobcenter_id": "05111", "name": "Düsseldorf",
+                                                   "land": "DE-NW", "kind": "gE"})  # fmt: skip
+    assert await ingest(store, [duesseldorf, join("05111", "2018-05-14")]) == [
+        ("recorded", None), ("recorded", None)]  # fmt: skip
+    counts = {}
+    for who, claims in {"federal": {}, "Land": {"land": "DE-NW"},
+                        "jobcenter": {"jobcenter_id": "05162"}}.items():  # fmt: skip
+        headers = {"Authorization": f"Bearer {token('reader', **claims)}"}
+        listed = (await client.get("/frameworks", headers=headers)).json()["items"]
+        detail = (await client.get(f"/frameworks/{NRW}", headers=headers)).json()
+        joined = (await client.get("/jobcenters/05162/frameworks", headers=headers)).json()
+        counts[who] = (listed[0]["member_count"], detail["member_count"], len(detail["members"]),
+                       joined["items"][0]["member_count"])  # fmt: skip
+
+    assert counts == {"federal": (2, 2, 2, 2), "Land": (2, 2, 2, 2), "jobcenter": (1, 1, 1, 1)}

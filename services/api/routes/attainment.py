@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from projections.attainment.answers import AgreementAttainment, TargetResult
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import Limit, Moment, Offset, ReadAtDep, Year, jobcenter_land, page_count
+from services.api.deps import Limit, Moment, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
+from services.api.routes.agreements import require_in_scope
 from services.replay import attainment_at, attainment_published, position_of
 
 SELECT_AGREEMENT_YEAR = """
@@ -93,15 +94,14 @@ async def attainment_answer(
 ) -> AgreementAttainment:
     """The attainment answer, live, as known at `as_of`/`as_of_position`, or as published."""
     if as_of is not None or as_of_position is not None or as_published is not None:
+        await require_in_scope(read, caller, agreement_id)  # before the replay
         position = await position_of(read.store, as_of, as_of_position)
         result = (
             await attainment_at(read.store, agreement_id, position)
             if as_published is None
             else await attainment_published(read.store, agreement_id, position, as_published)
         )
-        if result is None or not caller.sees(
-            await jobcenter_land(read.store.pool, result.jobcenter_id), result.jobcenter_id
-        ):
+        if result is None:
             raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
         response.headers["X-Position"] = str(position)
         return result.model_copy(update={"position": position})

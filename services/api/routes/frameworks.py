@@ -3,7 +3,8 @@ members, their measures and reported progress (`GET /frameworks/{framework_id}`)
 frameworks a jobcenter joined (`GET /jobcenters/{jobcenter_id}/frameworks`).
 
 Scope: a framework is visible to a reader whose Land it belongs to or whose jobcenter joined
-it; its members are listed as far as they are in the reader's scope."""
+it; its members are listed, and counted in `member_count`, as far as they are in the reader's
+scope."""
 
 from datetime import date
 
@@ -22,9 +23,15 @@ from services.api.deps import (
 )
 from services.api.errors import ApiError
 
-FRAMEWORK_COLUMNS = """
+
+def framework_columns(first: int) -> str:
+    """The columns of a framework `f`; its `member_count` counts only the members in the scope
+    bound from `$first` on (as `members` lists them), so a reader learns nothing of the others."""
+    return f"""
 f.framework_id, f.land, f.title, f.parties, f.signed_on, f.join_deadline, f.goals, f.position,
-(SELECT count(*) FROM views.framework_members AS c WHERE c.framework_id = f.framework_id)
+(SELECT count(*) FROM views.framework_members AS c
+   LEFT JOIN views.jobcenters AS cj USING (jobcenter_id)
+ WHERE c.framework_id = f.framework_id AND {scope_sql("cj.land", "c.jobcenter_id", first)})
     AS member_count
 """
 
@@ -40,13 +47,13 @@ def framework_scope(first: int) -> str:
 
 
 SELECT_FRAMEWORKS = f"""
-SELECT {FRAMEWORK_COLUMNS}, count(*) OVER () AS total
+SELECT {framework_columns(4)}, count(*) OVER () AS total
 FROM views.frameworks AS f
 WHERE ($1::text IS NULL OR f.land = $1) AND {framework_scope(4)}
 ORDER BY f.land, f.framework_id LIMIT $2 OFFSET $3
 """
 SELECT_FRAMEWORK = f"""
-SELECT {FRAMEWORK_COLUMNS} FROM views.frameworks AS f
+SELECT {framework_columns(2)} FROM views.frameworks AS f
 WHERE f.framework_id = $1 AND {framework_scope(2)}
 """
 SELECT_MEMBERS = f"""
@@ -61,7 +68,7 @@ SELECT jobcenter_id, measure, text, period, position
 FROM views.framework_reports WHERE framework_id = $1 ORDER BY position
 """
 SELECT_JOINED = f"""
-SELECT {FRAMEWORK_COLUMNS}, m.joined_on, m.approved_by, m.approved_on, m.measures,
+SELECT {framework_columns(4)}, m.joined_on, m.approved_by, m.approved_on, m.measures,
        m.position AS joined_position, count(*) OVER () AS total
 FROM views.framework_members AS m JOIN views.frameworks AS f USING (framework_id)
 WHERE m.jobcenter_id = $1
@@ -191,5 +198,7 @@ async def jobcenter_frameworks(
         land = await jobcenter_land(connection, jobcenter_id)
         if land is None or not caller.sees(land, jobcenter_id):
             raise ApiError(404, "not_found", f"no jobcenter {jobcenter_id!r}")
-        rows = await connection.fetch(SELECT_JOINED, jobcenter_id, limit, offset)
+        rows = await connection.fetch(
+            SELECT_JOINED, jobcenter_id, limit, offset, *caller.scope_args()
+        )
     return Memberships(items=[Membership(**dict(r)) for r in rows], count=page_count(rows))

@@ -1,5 +1,9 @@
 """`GET /health`: liveness and progress (200 while the process lives; `degraded` with its
-reasons when the database or broker is unreachable or a projection lags too far)."""
+reasons when the database or broker is unreachable or a projection lags too far).
+
+A reader scoped to a Land or jobcenters sees `status` and `position` alone (the log's head, the
+number `X-Position` carries on every read): no projection checkpoints and no reasons, which tell
+how far each part has worked through every Land's events."""
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -26,4 +30,7 @@ async def health(request: Request, response: Response, caller: AnyRole) -> Healt
     status = await probe(request.app)
     if status.position is not None:
         response.headers["X-Position"] = str(status.position)
-    return Health.model_validate(as_health(status))
+    answer = as_health(status)
+    if not caller.federal:
+        answer = {"status": answer["status"], "position": status.position, "projections": {}}
+    return Health.model_validate(answer)

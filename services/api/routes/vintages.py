@@ -68,10 +68,14 @@ async def vintages(
     `revision_count` of `GET /figures` is their number - 1. 404 when the figure was never
     published or its jobcenter is outside the caller's scope."""
     key = (jobcenter_id, indicator, breakdown, period)
+    unknown = ApiError(404, "not_found", f"no figure {'/'.join(key)!r}")
+    if not caller.federal and not caller.sees(
+        await jobcenter_land(at.store.pool, jobcenter_id), jobcenter_id
+    ):
+        raise unknown  # before any read of the log
     async with at.snapshot(response, None) as connection:
-        land = await jobcenter_land(connection, jobcenter_id)
         head = int(response.headers["X-Position"])
         events, count = await figure_vintages(connection, key, head, limit, offset)
-    if count == 0 or not caller.sees(land, jobcenter_id):
-        raise ApiError(404, "not_found", f"no figure {'/'.join(key)!r}")
+    if count == 0:
+        raise unknown
     return Vintages(items=[vintage(event) for event in events], count=count)
