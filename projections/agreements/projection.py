@@ -277,6 +277,8 @@ class AgreementsProjection:
     """Jobcenters, agreements, targets, goals, budget lines and dialogues as known now."""
 
     name = "agreements"
+    version = 1
+    """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("jobcenters", "agreements", "targets", "goals", "budget_lines", "dialogs")
     types = HANDLED_TYPES
     ddl = AGREEMENTS_DDL

@@ -128,6 +128,8 @@ class AttainmentProjection:
     """Attainment per (agreement, target), with the history of its changes."""
 
     name = "attainment"
+    version = 1
+    """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("agreement_years", "attainment", "attainment_history", "attainment_state")
     types = RELEVANT_TYPES
     ddl = ATTAINMENT_DDL

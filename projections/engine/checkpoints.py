@@ -1,7 +1,10 @@
-"""Projection checkpoints (`service.checkpoints`): every SQL statement on that table is here.
+"""Projection checkpoints (`service.checkpoints`) and the versions of the projections' tables
+(`service.projection_versions`): every SQL statement on those tables is here.
 
 A checkpoint is the position up to which a projection has applied the store; it is changed only
-inside the transaction that changes the projection's tables, while the row is locked.
+inside the transaction that changes the projection's tables, while the row is locked. A version
+is the one the projection declared when its live tables were created or last swapped in (no row:
+version 1, the first one declared); it is changed only in that transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ SELECT_CHECKPOINT = (
     "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = $1"
 )
 SELECT_CHECKPOINTS = "SELECT projection, position FROM service.checkpoints ORDER BY projection"
+FIRST_VERSION = 1
+"""The version of tables built before versions were recorded (migration 0015)."""
+SET_VERSION = """
+INSERT INTO service.projection_versions (projection, version) VALUES ($1, $2)
+ON CONFLICT (projection) DO UPDATE SET version = $2, updated_at = now()
+"""
+SELECT_VERSION = "SELECT version FROM service.projection_versions WHERE projection = $1"
 
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 Reader: TypeAlias = "asyncpg.Pool | PoolConnectionProxy[asyncpg.Record]"
@@ -37,6 +47,10 @@ class ProjectionStatus:
     head: int
     lag_seconds: float = 0.0
     """recorded_at of the head minus recorded_at of the checkpoint's event; 0 when caught up."""
+    version: int = FIRST_VERSION
+    """The version its live tables were built by."""
+    declared: int = FIRST_VERSION
+    """The version its code declares; a different one is rebuilt by the projector."""
 
     @property
     def lag(self) -> int:
@@ -74,3 +88,18 @@ class Checkpoints:
         """Every projection's checkpoint, by name."""
         rows = await self.pool.fetch(SELECT_CHECKPOINTS)
         return {row["projection"]: int(row["position"]) for row in rows}
+
+    @staticmethod
+    async def set_version(connection: Connection, name: str, version: int) -> None:
+        """Record that the tables the transaction creates or swaps in are of `version`."""
+        await connection.execute(SET_VERSION, name, version)
+
+    @staticmethod
+    async def read_version(reader: Reader, name: str) -> int:
+        """The version of a projection's live tables, as `reader` sees it."""
+        found = await reader.fetchval(SELECT_VERSION, name)
+        return FIRST_VERSION if found is None else int(found)
+
+    async def version(self, name: str) -> int:
+        """The version of a projection's live tables."""
+        return await self.read_version(self.pool, name)

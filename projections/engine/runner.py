@@ -75,6 +75,11 @@ class Projection(Protocol):
         """Unique name; the key of its checkpoint."""
 
     @property
+    def version(self) -> int:
+        """The version of its tables and its fold: raised with every change of either, so that
+        the projector rebuilds it (no migration)."""
+
+    @property
     def tables(self) -> tuple[str, ...]:
         """The unqualified names of the tables it owns."""
 
@@ -146,10 +151,13 @@ class ProjectionRunner:
         self.projections = {projection.name: projection for projection in projections}
         self._wakers = {name: asyncio.Event() for name in self.projections}
         self._running = False
+        self._current: set[str] = set()
+        """Projections whose live tables were seen to be of their code's version."""
 
     async def ensure_tables(self) -> None:
         """Create, from its own DDL, the live tables of every projection that has none yet (a
-        new projection, a new database); refuse a projection with only some of its tables."""
+        new projection, a new database), recording its version; refuse a projection with only
+        some of its tables unless they are of another version (its rebuild makes them all)."""
         async with self.pool.acquire() as connection, connection.transaction():
             await connection.execute(LOCK_CREATE, CREATE_LOCK_KEY)
             for projection in self.projections.values():
@@ -158,12 +166,16 @@ class ProjectionRunner:
                 if len(present) == len(live):
                     continue
                 if present:
+                    version = await self.checkpoints.read_version(connection, projection.name)
+                    if version != projection.version:
+                        continue
                     raise ProjectionError(
                         f"projection {projection.name!r} has only some of its tables "
                         f"({', '.join(present)}); drop them and let them be rebuilt"
                     )
                 for statement in ddl(projection, live):
                     await connection.execute(statement)
+                await self.checkpoints.set_version(connection, projection.name, projection.version)
                 log.info("projection tables created", projection=projection.name)
 
     def wake(self) -> None:
@@ -204,20 +216,25 @@ class ProjectionRunner:
         if until is not None and until > head:
             raise ProjectionError(f"the store holds no events {head + 1}..{until}")
         until = head if until is None else until
+        await self._upgrade(projection)
         position = await self.checkpoints.position(name)
         while position < until:
             position = await self._advance_page(projection, until)
         return position
 
     async def status(self) -> list[ProjectionStatus]:
-        """Each projection's checkpoint, the store's head and the lag in events and seconds."""
+        """Each projection's checkpoint, the store's head, the lag in events and seconds, and the
+        version of its tables beside the one its code declares."""
         head = await self.store.last_position()
         positions = {name: await self.checkpoints.position(name) for name in self.projections}
         times = await self.store.recorded_times({head, *(max(p, 1) for p in positions.values())})
-        return [
-            ProjectionStatus(name, position, head, lag_seconds(times, max(position, 1), head))
-            for name, position in positions.items()
-        ]
+        found = []
+        for name, position in positions.items():
+            lag = lag_seconds(times, max(position, 1), head)
+            version = await self.checkpoints.version(name)
+            declared = self.projections[name].version
+            found.append(ProjectionStatus(name, position, head, lag, version, declared))
+        return found
 
     async def rebuild(self, name: str, on_progress: OnProgress | None = None) -> int:
         """Rebuild `name` from 0 into fresh tables, swap them in atomically; their position."""
@@ -230,6 +247,20 @@ class ProjectionRunner:
             finally:
                 await self._drop(connection, tables_in(FRESH_SCHEMA, projection))
                 await connection.fetchval(UNLOCK_REBUILD, REBUILD_LOCK_CLASS, name)
+
+    async def _upgrade(self, projection: Projection) -> None:
+        """Rebuild the projection if its live tables are of another version than its code's
+        (the old ones serve until the swap); checked once per process."""
+        if projection.name in self._current:
+            return
+        version = await self.checkpoints.version(projection.name)
+        if version != projection.version:
+            log.info(
+                "projection version changed; rebuilding", projection=projection.name,
+                tables=version, code=projection.version,
+            )  # fmt: skip
+            await self.rebuild(projection.name)
+        self._current.add(projection.name)
 
     async def _advance_page(self, projection: Projection, until: int) -> int:
         """One transaction: lock the checkpoint, apply the next page up to `until`, move it on."""
@@ -389,6 +420,7 @@ class ProjectionRunner:
             for table in fresh.values():
                 await connection.execute(MOVE_TABLE.format(table=table, schema=LIVE_SCHEMA))
             await self.checkpoints.set(connection, projection.name, position)
+            await self.checkpoints.set_version(connection, projection.name, projection.version)
         return position
 
     @staticmethod

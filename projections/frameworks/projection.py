@@ -122,6 +122,8 @@ class FrameworksProjection:
     """Framework agreements, their members with their measures, and measure reports."""
 
     name = "frameworks"
+    version = 1
+    """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("frameworks", "framework_members", "framework_reports")
     types = HANDLED_TYPES
 

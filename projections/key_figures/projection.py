@@ -101,6 +101,8 @@ class KeyFiguresProjection:
     month."""
 
     name = "key_figures"
+    version = 1
+    """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("key_figure_series", "key_figures")
     types = FIGURE_TYPES
 

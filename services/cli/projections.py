@@ -29,7 +29,7 @@ async def run_rebuild(database_url: str, name: str) -> int:
 
 
 async def run_status(database_url: str) -> list[ProjectionStatus]:
-    """Each projection's checkpoint, the head and the lag."""
+    """Each projection's checkpoint, the head, the lag and the versions."""
     async with open_store(database_url, get_settings()) as store:
         return await ProjectionRunner(store.pool, store, PROJECTIONS).status()
 
@@ -48,14 +48,23 @@ def rebuild(name: str) -> None:
 
 @projections.command()
 def status() -> None:
-    """Show each projection's checkpoint, the store's head and the lag."""
+    """Show each projection's checkpoint, the store's head, the lag and the version of its
+    tables (with its code's, when that differs: the projector rebuilds it)."""
     with database_server(get_settings(), [DbRole.API]) as database_url:
         rows = asyncio.run(run_status(database_url))
-    headers = ("checkpoint", "head", "lag (events)", "lag (s)")
+    headers = ("checkpoint", "head", "lag (events)", "lag (s)", "version")
     numbers = (Column(header, justify="right") for header in headers)
     table = Table("projection", *numbers)
     for row in rows:
+        version = str(row.version)
+        if row.version != row.declared:
+            version += f" (code {row.declared})"
         table.add_row(
-            row.name, str(row.checkpoint), str(row.head), str(row.lag), f"{row.lag_seconds:.1f}"
+            row.name,
+            str(row.checkpoint),
+            str(row.head),
+            str(row.lag),
+            f"{row.lag_seconds:.1f}",
+            version,
         )
     Console().print(table)

@@ -39,6 +39,7 @@ class FailingFigures:
     written everything before it in the same transaction."""
 
     name = FIGURES.name
+    version = FIGURES.version
     tables = FIGURES.tables
     types = FIGURES.types
 

@@ -27,6 +27,7 @@ class StuckAgreements:
     """The agreements projection, except that every batch fails."""
 
     name = AGREEMENTS.name
+    version = AGREEMENTS.version
     tables = AGREEMENTS.tables
     types = None
 
