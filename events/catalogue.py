@@ -131,6 +131,29 @@ class TargetAmended(AgreementEvent):
     reason: Text
 
 
+class TargetPlanSet(AgreementEvent):
+    """The agreement's monthly plan (*Planwerte*) of a target: the cumulative value planned by
+    the end of each month, January to December. The latest recorded plan of a target counts."""
+
+    event_type: ClassVar[str] = "TargetPlanSet"
+    target_id: Id
+    plan: Annotated[tuple[Count, ...], Field(min_length=12, max_length=12)]
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _cumulative(self) -> Self:
+        """A cumulative plan never falls from one month to the next and ends above zero."""
+        falls = [m for m in range(1, 12) if self.plan[m] < self.plan[m - 1]]
+        if falls or self.plan[-1] <= 0:
+            month = falls[0] + 1 if falls else 12
+            raise PydanticCustomError(
+                "plan_not_cumulative",
+                "month {month} plans {value}: a cumulative plan never falls and ends above 0",
+                {"field": "plan", "month": month, "value": str(self.plan[month - 1])},
+            )
+        return self
+
+
 class TargetWithdrawn(AgreementEvent):
     """A target was dropped from the agreement."""
 
@@ -388,6 +411,7 @@ V1_EVENTS: tuple[type[DomainEvent], ...] = (
     TargetSet,
     TargetAmended,
     TargetWithdrawn,
+    TargetPlanSet,
     QualitativeGoalSet,
     BudgetAllocated,
     BudgetDeviationRecorded,

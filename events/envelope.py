@@ -64,6 +64,10 @@ class RejectionCode(StrEnum):
     """The jobcenter lies in another Land than the framework agreement."""
     NOT_A_MEMBER = "not_a_member"
     """A measure reported for a framework the jobcenter has not joined."""
+    KEY_FIGURE_AGGREGATION = "key_figure_aggregation"
+    """A target on a key figure's code names another aggregation than the key figure's own."""
+    PLAN_NOT_CUMULATIVE = "plan_not_cumulative"
+    """A target's monthly plan falls from one month to the next or plans nothing by December."""
 
 
 # Pydantic error types raised by our own validators that carry their own rejection code.
@@ -71,6 +75,8 @@ _DOMAIN_ERROR_CODES = {
     RejectionCode.NEGATIVE_VALUE,
     RejectionCode.NUMERATOR_ABOVE_DENOMINATOR,
     RejectionCode.PERIOD_OUT_OF_RANGE,
+    RejectionCode.KEY_FIGURE_AGGREGATION,
+    RejectionCode.PLAN_NOT_CUMULATIVE,
 }
 _MESSAGES = {"missing": "is required", "extra_forbidden": "is not a known field"}
 

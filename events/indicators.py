@@ -14,6 +14,19 @@ Aggregation = Literal[
     "sum", "mean", "quota", "ratio", "mean_rate", "last", "change_of_sum", "change_of_mean"
 ]
 CHANGE_AGGREGATIONS: frozenset[Aggregation] = frozenset({"change_of_sum", "change_of_mean"})
+Kind = Literal["accumulating", "level", "change"]
+KINDS: dict[Aggregation, Kind] = {
+    "sum": "accumulating", "quota": "accumulating",
+    "mean": "level", "ratio": "level", "mean_rate": "level", "last": "level",
+    "change_of_sum": "change", "change_of_mean": "change",
+}  # fmt: skip
+"""How a year's result grows (docs/domain.md, section 4): accumulating month by month, a level
+comparable with the year's target from the first month, or a change against the year before."""
+ROLLING_QUOTAS = frozenset({"k2", "k2e1", "k2e2", "k2e4", "k3e1"})
+"""Key figures published as a rolling twelve-month quota: a year's result is the latest month's."""
+LEVEL_CHANGES = frozenset({"k1", "k1e1", "k1e2", "k3"})
+"""Key figures published as this month's level over the same month's a year earlier: a year's
+result is the change of the levels (numerators against denominators)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,11 @@ class Indicator:
     slug: str
     aggregation: Aggregation
     share: bool = False
+
+    @property
+    def key_figure(self) -> bool:
+        """Whether the slug is a § 48a key figure's code (`k1` ... `k3e4`)."""
+        return self.slug.startswith("k")
 
     @property
     def non_negative(self) -> bool:
@@ -70,9 +88,20 @@ def known_indicator(slug: str) -> Indicator | None:
 
 
 def check_target_value(indicator: str, aggregation: Aggregation, value: Decimal) -> None:
-    """Only a target on a change against the year before may be negative."""
+    """Only a target on a change against the year before may be negative; a target on a key
+    figure's code names the key figure's own aggregation (it takes the key figure's
+    construction, docs/domain.md section 4.4)."""
     if value < 0 and aggregation not in CHANGE_AGGREGATIONS:
         raise _negative_error("value", indicator)
+    known = known_indicator(indicator)
+    if known and known.key_figure and aggregation != known.aggregation:
+        raise PydanticCustomError(
+            "key_figure_aggregation",
+            "key figure '{indicator}' is aggregated by its own construction '{own}', "
+            "not '{aggregation}'",
+            {"field": "aggregation", "indicator": indicator, "own": known.aggregation,
+             "aggregation": aggregation},
+        )  # fmt: skip
 
 
 def check_figure(

@@ -27,6 +27,7 @@ from events.catalogue import (
     FrameworkMeasureReported,
     JobcenterRegistered,
     TargetAmended,
+    TargetPlanSet,
     TargetSet,
     TargetWithdrawn,
 )
@@ -35,8 +36,9 @@ from events.envelope import InvalidEvent, RejectionCode
 T = TypeVar("T")
 REFERENCE_TYPES = (
     "JobcenterRegistered", "AgreementConcluded", "TargetSet", "TargetAmended", "TargetWithdrawn",
-    "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded", "DialogHeld",
-    "AgreementClosed", "FrameworkAgreementConcluded", "FrameworkJoined", "FrameworkMeasureReported",
+    "TargetPlanSet", "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded",
+    "DialogHeld", "AgreementClosed", "FrameworkAgreementConcluded", "FrameworkJoined",
+    "FrameworkMeasureReported",
 )  # fmt: skip
 """The event types the fold reads: everything but the (many) monthly figures."""
 
@@ -272,7 +274,7 @@ class KnownEntities:
                 RejectionCode.TARGET_EXISTS,
                 f"target {event.target_id!r} is set already; amend or withdraw it",
             )
-        if isinstance(event, TargetAmended | TargetWithdrawn):
+        if isinstance(event, TargetAmended | TargetWithdrawn | TargetPlanSet):
             self._require_target(event.target_id, agreement)
         if isinstance(event, TargetAmended) and event.effective_from.year != agreement.year:
             raise InvalidEvent(

@@ -146,6 +146,7 @@ async def figures_published(
         for row in fold_figures(await EventStore.select(store.pool, selection))
     }
     flags = flags_by_key(
-        (key, Amounts(row.value, row.numerator, row.denominator)) for key, row in rows.items()
+        (key, Amounts(row.value, row.numerator, row.denominator, row.occurred_at))
+        for key, row in rows.items()
     )
     return [(rows[key], flags[key]) for key in sorted(rows)]

@@ -13,6 +13,7 @@ Presented = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
 
 Comparator = Literal["at_least", "at_most"]
 Status = Literal["no_data", "on_track", "at_risk", "achieved", "missed"]
+PlanBasis = Literal["agreed_plan", "prior_year_profile", "linear"]
 
 
 class TargetResult(BaseModel):
@@ -38,6 +39,16 @@ class TargetResult(BaseModel):
     status: Status
     final: bool
     revised_after_close: bool
+    plan_basis: PlanBasis | None = None
+    """Accumulating targets: where the plan share comes from (docs/domain.md, section 4.3)."""
+    plan_path: list[Presented] = []
+    """The Soll of every month, January to December (what the target expects by its end)."""
+    baseline: Presented | None = None
+    """Change targets: B, the year before's level over the months compared."""
+    target_level: Presented | None = None
+    """Change targets: T = B x (1 + target_value / 100), the level the target asks for."""
+    actual_level: Presented | None = None
+    """Change targets: A, this year's level over the same months."""
 
 
 class AgreementAttainment(BaseModel):

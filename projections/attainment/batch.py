@@ -164,6 +164,7 @@ def result_rows(
             agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
             t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
             t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,
-            t.revised_after_close, position,
+            t.revised_after_close, position, t.plan_basis, t.plan_path, t.baseline,
+            t.target_level, t.actual_level,
         ))  # fmt: skip
     return rows

@@ -12,7 +12,7 @@ the one calculation and are read together.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from events.catalogue import (
     AgreementClosed,
@@ -22,40 +22,18 @@ from events.catalogue import (
     DomainEvent,
     FigureEvent,
     TargetAmended,
+    TargetPlanSet,
     TargetSet,
     TargetWithdrawn,
 )
 from events.log import RecordedEvent
-from projections.attainment.aggregations import Month, actual
-from projections.attainment.answers import AgreementAttainment, Comparator, Status, TargetResult
+from projections.attainment.aggregations import Month, Outcome, Signature, Target, judge
+from projections.attainment.answers import AgreementAttainment, TargetResult
 from projections.attainment.inputs import concluded_in, relevant
 
-PRIOR_YEAR = frozenset({"change_of_sum", "change_of_mean"})
-"""The aggregations that compare with the year before (the others never read its months)."""
-CENT = Decimal("0.01")
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
-Signature = tuple[Decimal | None, Decimal, str, int]
 FigureKey = tuple[str, str, int, int]
 """(indicator, breakdown, year, month) of a figure of the agreement's jobcenter."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One target's computed numbers before they become a `TargetResult`."""
-
-    target_value: Decimal
-    actual: Decimal | None
-    months_reported: int
-    expected_to_date: Decimal | None
-    forecast: Decimal | None
-    attainment_pct: Decimal | None
-    status: Status
-    final: bool
-
-    @property
-    def signature(self) -> Signature:
-        """What makes a change of the result: actual, target value, status, months."""
-        return self.actual, self.target_value, self.status, self.months_reported
 
 
 Vintage = tuple[int, int]
@@ -70,6 +48,8 @@ class State:
     agreement: AgreementConcluded
     targets: dict[str, TargetSet] = field(default_factory=dict)
     amended: dict[str, Decimal] = field(default_factory=dict)
+    plans: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
+    """Target -> its latest agreed cumulative monthly plan."""
     allocated: dict[str, Decimal] = field(default_factory=dict)
     deviations: dict[str, Decimal] = field(default_factory=dict)
     figures: dict[FigureKey, tuple[Vintage, Month]] = field(default_factory=dict)
@@ -130,7 +110,7 @@ def apply(
 def touches(state: State, event: DomainEvent) -> list[str]:
     """The targets whose inputs `event` is about: a figure those of its series (for Y-1 and Y),
     a budget event those of its line, a (first) close every target."""
-    if isinstance(event, TargetSet | TargetAmended | TargetWithdrawn):
+    if isinstance(event, TargetSet | TargetAmended | TargetWithdrawn | TargetPlanSet):
         return [event.target_id]
     if isinstance(event, BudgetAllocated | BudgetDeviationRecorded):
         return [tid for tid, t in state.targets.items() if t.budget_line == event.budget_line]
@@ -200,8 +180,11 @@ def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:
     if isinstance(event, TargetSet):
         state.targets[event.target_id] = event
         state.amended.pop(event.target_id, None)
+        state.plans.pop(event.target_id, None)
     elif isinstance(event, TargetAmended) and event.effective_from.year == state.agreement.year:
         state.amended[event.target_id] = event.value
+    elif isinstance(event, TargetPlanSet):
+        state.plans[event.target_id] = event.plan
     elif isinstance(event, TargetWithdrawn):
         state.targets.pop(event.target_id, None)
     elif isinstance(event, BudgetAllocated):
@@ -258,63 +241,20 @@ def _target_value(target: TargetSet, state: State) -> Decimal:
 
 
 def _outcome(target: TargetSet, state: State) -> Outcome:
-    """A target's numbers from the state."""
+    """A target's numbers from the state (`projections.attainment.aggregations.judge`)."""
     year = state.agreement.year
-    months = _series(state, target, year)
-    reported = len(months)
-    value = _target_value(target, state)
-    prior = _series(state, target, year - 1) if target.aggregation in PRIOR_YEAR else {}
-    result = actual(target.aggregation, months, prior)
-    final = state.closed_at is not None or reported == 12
-    is_sum = target.aggregation == "sum"
-    expected = None
-    if reported:
-        expected = value * reported / 12 if is_sum and not final else value
-    forecast = None
-    if result is not None and reported:
-        forecast = result * 12 / reported if is_sum else result
-    return Outcome(
-        target_value=value,
-        actual=result,
-        months_reported=reported,
-        expected_to_date=expected,
-        forecast=forecast,
-        attainment_pct=_percent(target.comparator, result, expected),
-        status=_status(target.comparator, value, result, forecast, final),
-        final=final,
+    return judge(
+        Target(
+            indicator=target.indicator,
+            aggregation=target.aggregation,
+            comparator=target.comparator,
+            target_value=_target_value(target, state),
+            year=_series(state, target, year),
+            prior=_series(state, target, year - 1),
+            plan=state.plans.get(target.target_id),
+            closed=state.closed_at is not None,
+        )
     )
-
-
-def _meets(comparator: Comparator, value: Decimal, target_value: Decimal) -> bool:
-    """Whether `value` meets `target_value` (≥ for at_least, ≤ for at_most)."""
-    return value >= target_value if comparator == "at_least" else value <= target_value
-
-
-def _status(
-    comparator: Comparator,
-    target_value: Decimal,
-    result: Decimal | None,
-    forecast: Decimal | None,
-    final: bool,
-) -> Status:
-    """no_data, achieved/missed once final, on_track/at_risk before."""
-    if result is None or forecast is None:
-        return "no_data"
-    if final:
-        return "achieved" if _meets(comparator, result, target_value) else "missed"
-    return "on_track" if _meets(comparator, forecast, target_value) else "at_risk"
-
-
-def _percent(
-    comparator: Comparator, result: Decimal | None, expected: Decimal | None
-) -> Decimal | None:
-    """attainment_pct to 2 decimals; None when undefined or a value is negative."""
-    if result is None or expected is None or result < 0 or expected < 0:
-        return None
-    dividend, divisor = (result, expected) if comparator == "at_least" else (expected, result)
-    if divisor == 0:
-        return None
-    return (dividend / divisor * 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _result(target: TargetSet, outcome: Outcome, revised: bool) -> TargetResult:
@@ -338,4 +278,9 @@ def _result(target: TargetSet, outcome: Outcome, revised: bool) -> TargetResult:
         status=outcome.status,
         final=outcome.final,
         revised_after_close=revised,
+        plan_basis=outcome.plan_basis,
+        plan_path=list(outcome.plan_path),
+        baseline=outcome.baseline,
+        target_level=outcome.target_level,
+        actual_level=outcome.actual_level,
     )

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from events.catalogue import AgreementConcluded, TargetSet
-from projections.attainment.aggregations import Month
-from projections.attainment.calculation import FigureKey, Signature, State, Vintage
+from projections.attainment.aggregations import Month, Signature
+from projections.attainment.calculation import FigureKey, State, Vintage
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -41,6 +41,7 @@ def encode_state(state: State) -> str:
         "agreement": _model(state.agreement),
         "targets": [_model(target) for target in state.targets.values()],
         "amended": {tid: str(value) for tid, value in state.amended.items()},
+        "plans": {tid: [str(value) for value in plan] for tid, plan in state.plans.items()},
         "allocated": {line: str(value) for line, value in state.allocated.items()},
         "deviations": {line: str(value) for line, value in state.deviations.items()},
         "figures": [
@@ -82,6 +83,10 @@ def decode_state(document: dict[str, Any]) -> State:
         agreement=AgreementConcluded.model_validate(document["agreement"]),
         targets={target.target_id: target for target in targets},
         amended={tid: Decimal(value) for tid, value in document["amended"].items()},
+        plans={
+            tid: tuple(Decimal(value) for value in plan)
+            for tid, plan in document.get("plans", {}).items()
+        },
         allocated={line: Decimal(value) for line, value in document["allocated"].items()},
         deviations={line: Decimal(value) for line, value in document["deviations"].items()},
         figures=_figures(document["figures"]),

@@ -16,14 +16,16 @@ from events.catalogue import (
     MonthlyFigureCorrected,
     MonthlyFigureReported,
     TargetAmended,
+    TargetPlanSet,
     TargetSet,
     TargetWithdrawn,
 )
 from events.log import RecordedEvent, Selection, agreement_stream, figures_stream
 
 RELEVANT: tuple[type[DomainEvent], ...] = (
-    AgreementConcluded, TargetSet, TargetAmended, TargetWithdrawn, BudgetAllocated,
-    BudgetDeviationRecorded, AgreementClosed, MonthlyFigureReported, MonthlyFigureCorrected,
+    AgreementConcluded, TargetSet, TargetAmended, TargetWithdrawn, TargetPlanSet,
+    BudgetAllocated, BudgetDeviationRecorded, AgreementClosed, MonthlyFigureReported,
+    MonthlyFigureCorrected,
 )  # fmt: skip
 RELEVANT_TYPES = frozenset(model.event_type for model in RELEVANT)
 

@@ -67,6 +67,11 @@ ATTAINMENT_DDL = (
         final               boolean NOT NULL,
         revised_after_close boolean NOT NULL,
         position            bigint  NOT NULL,
+        plan_basis          text,
+        plan_path           numeric[] NOT NULL,
+        baseline            numeric,
+        target_level        numeric,
+        actual_level        numeric,
         PRIMARY KEY (agreement_id, target_id)
     )
     """,
@@ -105,7 +110,7 @@ ON CONFLICT (agreement_id) DO UPDATE SET state = EXCLUDED.state, position = EXCL
 UPSERT_RESULT = """
 INSERT INTO {attainment} VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    $21, $22, $23
+    $21, $22, $23, $24, $25, $26, $27, $28
 )
 ON CONFLICT (agreement_id, target_id) DO UPDATE SET
     ordinal = EXCLUDED.ordinal, indicator = EXCLUDED.indicator, breakdown = EXCLUDED.breakdown,
@@ -115,7 +120,10 @@ ON CONFLICT (agreement_id, target_id) DO UPDATE SET
     actual = EXCLUDED.actual, months_reported = EXCLUDED.months_reported,
     expected_to_date = EXCLUDED.expected_to_date, forecast = EXCLUDED.forecast,
     attainment_pct = EXCLUDED.attainment_pct, status = EXCLUDED.status, final = EXCLUDED.final,
-    revised_after_close = EXCLUDED.revised_after_close, position = EXCLUDED.position
+    revised_after_close = EXCLUDED.revised_after_close, position = EXCLUDED.position,
+    plan_basis = EXCLUDED.plan_basis, plan_path = EXCLUDED.plan_path,
+    baseline = EXCLUDED.baseline, target_level = EXCLUDED.target_level,
+    actual_level = EXCLUDED.actual_level
 """
 DELETE_RESULT = "DELETE FROM {attainment} WHERE agreement_id = $1 AND target_id = $2"
 SET_ORDINAL = "UPDATE {attainment} SET ordinal = $3 WHERE agreement_id = $1 AND target_id = $2"

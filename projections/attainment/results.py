@@ -23,9 +23,11 @@ from projections.attainment.inputs import concluded_in, relevant
 
 COMPARED = (
     "target_value", "actual", "months_reported", "expected_to_date", "forecast",
-    "attainment_pct", "status", "final", "revised_after_close",
+    "attainment_pct", "status", "final", "revised_after_close", "plan_basis", "plan_path",
+    "baseline", "target_level", "actual_level",
 )  # fmt: skip
-"""The fields of a result whose change is worth a history row."""
+"""The fields of a result whose change is worth a history row (a change of the plan path, e.g.
+by a correction of last year's profile, is one too)."""
 
 
 class TargetChange(BaseModel):
@@ -55,13 +57,16 @@ def compared(result: TargetResult | Evaluation | None) -> dict[str, Any] | None:
     if isinstance(result, TargetResult):
         values = {name: getattr(result, name) for name in COMPARED}
     else:
-        values = {name: getattr(result.outcome, name, None) for name in COMPARED[:-1]}
+        values = {name: getattr(result.outcome, name, None) for name in COMPARED}
         values["revised_after_close"] = result.revised
     return {name: _json(value) for name, value in values.items()}
 
 
 def _json(value: object) -> object:
-    """A compared value as JSON: Decimals as numbers (as `TargetResult` presents them)."""
+    """A compared value as JSON: Decimals as numbers (as `TargetResult` presents them), the
+    plan path as a list of them."""
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
     return json_number(value) if isinstance(value, Decimal) else value
 
 

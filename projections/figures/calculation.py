@@ -3,7 +3,7 @@ total and its parts (see `projections.figures.projection`). Pure (no IO)."""
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from events.catalogue import FIGURE_TYPES, FigureEvent, MonthlyFigureCorrected
@@ -20,6 +20,7 @@ GroupKey = tuple[str, str, str]
 
 BREAKDOWN_SUM_EXCEEDS_TOTAL = "breakdown_sum_exceeds_total"
 FRACTION_MISSING = "fraction_missing"
+WAITING_PERIOD = "waiting_period"
 TOTAL = "total"
 PARTS = ("women", "men")
 ADDITIVE = frozenset({"sum", "mean"})
@@ -113,6 +114,20 @@ class Amounts:
     value: Decimal
     numerator: Decimal | None = None
     denominator: Decimal | None = None
+    occurred_at: datetime | None = None
+    """When the source published the figure in force."""
+
+
+def waiting_period_ends(period: str) -> datetime:
+    """The end of the BA's three-month waiting period of a month: the first instant (UTC) of
+    the fourth month after it (July's ends when October does)."""
+    year, month = int(period[:4]), int(period[5:7]) + 4
+    return datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=UTC)
+
+
+def in_waiting_period(period: str, occurred_at: datetime | None) -> bool:
+    """Whether a figure was published before its month's waiting period ended (preliminary)."""
+    return occurred_at is not None and occurred_at < waiting_period_ends(period)
 
 
 def needs_fraction(indicator: str) -> bool:
@@ -165,6 +180,7 @@ def flags_by_key(rows: Iterable[tuple[FigureKey, Amounts]]) -> dict[FigureKey, l
         groups.setdefault((jobcenter_id, indicator, period), {})[breakdown] = amounts
     return {
         (jobcenter_id, indicator, breakdown, period): found
+        + ([WAITING_PERIOD] if in_waiting_period(period, group[breakdown].occurred_at) else [])
         for (jobcenter_id, indicator, period), group in groups.items()
         for breakdown, found in group_flags(indicator, group).items()
     }

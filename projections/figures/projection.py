@@ -85,7 +85,7 @@ ON CONFLICT (jobcenter_id, indicator, breakdown, period) DO UPDATE SET
 """
 SELECT_GROUPS = """
 SELECT f.jobcenter_id, f.indicator, f.period, f.breakdown, f.value, f.numerator, f.denominator,
-       f.flags
+       f.occurred_at, f.flags
 FROM {figures} AS f
 JOIN unnest($1::text[], $2::text[], $3::text[]) AS g(jobcenter_id, indicator, period)
   USING (jobcenter_id, indicator, period)
@@ -139,7 +139,7 @@ class FiguresProjection:
             for r in found
         }
         flags = flags_by_key(
-            (key, Amounts(r["value"], r["numerator"], r["denominator"]))
+            (key, Amounts(r["value"], r["numerator"], r["denominator"], r["occurred_at"]))
             for key, r in zip(current, found, strict=True)
         )
         changed = [(*key, ",".join(new)) for key, new in flags.items() if new != current[key]]

@@ -29,7 +29,8 @@ def fold(events: Sequence[RecordedEvent]) -> Rows:
 def _flagged(rows: Mapping[FigureKey, FigureRow]) -> list[tuple[object, ...]]:
     """Every row with its flags, in table order."""
     flags = flags_by_key(
-        (key, Amounts(row.value, row.numerator, row.denominator)) for key, row in rows.items()
+        (key, Amounts(row.value, row.numerator, row.denominator, row.occurred_at))
+        for key, row in rows.items()
     )
     return [(*row_values(row), flags[key_of(row)]) for row in rows.values()]
 

@@ -93,6 +93,9 @@ ODW_2022_TARGETS: tuple[Row, ...] = (
     ("u25-training-integrations-total", "u25_training_integrations", "total", "at_least", 70,
      "count", "sum", "Integrationen unter 25-Jähriger in voll qualifizierende Ausbildung"),
 )  # fmt: skip
+ODW_2022_U25_PLAN = (2, 4, 7, 9, 13, 18, 26, 46, 62, 66, 68, 70)
+"""An agreed cumulative monthly plan (invented) for the 70 training integrations of under-25s:
+most start in August and September, so the plan path is far from linear."""
 ODW_2022_GOALS: tuple[Goal, ...] = (
     ("schwerpunkt", "Schwerpunkt", "Erwerbsfähige Leistungsberechtigte möglichst dauerhaft in "
      "eine existenzsichernde Erwerbstätigkeit eingliedern, die Hilfebedürftigkeit verringern und "
@@ -344,6 +347,9 @@ def _odenwald() -> list[Envelope]:
         *_goals("odw-2022", at_2022, ODW_2022_GOALS),
         _event("odw-2022", "dialog-2022-06-14", "DialogHeld", dialog_at, held_on="2022-06-14",
                summary=praise),
+        _event("odw-2022", "plan-u25", "TargetPlanSet", dialog_at,
+               target_id="u25-training-integrations-total", plan=list(ODW_2022_U25_PLAN),
+               reason="Planwerte aus dem Zielsteuerungsdialog"),
     ]  # fmt: skip
 
 

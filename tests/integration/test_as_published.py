@@ -76,17 +76,19 @@ async def test_figures_as_published_with_revisions_and_flags(client: httpx.Async
         return [(f["breakdown"], f["period"], f["value"], f["revision_count"], f["flags"])
                 for f in body["items"]]  # fmt: skip
 
+    # January published on 27 April lies inside its waiting period (until 1 May), February
+    # published on 27 May inside its own (until 1 June): both are flagged `waiting_period`.
     assert await figures(as_published=APRIL) == [
-        ("total", "2022-01", 60, 0, ["breakdown_sum_exceeds_total"]),
-        ("women", "2022-01", 65, 0, []),
+        ("total", "2022-01", 60, 0, ["breakdown_sum_exceeds_total", "waiting_period"]),
+        ("women", "2022-01", 65, 0, ["waiting_period"]),
     ]
     assert await figures(as_published=MAY) == [
         ("total", "2022-01", 70, 1, []),
-        ("total", "2022-02", 50, 0, []),
-        ("women", "2022-01", 65, 0, []),
+        ("total", "2022-02", 50, 0, ["waiting_period"]),
+        ("women", "2022-01", 65, 0, ["waiting_period"]),
     ]
     assert await figures(as_published=MAY, limit="1", offset="1") == [
-        ("total", "2022-02", 50, 0, [])
+        ("total", "2022-02", 50, 0, ["waiting_period"])
     ]
     live = (await client.get("/figures")).json()
     assert (await client.get("/figures", params={"as_published": LATER})).json() == live

@@ -1,6 +1,7 @@
-"""Property: for random sequences of figures, corrections, amendments, budget deviations and a
-close, the projector's attainment rows equal, after every single event, the as-of answer
-replayed from the store at that position — and, at the end, a from-scratch computation."""
+"""Property: for random sequences of figures (of the year and the year before), corrections,
+amendments, agreed monthly plans, budget deviations and a close, the projector's attainment
+rows equal, after every single event, the as-of answer replayed from the store at that position
+— and, at the end, a from-scratch computation."""
 
 import asyncio
 import json
@@ -67,6 +68,9 @@ operation = st.one_of(
     figure.map(lambda f: ("figure", f)),
     st.tuples(st.sampled_from(TARGETS), st.integers(1, 3000)).map(lambda a: ("amend", a)),
     st.integers(-60000, 60000).map(lambda amount: ("deviation", amount)),
+    st.tuples(
+        st.sampled_from(["int", "int-w"]), st.lists(st.integers(0, 200), min_size=12, max_size=12)
+    ).map(lambda p: ("plan", p)),
     st.just(("close", None)),
 )
 
@@ -88,6 +92,12 @@ def to_envelope(op: tuple[str, Any], jobcenter: str, agreement: str) -> dict[str
         data = {"agreement_id": agreement, "target_id": target[0], "value": value,
                 "effective_from": "2021-06-01", "reason": "dialog"}  # fmt: skip
         return envelope("TargetAmended", data)
+    if kind == "plan":
+        target_id, steps = args
+        plan = [sum(steps[: month + 1]) for month in range(12)]
+        plan[11] += 1  # a plan ends above zero
+        return envelope("TargetPlanSet", {"agreement_id": agreement, "target_id": target_id,
+                                          "plan": plan})  # fmt: skip
     if kind == "deviation":
         return envelope("BudgetDeviationRecorded", {"agreement_id": agreement,
                         "budget_line": "eq", "period": "2021-05", "amount_eur": args,

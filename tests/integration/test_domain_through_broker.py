@@ -94,7 +94,8 @@ async def test_frameworks_vintages_flags_and_as_published(pipeline: Running) -> 
     total = rows[("integrations", "total", "2022-01")]
     assert (total["value"], total["revision_count"], total["flags"]) == (70, 1, [])
     assert rows[("integrations", "total", "2022-02")]["revision_count"] == 0
-    assert rows[("k2e3", "total", "2022-01")]["flags"] == ["fraction_missing"]
+    assert rows[("k2e3", "total", "2022-01")]["flags"] == ["fraction_missing", "waiting_period"]
+    assert rows[("integrations", "total", "2022-02")]["flags"] == ["waiting_period"]  # 27 May
     assert [(v["value"], v["occurred_at"]) for v in vintages["items"]] == [
         (60, "2022-04-27T08:00:00Z"), (70, "2022-05-27T08:00:00Z")]  # fmt: skip
     assert [v["position"] for v in vintages["items"]] == [head - 3, head - 1]
@@ -102,7 +103,9 @@ async def test_frameworks_vintages_flags_and_as_published(pipeline: Running) -> 
     # As published in April: January's first total (60), below its women's part (65), flagged.
     by_key = {(f["indicator"], f["breakdown"], f["period"]): f for f in in_april["items"]}
     april_total = by_key[("integrations", "total", "2022-01")]
-    assert (april_total["value"], april_total["flags"]) == (60, ["breakdown_sum_exceeds_total"])
+    assert (april_total["value"], april_total["flags"]) == (
+        60, ["breakdown_sum_exceeds_total", "waiting_period"],
+    )  # fmt: skip
     assert ("integrations", "total", "2022-02") not in by_key
     actuals = {when: a.json()["targets"][0]["actual"] for when, a in attainment.items()}
     assert actuals == {APRIL: 60, MAY: 120}  # in May: corrected January (70) and February (50)

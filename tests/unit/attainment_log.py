@@ -80,6 +80,10 @@ class Log:
             **extra,
         )
 
+    def plan(self, target_id: str, plan: list[Any]) -> None:
+        """Agree the cumulative monthly plan of a target."""
+        self.agreement("TargetPlanSet", target_id=target_id, plan=plan)
+
     def figure(
         self,
         month: int,

@@ -42,6 +42,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "effective_from": "2022-07-01",
         "reason": "Zielnachhaltedialog Juli",
     },
+    "TargetPlanSet": {
+        "agreement_id": "odw-2022",
+        "target_id": "integrations-total",
+        "plan": [40, 90, 150, 215, 285, 355, 420, 485, 555, 630, 700, 770],
+        "reason": "Planwerte aus dem Zielnachhaltedialog",
+    },
     "TargetWithdrawn": {
         "agreement_id": "odw-2022",
         "target_id": "llu-eur-total",
@@ -123,6 +129,7 @@ STREAMS = {
     "TargetSet": "agreement-odw-2022",
     "TargetAmended": "agreement-odw-2022",
     "TargetWithdrawn": "agreement-odw-2022",
+    "TargetPlanSet": "agreement-odw-2022",
     "QualitativeGoalSet": "agreement-odw-2022",
     "BudgetAllocated": "agreement-mkk-2018",
     "BudgetDeviationRecorded": "agreement-mkk-2018",

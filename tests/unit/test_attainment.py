@@ -88,7 +88,7 @@ def test_final_by_closing(log: Log) -> None:
     result = log.result()
 
     assert (result.final, result.status, result.expected_to_date) == (True, "missed", Decimal(690))
-    assert result.forecast == 720
+    assert result.forecast == 360  # once final: the actual
 
 
 def test_final_by_twelve_months_without_closing(log: Log) -> None:

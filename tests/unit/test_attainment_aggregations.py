@@ -89,7 +89,7 @@ def test_quota_skips_months_without_fractions(log: Log) -> None:
 
     assert result.actual == Decimal(3)  # 60 / mean(1000, 2000, 3000) * 100
     assert (result.months_reported, result.status) == (4, "on_track")
-    assert result.attainment_pct == Decimal("150.00")
+    assert result.attainment_pct == Decimal("450.00")  # 3 / (2 * 4 / 12) * 100, linear
 
 
 def test_quota_without_any_fraction_is_no_data(log: Log) -> None:
@@ -185,7 +185,7 @@ def test_change_against_zero_is_undefined(log: Log) -> None:
     assert log.result().actual is None
 
 
-def test_change_of_mean_negative_has_no_attainment_pct(log: Log) -> None:
+def test_change_of_mean_negative_is_judged_on_levels(log: Log) -> None:
     log.target("t", -5, "change_of_mean", "ltb_stock", "at_most")
     log.figures([90, 90, 93], "ltb_stock")
     log.figures([100, 100], "ltb_stock", year=2020)
@@ -194,16 +194,18 @@ def test_change_of_mean_negative_has_no_attainment_pct(log: Log) -> None:
 
     assert result.actual == Decimal(-10)
     assert result.status == "on_track"
-    assert result.attainment_pct is None
+    assert (result.baseline, result.actual_level, result.target_level) == (100, 90, 95)
+    assert result.attainment_pct == Decimal("105.56")  # 95 / 90 * 100
 
 
-def test_negative_actual_has_no_attainment_pct(log: Log) -> None:
+def test_negative_actual_has_a_negative_attainment_pct(log: Log) -> None:
     log.target("t", 10, "sum", "balance")
     log.figures([5, -20], "balance")
 
     result = log.result()
 
-    assert (result.actual, result.status, result.attainment_pct) == (Decimal(-15), "at_risk", None)
+    assert (result.actual, result.status) == (Decimal(-15), "at_risk")
+    assert result.attainment_pct == Decimal("-900.00")  # -15 / (10 * 2 / 12) * 100
 
 
 def test_at_most_with_zero_actual_has_no_attainment_pct(log: Log) -> None:

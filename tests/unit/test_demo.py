@@ -1,7 +1,7 @@
 """The demo data: valid envelopes, in a publishable order, matching the seed's 2021 results."""
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,8 @@ from events.catalogue import (
     parse_envelope,
 )
 from events.rules import KnownEntities
+from events.store import RecordedEvent
+from projections.attainment.calculation import attainment
 from services.cli.demo import demo_envelopes
 
 Key = tuple[str, str, str, str]
@@ -152,3 +154,28 @@ def test_the_rhein_kreis_neuss_joins_nrw_inklusiv_by_the_deadline(
     )  # fmt: skip
     assert joined.approved_by == ("Rhein-Kreis Neuss", "Agentur für Arbeit Mönchengladbach")
     assert len(joined.measures) == 3
+
+
+def test_the_2022_agreement_shows_its_plan_bases(envelopes: list[dict[str, Any]]) -> None:
+    recorded = [
+        RecordedEvent(
+            **envelope,
+            stream_id=event.stream_id,
+            position=position,
+            stream_version=position,
+            recorded_at=datetime(2022, 10, 1, tzinfo=UTC),
+            prev_hash="0" * 64,
+            hash="0" * 64,
+        )  # fmt: skip
+        for position, envelope in enumerate(envelopes, start=1)
+        for event in [parse_envelope(envelope)[1]]
+    ]
+    result = attainment("odw-2022", recorded)
+
+    assert result is not None
+    bases = {t.target_id: t.plan_basis for t in result.targets}
+    assert bases["integrations-total"] == "prior_year_profile"  # 2021 has all twelve months
+    assert bases["u25-training-integrations-total"] == "agreed_plan"
+    assert bases["ltb-total"] is None  # a level
+    u25 = next(t for t in result.targets if t.target_id == "u25-training-integrations-total")
+    assert u25.plan_path == [Decimal(v) for v in (2, 4, 7, 9, 13, 18, 26, 46, 62, 66, 68, 70)]

@@ -85,6 +85,49 @@ def test_after_close_only_deviations_and_dialogs_are_accepted() -> None:
     ]  # fmt: skip
 
 
+PLAN = [60, 130, 210, 300, 400, 500, 600, 700, 800, 900, 1050, 1200]
+
+
+@pytest.mark.parametrize(
+    ("agreement_id", "target_id", "closed", "code"),
+    [
+        ("odw-2022", "int", False, None),
+        ("odw-2022", "other", False, "unknown_target"),
+        ("odw-2099", "int", False, "unknown_agreement"),
+        ("odw-2022", "int", True, "agreement_closed"),
+    ],
+)
+def test_a_plan_needs_an_active_target_of_an_open_agreement(
+    agreement_id: str, target_id: str, closed: bool, code: str | None
+) -> None:
+    known = registered()
+    if closed:
+        known.apply(event("AgreementClosed", agreement_id="odw-2022", closed_on="2023-01-31"))
+    plan = event("TargetPlanSet", agreement_id=agreement_id, target_id=target_id, plan=PLAN)
+
+    assert code_of(known, plan) == code
+
+
+@pytest.mark.parametrize(
+    ("plan", "code"),
+    [
+        ([*PLAN[:5], 399, *PLAN[6:]], "plan_not_cumulative"),
+        ([0] * 12, "plan_not_cumulative"),
+        ([-1, *PLAN[1:]], "negative_value"),
+        (PLAN[:11], "invalid_data"),
+        ([*PLAN, 1300], "invalid_data"),
+    ],
+)
+def test_a_plan_is_cumulative_non_negative_and_twelve_months_long(
+    plan: list[int], code: str
+) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        event("TargetPlanSet", agreement_id="odw-2022", target_id="int", plan=plan)
+
+    assert caught.value.code == code
+    assert "data.plan" in caught.value.reason
+
+
 def test_copy_is_independent() -> None:
     known = registered()
     trial = known.copy()

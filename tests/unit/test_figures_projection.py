@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from events.log import RecordedEvent
-from projections.figures.calculation import Amounts, fold_figures, group_flags
+from projections.figures.calculation import Amounts, flags_by_key, fold_figures, group_flags
 from projections.figures.rebuild import fold
 from tests.factories import figure_event
 
@@ -231,9 +231,10 @@ def test_the_loader_flags_every_row_from_the_same_rule() -> None:
 
     rows = {(r[2], r[3]): r[-1] for r in folded["figures"]}
 
-    assert rows == {("total", "2022-07"): ["breakdown_sum_exceeds_total"],
-                    ("women", "2022-07"): [], ("men", "2022-07"): [],
-                    ("total", "2022-08"): []}  # fmt: skip
+    waiting = ["waiting_period"]  # published on 27 October 2022, inside the waiting period
+    assert rows == {("total", "2022-07"): ["breakdown_sum_exceeds_total", *waiting],
+                    ("women", "2022-07"): waiting, ("men", "2022-07"): waiting,
+                    ("total", "2022-08"): waiting}  # fmt: skip
 
 
 def test_the_flags_look_at_the_rows_in_force() -> None:
@@ -247,4 +248,26 @@ def test_the_flags_look_at_the_rows_in_force() -> None:
 
     rows = {r[2]: (r[4], r[-1]) for r in folded["figures"]}
 
-    assert rows == {"total": (Decimal(60), []), "women": (Decimal(30), [])}
+    waiting = ["waiting_period"]  # July published in October; corrected in February 2023
+    assert rows == {"total": (Decimal(60), waiting), "women": (Decimal(30), [])}
+
+
+@pytest.mark.parametrize(
+    ("period", "published", "waiting"),
+    [
+        ("2022-07", "2022-10-27T08:00:00+00:00", True),  # July's waiting period ends with October
+        ("2022-07", "2022-10-31T23:59:59+00:00", True),
+        ("2022-07", "2022-11-01T00:00:00+00:00", False),
+        ("2022-10", "2023-01-31T12:00:00+00:00", True),  # across the turn of the year
+        ("2022-10", "2023-02-01T00:00:00+00:00", False),
+        ("2022-12", "2023-03-31T00:00:00+00:00", True),
+        ("2022-12", "2023-04-02T00:00:00+00:00", False),
+    ],
+)
+def test_a_figure_published_inside_its_waiting_period_is_flagged(
+    period: str, published: str, waiting: bool
+) -> None:
+    key = ("06437", "integrations", "total", period)
+    amounts = Amounts(Decimal(60), occurred_at=datetime.fromisoformat(published))
+
+    assert flags_by_key([(key, amounts)])[key] == (["waiting_period"] if waiting else [])
