@@ -166,7 +166,7 @@ def test_the_2022_agreement_shows_its_plan_bases(envelopes: list[dict[str, Any]]
             recorded_at=datetime(2022, 10, 1, tzinfo=UTC),
             prev_hash="0" * 64,
             hash="0" * 64,
-        )  # fmt: skip
+        )
         for position, envelope in enumerate(envelopes, start=1)
         for event in [parse_envelope(envelope)[1]]
     ]
