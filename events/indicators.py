@@ -87,6 +87,14 @@ def known_indicator(slug: str) -> Indicator | None:
     return INDICATORS.get(slug)
 
 
+def own_construction(indicator: str, aggregation: Aggregation) -> bool:
+    """Whether a target on `indicator` with `aggregation` takes the key figure's own
+    construction: a rolling quota or a change of levels, named by its own aggregation."""
+    known = known_indicator(indicator)
+    special = indicator in ROLLING_QUOTAS or indicator in LEVEL_CHANGES
+    return special and known is not None and known.aggregation == aggregation
+
+
 def check_target_value(indicator: str, aggregation: Aggregation, value: Decimal) -> None:
     """Only a target on a change against the year before may be negative; a target on a key
     figure's code names the key figure's own aggregation (it takes the key figure's

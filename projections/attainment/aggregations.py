@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from events.indicators import KINDS, LEVEL_CHANGES, ROLLING_QUOTAS, Aggregation, Kind
+from events.indicators import KINDS, ROLLING_QUOTAS, Aggregation, Kind, own_construction
 from projections.attainment.answers import Comparator, PlanBasis, Status
 
 HUNDRED = Decimal(100)
@@ -166,7 +166,7 @@ class Outcome:
 
 def kind_of(indicator: str, aggregation: Aggregation) -> Kind:
     """The kind of a target's result: a rolling key-figure quota is a level."""
-    if indicator in ROLLING_QUOTAS and aggregation == "quota":
+    if indicator in ROLLING_QUOTAS and own_construction(indicator, aggregation):
         return "level"
     return KINDS[aggregation]
 
@@ -251,7 +251,7 @@ def _accumulating(target: Target) -> Outcome:
 def _level(target: Target) -> Outcome:
     """`mean`, `ratio`, `mean_rate`, `last` and the rolling key-figure quotas: comparable with
     the year's target from the first month."""
-    if target.aggregation == "quota":  # only a rolling key-figure quota is a level
+    if target.aggregation == "quota":  # a level quota is a rolling key-figure quota
         result = aggregate_last(target.year)
     else:
         result = actual(target.aggregation, target.year)
@@ -292,7 +292,7 @@ def levels(target: Target) -> tuple[Decimal, Decimal] | None:
     over = _sum if target.aggregation == "change_of_sum" else _mean
     now: dict[int, Month] = {}
     before: dict[int, Month] = {}
-    if target.indicator in LEVEL_CHANGES:
+    if own_construction(target.indicator, target.aggregation):
         for month, figure in target.year.items():
             if figure.numerator is not None and figure.denominator is not None:
                 now[month], before[month] = Month(figure.numerator), Month(figure.denominator)
