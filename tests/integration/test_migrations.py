@@ -54,7 +54,9 @@ async def test_an_applied_migration_that_was_edited_is_refused(
         await migrate(empty_database)
 
 
-def test_files_are_numbered_without_gaps() -> None:
+def test_files_are_numbered_once_each_from_one() -> None:
+    # Numbers are handed out to work done in parallel, so a number may stay unused (a gap).
     versions = [m.version for m in discover()]
 
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions[0] == 1
+    assert len(set(versions)) == len(versions)
