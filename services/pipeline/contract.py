@@ -16,6 +16,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field
 
+from events.catalogue import CATALOGUE
 from events.envelope import Envelope, RejectionCode
 from events.log import RecordedEvent
 from services.pipeline.channels import (
@@ -33,7 +34,8 @@ INGEST_DESCRIPTION = (
     "broker user may write; an envelope there naming another source is rejected "
     "`source_not_allowed`. This shared channel is accepted only where the broker network is "
     "configured as trusted (ZS_BROKER_TRUSTED_NETWORK); otherwise each message on it is "
-    "rejected `source_not_allowed`."
+    "rejected `source_not_allowed`. The envelope's `data` follows the schema of its `type` and "
+    "`schema_version`: `<type>.v<version>` among this document's schemas."
 )
 EVENTS_DESCRIPTION = (
     "Every recorded event, in position order, at least once: skip positions at or below the "
@@ -102,4 +104,20 @@ def asyncapi_document(broker_url: str | None = None) -> dict[str, Any]:
         description="The broker side of the public contract (docs/contract.md).",
     ).to_specification()
     document: dict[str, Any] = json.loads(specification.to_json())
+    document["components"]["schemas"].update(event_data_schemas())
     return document
+
+
+def event_data_schemas() -> dict[str, dict[str, Any]]:
+    """`<type>.v<version>` -> the JSON Schema of that event type's `data` (the latest version
+    of every type of the catalogue), named in the envelope's description."""
+    schemas = {}
+    for event_type in CATALOGUE.event_types():
+        model = CATALOGUE.model(event_type)
+        schema = model.model_json_schema()
+        schema["description"] = (
+            f"`data` of an envelope with type {event_type!r}, schema_version "
+            f"{model.schema_version}. {schema.get('description', '')}"
+        ).strip()
+        schemas[f"{event_type}.v{model.schema_version}"] = schema
+    return schemas

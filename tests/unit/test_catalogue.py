@@ -19,6 +19,7 @@ from events.catalogue import (
     parse_envelope,
 )
 from events.indicators import INDICATORS, known_indicator
+from services.pipeline.contract import asyncapi_document
 from tests.factories import catalogue_with_dialog_v2
 from tests.unit.catalogue_examples import EXAMPLES, STREAMS, data, envelope
 
@@ -105,3 +106,11 @@ def test_indicator_table_keeps_default_aggregations() -> None:
 def test_domain_event_is_abstract() -> None:
     with pytest.raises(TypeError):
         DomainEvent()  # type: ignore[abstract]
+
+
+def test_the_asyncapi_document_carries_the_data_schema_of_every_event_type() -> None:
+    schemas = asyncapi_document()["components"]["schemas"]
+
+    assert {f"{t}.v1" for t in CATALOGUE.event_types()} <= set(schemas)
+    plan = schemas["TargetPlanSet.v1"]
+    assert plan["properties"]["plan"]["minItems"] == plan["properties"]["plan"]["maxItems"] == 12
