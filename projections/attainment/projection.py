@@ -136,7 +136,7 @@ class AttainmentProjection:
     """Attainment per (agreement, target), with the history of its changes."""
 
     name = "attainment"
-    version = 1
+    version = 2
     """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("agreement_years", "attainment", "attainment_history", "attainment_state")
     types = RELEVANT_TYPES

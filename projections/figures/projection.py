@@ -103,7 +103,7 @@ class FiguresProjection:
     """Monthly figures as known now, with how often each month was published."""
 
     name = "figures"
-    version = 1
+    version = 2
     """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("figures",)
     types = FIGURE_TYPES
