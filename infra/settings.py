@@ -4,7 +4,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     """Broker URL (`redis://`, `nats://`, ...); unset means the embedded Redis under `data_dir`.
     NATS takes several servers of one cluster, comma-separated (`nats://h1:4222,nats://h2:4222`)."""
+    broker_max_entries: int = Field(default=100_000, ge=1)
+    """A broker channel that no consumer group reads (`zs.rejected`; `zs.events` before the
+    first projector) keeps about this many messages. A channel a group reads is trimmed after
+    each acknowledged batch to its oldest unsettled message, never further, whatever this says.
+    NATS: the `max_msgs` (discarding the oldest) of every stream but the `zs.ingest` work queues."""
     nats_replicas: int | None = None
     """Replicas of each JetStream stream the services declare (file storage). Unset: 3 when
     `broker_url` names several NATS servers (a cluster), else 1. Existing streams keep theirs."""

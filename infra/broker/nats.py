@@ -11,6 +11,11 @@ retried, with the same `Nats-Msg-Id`, while a stream leader is being elected, so
 a copy it already stored. A retried message may land after messages published after it: the
 ingest judges each message on its own, and the projectors fill gaps from the store.
 
+Streams are bounded by their retention: a `zs.ingest` stream is a work queue (JetStream deletes
+a message once the ingest acknowledged it; a message not acknowledged stays, there is no count
+limit that could drop it), every other stream keeps its newest `max_entries` messages (discarding
+the oldest: `zs.events` and `zs.rejected` are copies of what PostgreSQL keeps).
+
 Its size: the NATS transport, its puller and the publish retries through leader elections are
 one broker's details; the protocol they satisfy is `infra/broker/transport.py`.
 """
@@ -21,14 +26,22 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import structlog
-from faststream.nats import NatsBroker
+from faststream.nats import JStream, NatsBroker
 from nats.aio.msg import Msg
 from nats.errors import ConnectionReconnectingError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, PubAck, StorageType, StreamConfig
+from nats.js.api import (
+    ConsumerConfig,
+    DiscardPolicy,
+    PubAck,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import (
     BadRequestError,
     NoStreamResponseError,
@@ -40,8 +53,10 @@ from infra.broker.transport import (
     KEEP_ALIVE_SHARE,
     BatchHandler,
     Binding,
+    ChannelDoc,
     Group,
     RawMessage,
+    declared_handler,
     kept_alive,
 )
 
@@ -51,6 +66,8 @@ RETRY_PAUSE_S = 1.0
 """Pause before pulling again after an error."""
 STOP_GRACE_S = 15.0
 """How long stopping waits for the batch in hand to be settled (then it is delivered again)."""
+WORK_QUEUE_PREFIX = "zs.ingest"
+"""Channels named so (`zs.ingest`, `zs.ingest.<source>`) are work queues: one group reads them."""
 CLUSTER_REPLICAS = 3
 """Replicas of a stream on a cluster: a majority (2) survives the loss of any one server."""
 ACK_TIMEOUT_S = 5.0
@@ -77,14 +94,42 @@ def default_replicas(servers: Sequence[str]) -> int:
     return CLUSTER_REPLICAS if len(servers) > 1 else 1
 
 
+def describing_broker(url: str, channels: Sequence[ChannelDoc]) -> NatsBroker:
+    """A broker, never connected, declaring `channels` with their models for AsyncAPI."""
+    broker = NatsBroker(url, description="NATS JetStream")
+    for channel in channels:
+        stream = JStream(stream_name(channel.name))
+        if channel.group is None:
+            broker.publisher(channel.name, stream=stream, title=channel.name,
+                             schema=channel.model, description=channel.description)  # fmt: skip
+        else:
+            broker.subscriber(
+                channel.name, stream=stream, durable=channel.group, title=channel.name,
+                description=channel.description,
+            )(declared_handler(channel))  # fmt: skip
+    return broker
+
+
 class NatsTransport:
     """The transport over NATS JetStream (see `infra.broker.transport.Transport`)."""
 
-    def __init__(self, broker: NatsBroker, *, replicas: int = 1) -> None:
+    def __init__(self, broker: NatsBroker, *, replicas: int, max_entries: int) -> None:
         self.broker = broker
-        self.replicas = replicas
+        self.limits = StreamLimits(replicas, max_entries)
         self.bindings: list[Binding] = []
         self._jetstream: JetStreamContext | None = None
+
+    async def connect(self) -> None:
+        """Connect FastStream's client."""
+        await self.broker.connect()
+
+    async def start(self) -> None:
+        """Start FastStream's broker (the pullers start with the supervisor)."""
+        await self.broker.start()
+
+    async def close(self) -> None:
+        """Disconnect."""
+        await self.broker.stop()
 
     @property
     def jetstream(self) -> JetStreamContext:
@@ -97,7 +142,7 @@ class NatsTransport:
 
     def subscribe(self, group: Group, handle: BatchHandler) -> None:
         """One puller per group; it starts with the supervisor."""
-        puller = NatsPuller(self.broker, group, handle, replicas=self.replicas)
+        puller = NatsPuller(self.broker, group, handle, self.limits)
         self.bindings.append(Binding(group, (puller,)))
 
     async def recover(self) -> list[Group]:
@@ -114,27 +159,18 @@ class NatsTransport:
                     await subscriber.stop()
         return lost
 
-    async def publish(
-        self,
-        channel: str,
-        bodies: Sequence[bytes],
-        *,
-        maxlen: int | None = None,
-        ids: Sequence[str] | None = None,
-    ) -> None:
-        """Publish with `ids` (else fresh ones) as `Nats-Msg-Id`, pipelined, every ack awaited;
-        what failed transiently is published again (`maxlen` means nothing here: the stream's
-        limits apply)."""
-        headers = [{"Nats-Msg-Id": id_} for id_ in ids or fresh_ids(len(bodies))]
-        unsent = list(zip(bodies, headers, strict=True))
+    async def publish(self, channel: str, bodies: Sequence[bytes]) -> None:
+        """Publish with a fresh `Nats-Msg-Id` each, pipelined, every ack awaited; what failed
+        transiently is published again with its id (the server drops a copy it stored)."""
+        unsent = list(zip(bodies, fresh_ids(len(bodies)), strict=True))
 
         async def send() -> None:
             nonlocal unsent
             js = self.jetstream
             acks = [
-                await js.publish_async(channel, body, headers=dict(header),
+                await js.publish_async(channel, body, headers={"Nats-Msg-Id": id_},
                                        stream=stream_name(channel))
-                for body, header in unsent
+                for body, id_ in unsent
             ]  # fmt: skip
             results = await acks_within(acks, ACK_TIMEOUT_S)
             failed = [(m, r) for m, r in zip(unsent, results, strict=True) if r is not None]
@@ -145,18 +181,8 @@ class NatsTransport:
 
         await self._retrying(channel, send)
 
-    async def publish_faststream(self, channel: str, bodies: Sequence[bytes]) -> None:
-        """Publish through FastStream, one message after the other, each with a fresh
-        `Nats-Msg-Id`, each retried until stored."""
-        for body, id_ in zip(bodies, fresh_ids(len(bodies)), strict=True):
-
-            async def send(body: bytes = body, id_: str = id_) -> None:
-                await self.broker.publish(
-                    body, channel, stream=stream_name(channel),
-                    headers={"Nats-Msg-Id": id_}, timeout=ACK_TIMEOUT_S,
-                )  # fmt: skip
-
-            await self._retrying(channel, send)
+    async def trim(self, channel: str) -> None:
+        """Nothing to do: the stream's retention and limits bound it (see the module)."""
 
     async def pending(self, channel: str, group: str) -> int:
         """The consumer's count of unacknowledged messages."""
@@ -177,7 +203,7 @@ class NatsTransport:
                     raise
                 if isinstance(error, NoStreamResponseError | NoRespondersError):
                     with contextlib.suppress(NatsError, TimeoutError):
-                        await declare_stream(self.broker, channel, self.replicas)
+                        await declare_stream(self.broker, channel, self.limits)
                 pause = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
                 log.info("publish failed; retrying", channel=channel, attempt=attempt + 1,
                          error=repr(error), pause_s=pause)  # fmt: skip
@@ -211,10 +237,10 @@ class NatsPuller:
     """Pulls batches from a durable consumer: ack after `handle` returned, else a delayed NAK."""
 
     def __init__(
-        self, broker: NatsBroker, group: Group, handle: BatchHandler, *, replicas: int = 1
+        self, broker: NatsBroker, group: Group, handle: BatchHandler, limits: "StreamLimits"
     ) -> None:
         self.broker, self.group, self.handle = broker, group, handle
-        self.replicas = replicas
+        self.limits = limits
         self.task: asyncio.Task[None] | None = None
         self.settling = asyncio.Lock()
         self.stopping = False
@@ -226,7 +252,7 @@ class NatsPuller:
 
     async def start(self) -> None:
         """Create the stream and the durable consumer where missing, then pull."""
-        await declare_stream(self.broker, self.group.channel, self.replicas)
+        await declare_stream(self.broker, self.group.channel, self.limits)
         subscription = await self.broker.connection.jetstream().pull_subscribe(
             self.group.channel,
             durable=self.group.name,
@@ -303,13 +329,32 @@ def stream_name(channel: str) -> str:
     return channel.replace(".", "_")
 
 
-async def declare_stream(broker: NatsBroker, channel: str, replicas: int = 1) -> None:
-    """Create the stream for `channel` (file storage, `replicas` copies) unless it exists."""
-    config = StreamConfig(
-        name=stream_name(channel),
-        subjects=[channel],
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-    )
+@dataclass(frozen=True)
+class StreamLimits:
+    """How the streams the services declare are kept."""
+
+    replicas: int
+    max_entries: int
+
+    def config(self, channel: str) -> StreamConfig:
+        """File storage with `replicas` copies; a work queue for `zs.ingest` channels (a
+        message lives until the ingest acknowledged it), else the newest `max_entries`."""
+        kept = (
+            {"retention": RetentionPolicy.WORK_QUEUE}
+            if channel.startswith(WORK_QUEUE_PREFIX)
+            else {"retention": RetentionPolicy.LIMITS, "max_msgs": self.max_entries,
+                  "discard": DiscardPolicy.OLD}
+        )  # fmt: skip
+        return StreamConfig(
+            name=stream_name(channel),
+            subjects=[channel],
+            storage=StorageType.FILE,
+            num_replicas=self.replicas,
+            **kept,
+        )
+
+
+async def declare_stream(broker: NatsBroker, channel: str, limits: StreamLimits) -> None:
+    """Create the stream for `channel` as `limits` say, unless it exists (it keeps its own)."""
     with contextlib.suppress(BadRequestError):  # exists, perhaps with FastStream's settings
-        await broker.connection.jetstream().add_stream(config)
+        await broker.connection.jetstream().add_stream(limits.config(channel))

@@ -6,10 +6,19 @@ drain slowly. Each group therefore has a FastStream reader of new messages and a
 `RedisReclaimer` that takes over messages pending longer than `redeliver_after_s` with
 XAUTOCLAIM, a whole batch at a time. Bodies come as FastStream's `__data__` or as a plain
 `data` field.
+
+After each acknowledged batch the stream is trimmed to the oldest entry some group has not
+settled (pending, or not delivered yet): the broker's memory holds only unsettled messages. A
+stream no group reads is capped at `max_entries`. A source's user may only XADD to its
+stream, but XADD's own arguments can trim the stream (`MAXLEN 0`) or wedge it (an id no later
+entry can exceed), and no ACL of Redis 6 or 7 restricts arguments; so the trimming also watches
+for both: an entry id in the far future (the stream is repaired once everything in it is
+settled) and entries deleted that a group had not read; each is logged as an error.
 """
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -24,9 +33,11 @@ from infra.broker.transport import (
     KEEP_ALIVE_SHARE,
     BatchHandler,
     Binding,
+    ChannelDoc,
     Group,
     RawMessage,
     Subscriber,
+    declared_handler,
     kept_alive,
 )
 
@@ -35,14 +46,69 @@ RECLAIM_POLL_MS = 1000
 """How often (at most) a reclaimer looks for messages pending too long."""
 FASTSTREAM_FIELD = b"__data__"  # FastStream's own binary format
 RAW_FIELD = b"data"  # a plain `XADD <stream> * data <body>`
+MAX_SEQUENCE = 2**64 - 1
+"""The largest part of a stream entry id (`<ms>-<seq>`)."""
+WEDGED_AFTER_MS = 24 * 3600 * 1000
+"""An entry id more than this far ahead of the clock wedges its stream: `XADD *` fails."""
+REPAIR_WEDGED = """
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+local last = nil
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+end
+local names = {}
+for _, group in ipairs(groups) do
+  local fields = {}
+  for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+  if fields['pending'] ~= 0 or fields['last-delivered-id'] ~= last then return 0 end
+  table.insert(names, fields['name'])
+end
+redis.call('DEL', KEYS[1])
+for _, name in ipairs(names) do
+  redis.call('XGROUP', 'CREATE', KEYS[1], name, '0', 'MKSTREAM')
+end
+return 1
+"""
+"""Atomically: when every group has read and settled everything of a wedged stream, delete it
+and create its groups again at the start of the new, empty stream (the ids start anew)."""
+
+
+def describing_broker(url: str, channels: Sequence[ChannelDoc]) -> RedisBroker:
+    """A broker, never connected, declaring `channels` with their models for AsyncAPI."""
+    broker = RedisBroker(url, description="Redis Streams")
+    for channel in channels:
+        if channel.group is None:
+            broker.publisher(stream=channel.name, title=channel.name, schema=channel.model,
+                             description=channel.description)  # fmt: skip
+            continue
+
+        broker.subscriber(
+            stream=StreamSub(channel.name, group=channel.group, consumer="<host>-<pid>"),
+            title=channel.name, description=channel.description,
+        )(declared_handler(channel))  # fmt: skip
+    return broker
 
 
 class RedisTransport:
     """The transport over Redis Streams (see `infra.broker.transport.Transport`)."""
 
-    def __init__(self, broker: RedisBroker) -> None:
+    def __init__(self, broker: RedisBroker, *, max_entries: int) -> None:
         self.broker = broker
+        self.max_entries = max_entries
         self.bindings: list[Binding] = []
+
+    async def connect(self) -> None:
+        """Connect FastStream's client."""
+        await self.broker.connect()
+
+    async def start(self) -> None:
+        """Start FastStream's readers."""
+        await self.broker.start()
+
+    async def close(self) -> None:
+        """Stop FastStream's readers and disconnect."""
+        await self.broker.stop()
 
     def subscribe(self, group: Group, handle: BatchHandler) -> None:
         """A FastStream reader of new messages plus our own reclaimer of messages pending too
@@ -62,6 +128,8 @@ class RedisTransport:
         async def on_new(message: Annotated[RedisBatchStreamMessage, Context("message")]) -> None:
             raw = message.raw_message
             await self.settle(group, handle, redis_messages(raw["message_ids"], raw["data"], {}))
+            await message.ack()
+            await self.trimmed(group.channel)
 
         subscribers: tuple[Subscriber, ...] = (reader, RedisReclaimer(self, group, handle))
         self.bindings.append(Binding(group, subscribers))
@@ -90,28 +158,78 @@ class RedisTransport:
                     raise
         return created
 
-    async def publish(
-        self,
-        channel: str,
-        bodies: Sequence[bytes],
-        *,
-        maxlen: int | None = None,
-        ids: Sequence[str] | None = None,
-    ) -> None:
-        """XADD each body as field `data`, in one round trip (`ids` mean nothing here)."""
+    async def publish(self, channel: str, bodies: Sequence[bytes]) -> None:
+        """XADD each body as field `data`, in one round trip."""
         client = await self.broker.connect()
         async with client.pipeline(transaction=False) as pipe:
             for body in bodies:
-                pipe.xadd(channel, {RAW_FIELD: body}, maxlen=maxlen, approximate=True)
+                pipe.xadd(channel, {RAW_FIELD: body})
             await pipe.execute()
 
-    async def publish_faststream(self, channel: str, bodies: Sequence[bytes]) -> None:
-        """Publish in FastStream's format, in one round trip."""
+    async def trim(self, channel: str) -> None:
+        """XTRIM MINID to the oldest entry a group has not settled; a stream no group reads
+        XTRIM MAXLEN `max_entries`. Reports a wedged stream (and repairs it once settled)
+        and entries deleted before every group read them."""
         client = await self.broker.connect()
         async with client.pipeline(transaction=False) as pipe:
-            for body in bodies:
-                await self.broker.publish(body, stream=channel, pipeline=pipe)
-            await pipe.execute()
+            pipe.xinfo_stream(channel)
+            pipe.xinfo_groups(channel)
+            replies = await pipe.execute(raise_on_error=False)
+        if any(isinstance(reply, ResponseError) for reply in replies):
+            return  # no such stream (yet, or any more)
+        stream, groups = replies
+        if not groups:
+            await client.xtrim(channel, maxlen=self.max_entries, approximate=False)
+            return
+        await self.report_tampering(channel, stream, groups)
+        await client.xtrim(channel, minid=await self.oldest_unsettled(channel, groups),
+                           approximate=False)  # fmt: skip
+
+    async def trimmed(self, channel: str) -> None:
+        """`trim`, a failure only logged: the next batch's trim catches up."""
+        try:
+            await self.trim(channel)
+        except Exception as error:
+            log.warning("cannot trim the stream", channel=channel, error=str(error))
+
+    async def oldest_unsettled(self, channel: str, groups: Sequence[Mapping[str, Any]]) -> str:
+        """The oldest entry id some group has not settled: its oldest pending entry, else the
+        one after the last it was delivered (XTRIM MINID keeps this id and every later one).
+        Entries settled after `groups` was read only make the answer older than it could be."""
+        client = await self.broker.connect()
+        busy = [group["name"] for group in groups if int(group["pending"])]
+        async with client.pipeline(transaction=False) as pipe:
+            for name in busy:
+                pipe.xpending(channel, name)
+            summaries = await pipe.execute()
+        firsts = [as_id(summary["min"]) for summary in summaries if summary["min"]]
+        firsts += [following(as_id(group["last-delivered-id"])) for group in groups]
+        return id_text(min(firsts))
+
+    async def report_tampering(
+        self, channel: str, stream: Mapping[str, Any], groups: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Log a stream wedged by an id in the far future (and repair it once everything in it
+        is settled), and entries deleted (Redis 7 tells) that a group had not read."""
+        last = as_id(stream["last-generated-id"])
+        if last[0] > time.time() * 1000 + WEDGED_AFTER_MS:
+            client = await self.broker.connect()
+            repaired = bool(await client.eval(REPAIR_WEDGED, 1, channel))
+            log.error(
+                "stream wedged by an entry id in the far future: XADD * fails on it",
+                channel=channel, last_id=id_text(last), repaired=repaired,
+            )  # fmt: skip
+        deleted = stream.get("max-deleted-entry-id")
+        if deleted is None:
+            return  # Redis 6 does not tell
+        unread = [
+            group["name"] for group in groups if as_id(deleted) > as_id(group["last-delivered-id"])
+        ]
+        if unread and as_id(deleted) != (0, 0):
+            log.error(
+                "entries were deleted from the stream before every group read them",
+                channel=channel, max_deleted_id=as_text(deleted), groups=unread,
+            )  # fmt: skip
 
     async def pending(self, channel: str, group: str) -> int:
         """XPENDING's count."""
@@ -185,6 +303,29 @@ def stream_order(entry_id: bytes) -> tuple[int, int]:
     """A stream entry id (`<ms>-<seq>`) as a sortable pair."""
     millis, _, sequence = entry_id.partition(b"-")
     return int(millis), int(sequence or 0)
+
+
+def as_text(entry_id: bytes | str) -> str:
+    """An entry id as redis-py returns it, as text."""
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
+def as_id(entry_id: bytes | str) -> tuple[int, int]:
+    """An entry id as redis-py returns it, as a sortable pair."""
+    return stream_order(as_text(entry_id).encode())
+
+
+def id_text(entry_id: tuple[int, int]) -> str:
+    """An entry id as Redis writes it."""
+    return f"{entry_id[0]}-{entry_id[1]}"
+
+
+def following(entry_id: tuple[int, int]) -> tuple[int, int]:
+    """The smallest entry id after `entry_id` (itself for the largest id there is)."""
+    millis, sequence = entry_id
+    if sequence < MAX_SEQUENCE:
+        return millis, sequence + 1
+    return (millis + 1, 0) if millis < MAX_SEQUENCE else entry_id
 
 
 def entry_body(fields: Mapping[bytes, bytes] | None) -> bytes:
@@ -265,3 +406,4 @@ class RedisReclaimer:
         await self.transport.settle(self.group, self.handle, messages)
         client = await self.transport.broker.connect()
         await client.xack(self.group.channel, self.group.name, *entry_ids)
+        await self.transport.trimmed(self.group.channel)

@@ -60,11 +60,10 @@ async def running(
     transport: Transport, *, watch_interval_s: float = WATCH_INTERVAL_S
 ) -> AsyncIterator[None]:
     """Run the transport's subscribers, their groups in place and watched, until the block ends."""
-    broker = transport.broker
     try:
-        await broker.connect()
+        await transport.connect()
         await transport.recover()  # groups at 0 before FastStream would create them at "$"
-        await broker.start()
+        await transport.start()
         await start_stopped(transport)  # those FastStream does not run (NATS pullers)
         stopping = asyncio.Event()  # as well as a cancellation, which a library may swallow
         watchdog = asyncio.create_task(watch(transport, watch_interval_s, stopping))
@@ -78,7 +77,7 @@ async def running(
         with fetch_errors_hidden():
             for subscriber in subscribers(transport):
                 await subscriber.stop()
-            await broker.stop()
+            await transport.close()
 
 
 class HideFetchErrors(logging.Filter):

@@ -16,11 +16,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
-from faststream.nats import NatsBroker
-from faststream.redis import RedisBroker
 
 BROKER_LOGGER = "zs.broker"
 """The logger FastStream's broker logs to (it propagates to the root handler)."""
@@ -48,6 +46,18 @@ class RawMessage:
 
 
 BatchHandler = Callable[[list[RawMessage]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ChannelDoc:
+    """A channel as the AsyncAPI document describes it."""
+
+    name: str
+    description: str
+    model: type[Any]
+    """The message's model (a pydantic model)."""
+    group: str | None = None
+    """The consumer group the services read it with; None: the services publish to it."""
 
 
 @dataclass(frozen=True)
@@ -82,39 +92,53 @@ class Binding:
 
 
 class Transport(Protocol):
-    """One broker's way of doing what the services need (see the module's invariants)."""
+    """One broker's way of doing what the services need (see the module's invariants).
 
-    @property
-    def broker(self) -> RedisBroker | NatsBroker:
-        """The FastStream broker underneath (connect, start, stop)."""
+    Nothing outside `infra.broker` sees the broker client underneath: a new broker is a new
+    module with a class that satisfies this protocol, and a line in `create_transport`.
+    """
 
     @property
     def bindings(self) -> list[Binding]:
         """Every subscription made so far."""
 
+    async def connect(self) -> None:
+        """Connect to the broker (enough to publish and to count what is pending)."""
+
+    async def start(self) -> None:
+        """Start the subscribers the broker's client runs itself (after `connect`)."""
+
+    async def close(self) -> None:
+        """Stop what `start` started and disconnect."""
+
     def subscribe(self, group: Group, handle: BatchHandler) -> None:
-        """Deliver the group's messages to `handle` in batches once running."""
+        """Deliver the group's messages to `handle` in batches once running; what every group
+        reading the channel has acknowledged is dropped from the broker."""
 
     async def recover(self) -> list[Group]:
         """Recreate the groups that do not exist (at the start of their streams), stopping
         subscribers that read a lost one; return the groups that were missing."""
 
-    async def publish(
-        self,
-        channel: str,
-        bodies: Sequence[bytes],
-        *,
-        maxlen: int | None = None,
-        ids: Sequence[str] | None = None,
-    ) -> None:
-        """Publish plain bodies in order (Redis: field `data`, trimmed to about `maxlen`;
-        NATS: `ids` as `Nats-Msg-Id`, so a re-publish within the dedupe window is dropped)."""
+    async def publish(self, channel: str, bodies: Sequence[bytes]) -> None:
+        """Publish plain bodies in order; each is stored by the broker when this returns."""
 
-    async def publish_faststream(self, channel: str, bodies: Sequence[bytes]) -> None:
-        """Publish bodies in order as a FastStream publisher does."""
+    async def trim(self, channel: str) -> None:
+        """Drop what every consumer group reading `channel` has settled, never a message one
+        of them has not; a channel no group reads keeps about the transport's `max_entries`
+        (`ZS_BROKER_MAX_ENTRIES`)."""
 
     async def pending(self, channel: str, group: str) -> int:
         """Messages delivered to the group but not acknowledged yet."""
+
+
+def declared_handler(channel: ChannelDoc) -> Callable[[Any], Awaitable[None]]:
+    """A handler that only declares what `channel` carries (its model, for AsyncAPI)."""
+
+    async def receive(message: Any) -> None:
+        """Declared only: the services settle each message."""
+
+    receive.__annotations__["message"] = channel.model
+    return receive
 
 
 @contextlib.asynccontextmanager

@@ -131,14 +131,14 @@ async def check_servers(databases: Mapping[str | None, str], broker_url: str) ->
                             f"{type(error).__name__}: {error}")  # fmt: skip
     transport = create_transport(broker_url)
     try:
-        await asyncio.wait_for(transport.broker.connect(), CHECK_TIMEOUT_S)
+        await asyncio.wait_for(transport.connect(), CHECK_TIMEOUT_S)
         if not await broker_answers(transport):
             problems.append("broker unreachable")
     except Exception as error:
         problems.append(f"broker unreachable: {type(error).__name__}: {error}")
     finally:
         with contextlib.suppress(Exception):
-            await transport.broker.stop()
+            await transport.close()
     return problems
 
 

@@ -152,13 +152,13 @@ async def publish_run(
 ) -> None:
     """Publish `lines` to `channel` over a connection of their own to `url`."""
     transport = create_transport(url)
-    await transport.broker.connect()
+    await transport.connect()
     try:
         for start in range(0, len(lines), CHUNK):
             await publish_envelopes(transport, lines[start : start + CHUNK], channel=channel)
             advance(len(lines[start : start + CHUNK]))
     finally:
-        await transport.broker.stop()
+        await transport.close()
 
 
 async def count(

@@ -29,10 +29,6 @@ INGEST_BATCH_SIZE = 500
 EVENTS_BATCH_SIZE = 500
 MAX_DELIVERIES = 5
 """A message still failing after this many deliveries is rejected as poison, not retried."""
-EVENTS_MAXLEN = 100_000
-"""`zs.events` keeps about this many entries (Redis); the store keeps everything."""
-REJECTED_MAXLEN = 100_000
-"""`zs.rejected` keeps about this many entries (Redis); the rejections table keeps everything."""
 
 log = structlog.get_logger()
 
@@ -157,24 +153,23 @@ def recorded_event(message: RawMessage) -> RecordedEvent | None:
 async def publish_events(
     transport: Transport, events: Sequence[RecordedEvent], *, channel: str = EVENTS_CHANNEL
 ) -> None:
-    """Publish recorded events to `zs.events` as JSON, in the given order, in one round trip."""
-    await transport.publish(
-        channel,
-        [event.model_dump_json().encode() for event in events],
-        maxlen=EVENTS_MAXLEN,
-        ids=[str(event.event_id) for event in events],
-    )
+    """Publish recorded events to `zs.events` as JSON, in the given order, in one round trip;
+    drop what every reader settled (the store keeps everything)."""
+    await transport.publish(channel, [event.model_dump_json().encode() for event in events])
+    await transport.trim(channel)
 
 
 async def publish_envelopes(
     transport: Transport, bodies: Sequence[bytes], *, channel: str = INGEST_CHANNEL
 ) -> None:
-    """Publish raw envelopes to `zs.ingest` as a FastStream upstream would."""
-    await transport.publish_faststream(channel, bodies)
+    """Publish raw envelopes to `zs.ingest` (or a source's channel) as they are."""
+    await transport.publish(channel, bodies)
 
 
 async def publish_rejection(
     transport: Transport, payload: dict[str, Any], *, channel: str = REJECTED_CHANNEL
 ) -> None:
-    """Publish one rejection (JSON) to `zs.rejected`."""
-    await transport.publish(channel, [to_json(payload)], maxlen=REJECTED_MAXLEN)
+    """Publish one rejection (JSON) to `zs.rejected`; drop what every reader settled (the
+    rejections table keeps everything)."""
+    await transport.publish(channel, [to_json(payload)])
+    await transport.trim(channel)

@@ -2,23 +2,20 @@
 declares them with their message models: envelopes in on `zs.ingest`, recorded events out on
 `zs.events`, rejections out on `zs.rejected` (docs/contract.md, sections 1 and 2).
 
-The declaring broker is never connected: the running transports (`infra/broker/`) take raw
+The declaring broker (`infra/broker/`) is never connected: the running transports take raw
 bytes, so their own FastStream declarations carry no message schemas.
 """
 
-import json
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from faststream.nats import JStream, NatsBroker
-from faststream.redis import RedisBroker, StreamSub
-from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field
 
 from events.catalogue import CATALOGUE
 from events.envelope import Envelope, RejectionCode
 from events.log import RecordedEvent
+from infra.broker import ChannelDoc
+from infra.broker import asyncapi_document as broker_asyncapi
 from services.pipeline.channels import (
     EVENTS_CHANNEL,
     INGEST_CHANNEL,
@@ -57,53 +54,22 @@ class RejectionMessage(BaseModel):
     body_encoding: Literal["utf-8", "base64"]
 
 
-async def _receive(envelope: Envelope) -> None:
-    """Declared only: the ingest (services/pipeline/ingest.py) settles each envelope."""
-
-
-def describing_broker(broker_url: str) -> RedisBroker | NatsBroker:
-    """A broker (not connected) declaring the three channels with their message models."""
-    if urlsplit(broker_url).scheme in ("nats", "tls"):
-        nats = NatsBroker(broker_url, description="NATS JetStream")
-        nats.subscriber(
-            INGEST_CHANNEL, stream=JStream("zs_ingest"), durable=INGEST_GROUP,
-            title=INGEST_CHANNEL, description=INGEST_DESCRIPTION,
-        )(_receive)  # fmt: skip
-        nats.publisher(
-            EVENTS_CHANNEL, stream=JStream("zs_events"), title=EVENTS_CHANNEL,
-            schema=RecordedEvent, description=EVENTS_DESCRIPTION,
-        )  # fmt: skip
-        nats.publisher(
-            REJECTED_CHANNEL, stream=JStream("zs_rejected"), title=REJECTED_CHANNEL,
-            schema=RejectionMessage, description=REJECTED_DESCRIPTION,
-        )  # fmt: skip
-        return nats
-    redis = RedisBroker(broker_url, description="Redis Streams")
-    redis.subscriber(
-        stream=StreamSub(INGEST_CHANNEL, group=INGEST_GROUP, consumer="<host>-<pid>"),
-        title=INGEST_CHANNEL, description=INGEST_DESCRIPTION,
-    )(_receive)  # fmt: skip
-    redis.publisher(
-        stream=EVENTS_CHANNEL, title=EVENTS_CHANNEL, schema=RecordedEvent,
-        description=EVENTS_DESCRIPTION,
-    )  # fmt: skip
-    redis.publisher(
-        stream=REJECTED_CHANNEL, title=REJECTED_CHANNEL, schema=RejectionMessage,
-        description=REJECTED_DESCRIPTION,
-    )  # fmt: skip
-    return redis
+CHANNELS = [
+    ChannelDoc(INGEST_CHANNEL, INGEST_DESCRIPTION, Envelope, group=INGEST_GROUP),
+    ChannelDoc(EVENTS_CHANNEL, EVENTS_DESCRIPTION, RecordedEvent),
+    ChannelDoc(REJECTED_CHANNEL, REJECTED_DESCRIPTION, RejectionMessage),
+]
 
 
 def asyncapi_document(broker_url: str | None = None) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the channels, for the broker `broker_url` names."""
-    broker = describing_broker(broker_url or DEFAULT_BROKER_URL)
-    specification = AsyncAPI(
-        broker,
+    document = broker_asyncapi(
+        broker_url or DEFAULT_BROKER_URL,
+        CHANNELS,
         title="Zielsteuerung event channels",
         version="1",
         description="The broker side of the public contract (docs/contract.md).",
-    ).to_specification()
-    document: dict[str, Any] = json.loads(specification.to_json())
+    )
     document["components"]["schemas"].update(event_data_schemas())
     return document
 

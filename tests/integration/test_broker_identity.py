@@ -117,12 +117,12 @@ def ingest_settings(urls: Servers, *, trusted: bool = False) -> Settings:
 async def publish_as(url: str, channel: str, envelopes: list[dict[str, object]]) -> None:
     """Publish `envelopes` to `channel` over a connection as `url`'s user."""
     transport = create_transport(url)
-    await transport.broker.connect()
+    await transport.connect()
     try:
         await publish_envelopes(transport, [json.dumps(e).encode() for e in envelopes],
                                 channel=channel)  # fmt: skip
     finally:
-        await transport.broker.stop()
+        await transport.close()
 
 
 async def recorded(store: EventStore) -> list[RecordedEvent]:

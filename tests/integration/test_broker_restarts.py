@@ -149,9 +149,9 @@ async def test_redis_restarted_empty_while_the_projector_lags(
                 await eventually(lambda: settled(pool, workload, 2), "the reports to settle")
                 await eventually(lambda: relay_level(store), "the relay to publish the reports")
             publisher = create_transport(server.url)  # upstream goes on; no ingest is running
-            await publisher.broker.connect()
+            await publisher.connect()
             await publish_envelopes(publisher, [b for p in lost.phases for b in p.bodies])
-            await publisher.broker.stop()
+            await publisher.close()
 
             server.kill()
             server.start()  # empty: no AOF, no snapshot

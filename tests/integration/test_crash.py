@@ -43,7 +43,7 @@ async def publish_all(urls: Servers, connection: asyncpg.Connection, workload: W
                       store: EventStore) -> None:  # fmt: skip
     """Publish the workload phase by phase and wait until it is recorded and projected."""
     transport = create_transport(urls.broker_url)
-    await transport.broker.connect()
+    await transport.connect()
     try:
         for number, phase in enumerate(workload.phases, start=1):
             await publish_envelopes(transport, phase.bodies)
@@ -51,7 +51,7 @@ async def publish_all(urls: Servers, connection: asyncpg.Connection, workload: W
                              f"phase {number} to settle")  # fmt: skip
         await eventually(lambda: caught_up(store), "the projection to catch up")
     finally:
-        await transport.broker.stop()
+        await transport.close()
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ async def test_each_service_frozen_in_turn_loses_and_doubles_nothing(
     processes = Processes(urls, service_urls, tmp_path)
     second_ingest = processes.start(Part.INGEST)
     publisher = create_transport(broker_url)
-    await publisher.broker.connect()
+    await publisher.connect()
     frozen: list[Part] = []
     try:
 
@@ -73,7 +73,7 @@ async def test_each_service_frozen_in_turn_loses_and_doubles_nothing(
         await account(pool, workload)
         verdict = await verify_chain(store)
     finally:
-        await publisher.broker.stop()
+        await publisher.close()
         exit_codes = processes.stop()
         second_ingest.terminate()
         exit_codes.append(second_ingest.wait(timeout=30))

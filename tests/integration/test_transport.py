@@ -20,7 +20,7 @@ from infra.broker import (
     repair,
     running,
 )
-from infra.broker.nats import stream_name
+from infra.broker.nats import NatsTransport, stream_name
 from infra.broker.redis import RedisTransport
 from infra.embedded import embedded_nats_server, embedded_redis_server
 from services.pipeline.channels import (
@@ -72,13 +72,14 @@ def channel_and_group() -> tuple[str, str]:
     return f"{unique('t')}.ingest", unique("g")
 
 
-async def publish_raw(transport: Transport, channel: str, body: bytes) -> None:
-    """Publish as a system without FastStream does: `XADD <channel> * data <body>` on Redis."""
-    if isinstance(transport.broker, RedisBroker):
-        client = await transport.broker.connect()
-        await client.xadd(channel, {"data": body})
+async def publish_as_faststream(transport: Transport, channel: str, body: bytes) -> None:
+    """Publish as an upstream system using FastStream does (on Redis its own `__data__`
+    format), through the broker client under the transport (a test of `infra.broker`)."""
+    if isinstance(transport, RedisTransport):
+        await transport.broker.publish(body, stream=channel)
     else:
-        await transport.broker.connection.jetstream().publish(channel, body)
+        assert isinstance(transport, NatsTransport)
+        await transport.broker.publish(body, channel, stream=stream_name(channel))
 
 
 async def drained(transport: Transport, channel: str, group: str) -> bool:
@@ -101,7 +102,7 @@ async def test_published_bodies_arrive_exactly_as_published(broker_url: str) -> 
 
     async with running(transport):
         await publish_envelopes(transport, [envelope, *malformed], channel=channel)
-        await publish_raw(transport, channel, envelope)
+        await publish_as_faststream(transport, channel, envelope)
         await eventually(lambda: len(received) == 6)
 
     assert received.bodies() == [envelope, *malformed, envelope]
@@ -163,9 +164,9 @@ async def test_a_backlog_arrives_in_batches_from_the_start_of_the_stream(broker_
     channel, group = channel_and_group()
     bodies = [json.dumps({"n": n}).encode() for n in range(1000)]
     publisher = create_transport(broker_url)
-    await publisher.broker.connect()
+    await publisher.connect()
     await publish_envelopes(publisher, bodies, channel=channel)  # before any consumer exists
-    await publisher.broker.stop()
+    await publisher.close()
     received = Collected()
     transport = create_transport(broker_url)
     subscribe_ingest(transport, received, Poisoned(), "c1", channel=channel, group=group)
@@ -184,9 +185,9 @@ async def test_a_rejection_is_published_as_plain_json_before_anyone_listens(
     channel = f"{unique('t')}.rejected"
     payload = {"source": "ba-statistik", "code": "not_json", "body": "{ oops", "n": 1}
     publisher = create_transport(broker_url)
-    await publisher.broker.connect()
+    await publisher.connect()
     await publish_rejection(publisher, payload, channel=channel)  # creates the stream if needed
-    await publisher.broker.stop()
+    await publisher.close()
     wire: list[RawMessage] = []
 
     async def keep(messages: list[RawMessage]) -> None:
@@ -284,9 +285,9 @@ async def test_redis_backlog_left_by_a_dead_consumer_is_taken_over_in_batches(
                          redeliver_after_s=FAST_REDELIVERY_S)  # fmt: skip
 
         publisher = create_transport(url)
-        await publisher.broker.connect()
+        await publisher.connect()
         await publish_envelopes(publisher, bodies, channel=channel)  # before any consumer
-        await publisher.broker.stop()
+        await publisher.close()
         async with running(first):
             await eventually(lambda: set(failed.bodies()) == set(bodies), within_s=60)
         async with running(second):
@@ -312,6 +313,6 @@ async def test_redis_delivery_counts_cover_entries_other_consumers_hold_between_
         await client.xclaim(channel, group, "a", 0, [ids[4]])  # a second delivery
         await client.xclaim(channel, group, "a", 0, [ids[2]])  # taken over from "b"
         counts = await transport.delivery_counts(Group(channel, group, "a", 10), ids)
-        await transport.broker.stop()
+        await transport.close()
 
     assert counts == {ids[0]: 1, ids[1]: 1, ids[2]: 2, ids[3]: 1, ids[4]: 2, ids[5]: 1}
