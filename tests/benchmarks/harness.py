@@ -13,7 +13,7 @@ from rich.console import Console
 
 from tests.benchmarks.national import encode, is_hostile, national_workload
 
-PHASES = ("append", "e2e", "rebuild", "asof", "query", "backlog", "hostile")
+PHASES = ("append", "e2e", "rebuild", "asof", "query", "backlog", "hostile", "memory")
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
 DEFAULT_OUT = Path(".zs/bench/results.json")
@@ -45,11 +45,15 @@ class Scale:
     """Messages left pending by a dead consumer, to be taken over."""
     hostile: int
     """Messages of the hostile mix (one in 50 a canary)."""
+    memory: int
+    """Messages published and settled while Redis's memory is sampled (`bench_memory`)."""
 
 
 SCALES = {
-    "quick": Scale("quick", 40, 1, 1, 2_000, 3.0, 100, 50_000, 20_000, 20_000, 5_000),
-    "full": Scale("full", 404, 1, 10, 20_000, 10.0, 400, 1_000_000, 50_000, 100_000, 20_000),
+    "quick": Scale("quick", 40, 1, 1, 2_000, 3.0, 100, 50_000, 20_000, 20_000, 5_000, 100_000),
+    "full": Scale(
+        "full", 404, 1, 10, 20_000, 10.0, 400, 1_000_000, 50_000, 100_000, 20_000, 1_000_000
+    ),
 }
 
 

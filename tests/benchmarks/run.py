@@ -1,6 +1,6 @@
 """Every benchmark in one run, one table, the figures as JSON (`make bench`, issue 8).
 
-`python -m tests.benchmarks.run [--scale quick|full] [--only append,e2e,...,backlog,hostile]`
+`python -m tests.benchmarks.run [--scale quick|full] [--only append,e2e,...,hostile,memory]`
 
 The system is driven only through its public interfaces: `zs up --no-demo` and
 `zs projections rebuild NAME` as subprocesses, `XADD zs.ingest * data <json>` (redis-py), the
@@ -20,6 +20,7 @@ Phases:
   as-of attainment latencies, and 20 concurrent clients on three endpoints (wrk if installed).
 - backlog, hostile: `bench_backlog` (`zs ingest` alone): a backlog drained against the live
   rate, and canary latencies in a hostile mix.
+- memory: `bench_memory`: Redis's used_memory while a million messages are settled.
 """
 
 import argparse
@@ -150,6 +151,10 @@ async def run_async(config: Config, report: Report) -> None:
         if "hostile" in wanted:
             await guarded(config, report, "hostile",
                           lambda: bench_backlog.phase_hostile(config, report))  # fmt: skip
+    if "memory" in wanted:
+        from tests.benchmarks import bench_memory
+
+        await guarded(config, report, "memory", lambda: bench_memory.phase_memory(config, report))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

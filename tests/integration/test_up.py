@@ -11,9 +11,14 @@ import httpx
 import pytest
 
 from events.store import EventStore, create_pool
-from infra.embedded import free_port
+from infra.embedded import OWNER_PASSWORD_FILE, free_port, with_user
 from tests.factories import figure_event
 from tests.integration.processes import ZS, start_up, stop, wait_until_ready
+
+
+def with_owner_password(banner_url: str, data_dir: Path) -> str:
+    """The owner's URL the banner shows (its password left out), with the password."""
+    return with_user(banner_url, "postgres", (data_dir / OWNER_PASSWORD_FILE).read_text().strip())
 
 
 @pytest.mark.slow
@@ -32,10 +37,11 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
             )
         assert (health.status_code, anonymous.status_code) == (200, 401)
         assert health.json() == {"status": "ok", "position": 0, "projections": {}}
-        pool = await create_pool(announced["database"], role="zs_ingest")
+        owner_url = with_owner_password(announced["database"], tmp_path / ".zs")
+        pool = await create_pool(owner_url, role="zs_ingest")
         await EventStore(pool).append([figure_event(), figure_event()])
         await pool.close()
-        owner = await asyncpg.connect(announced["database"])
+        owner = await asyncpg.connect(owner_url)
         sessions = await owner.fetch(
             "SELECT DISTINCT usename FROM pg_stat_activity WHERE backend_type = 'client backend'"
             " AND usename <> session_user"
@@ -52,7 +58,7 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
         assert stop(process) == 0
 
     with pytest.raises((OSError, asyncpg.PostgresError)):
-        await asyncpg.connect(announced["database"], timeout=2)
+        await asyncpg.connect(owner_url, timeout=2)
 
     process = start_up(tmp_path, port)
     try:
