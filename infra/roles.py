@@ -98,6 +98,17 @@ async def ensure_login(
     await connection.execute(f"GRANT {role.group} TO {name}")
 
 
+async def password_accepted(url: str) -> bool:
+    """Whether the server lets `url`'s login in with its password (False also when the login
+    does not exist yet)."""
+    try:
+        connection = await asyncpg.connect(url)
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
+        return False
+    await connection.close()
+    return True
+
+
 async def derived_logins(
     owner_url: str, data_dir: Path, roles: Collection[DbRole]
 ) -> dict[DbRole, str]:
@@ -110,8 +121,10 @@ async def derived_logins(
         urls = {}
         for role in roles:
             password, new = stored_password(directory, role)
+            url = with_login(owner_url, role.login, password)
+            new = new or not await password_accepted(url)  # another data folder changed it
             await ensure_login(connection, role, password, new_password=new)
-            urls[role] = with_login(owner_url, role.login, password)
+            urls[role] = url
         return urls
     finally:
         await connection.close()  # releases the lock

@@ -43,8 +43,8 @@ class CuttableProxy:
     def proxied_url(self) -> str:
         """The URL to give the services: the same database, through the proxy."""
         parts = urlsplit(self.url)
-        user = parts.username or "postgres"
-        return urlunsplit(("postgresql", f"{user}@127.0.0.1:{self.port}", parts.path, "", ""))
+        login = parts.netloc.rpartition("@")[0] or "postgres"  # user and password, as quoted
+        return urlunsplit(("postgresql", f"{login}@127.0.0.1:{self.port}", parts.path, "", ""))
 
     async def open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.upstream_socket:
