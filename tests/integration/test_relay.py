@@ -86,6 +86,7 @@ async def test_recorded_events_arrive_in_position_order_with_every_contract_fiel
         await eventually(lambda: len(seen) == 7)
         await append(store, 1)
         await eventually(lambda: len(seen) == 8 and len(wire) == 8)
+        await eventually(lambda: checkpoint_is(relay, 8), "the checkpoint saved after the page")
 
     assert seen == await all_events(store)
     assert seen.positions() == list(range(1, 9))
