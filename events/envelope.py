@@ -4,6 +4,7 @@ Invariants: every check that refuses a message raises `InvalidEvent` with a `Rej
 numbers are exact `Decimal`s that serialise to JSON numbers and survive that round trip.
 """
 
+import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -68,6 +69,9 @@ class RejectionCode(StrEnum):
     """A target on a key figure's code names another aggregation than the key figure's own."""
     PLAN_NOT_CUMULATIVE = "plan_not_cumulative"
     """A target's monthly plan falls from one month to the next or plans nothing by December."""
+    NUMBER_PRECISION = "number_precision"
+    """A number outside the contract's precision (`MAX_SIGNIFICANT_DIGITS`, `MAX_DECIMALS`,
+    `MAX_INTEGER_DIGITS`; money: `MONEY_DECIMALS`)."""
 
 
 # Pydantic error types raised by our own validators that carry their own rejection code.
@@ -77,6 +81,7 @@ _DOMAIN_ERROR_CODES = {
     RejectionCode.PERIOD_OUT_OF_RANGE,
     RejectionCode.KEY_FIGURE_AGGREGATION,
     RejectionCode.PLAN_NOT_CUMULATIVE,
+    RejectionCode.NUMBER_PRECISION,
 }
 _MESSAGES = {"missing": "is required", "extra_forbidden": "is not a known field"}
 
@@ -179,15 +184,60 @@ def _check_period(period: str) -> str:
     return period
 
 
+MAX_SIGNIFICANT_DIGITS = 15
+"""Every decimal of at most 15 significant digits survives a JSON number (a binary double)
+exactly, in any consumer's parser; beyond that some do not."""
+MAX_INTEGER_DIGITS = 15
+"""A number lies below 10^15 in size: far above any count or euro amount of SGB II, and every
+integer of that size is exact in a double, a PostgreSQL bigint and numeric alike."""
+MAX_DECIMALS = 6
+MONEY_DECIMALS = 2
+
+
 def json_number(value: Decimal) -> int | float:
-    """The JSON number for a decimal: an int when integral, else a float."""
+    """The JSON number for a decimal within the bounds: an int when integral, else a float."""
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _survives_json(value: Decimal) -> Decimal:
-    """Reject a number a JSON number cannot carry exactly (more than ~15 significant digits)."""
-    if Decimal(repr(json_number(value))) != value:
-        raise PydanticCustomError("number_precision", "has more digits than a JSON number keeps")
+def _significant(value: Decimal) -> tuple[int, int]:
+    """(significant digits, exponent) of a finite, non-zero decimal with its trailing zeros
+    dropped: `1.50` is (2, -1), `1500` is (2, 2)."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    kept = len(digits)
+    while kept > 1 and digits[kept - 1] == 0:
+        kept -= 1
+    return kept, exponent + len(digits) - kept
+
+
+def _within_precision(value: Decimal) -> Decimal:
+    """Reject a number outside the contract's precision (judged on its digits alone, so even
+    `1e999999999` costs nothing)."""
+    if not value.is_finite():
+        raise PydanticCustomError("number_precision", "must be a finite number")
+    if not value:
+        return value
+    count, exponent = _significant(value)
+    if (
+        count > MAX_SIGNIFICANT_DIGITS
+        or -exponent > MAX_DECIMALS
+        or count + exponent > MAX_INTEGER_DIGITS
+    ):
+        raise PydanticCustomError(
+            "number_precision",
+            "is outside the contract's precision (at most {digits} significant digits and "
+            "{decimals} decimals, below 10^{size}): {count} significant digits, exponent "
+            "{exponent}",
+            {"digits": MAX_SIGNIFICANT_DIGITS, "decimals": MAX_DECIMALS,
+             "size": MAX_INTEGER_DIGITS, "count": count, "exponent": exponent},
+        )  # fmt: skip
+    return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    """Reject an amount of money with more than two decimals."""
+    if value and -_significant(value)[1] > MONEY_DECIMALS:
+        raise PydanticCustomError("number_precision", "has more than 2 decimals (cents)")
     return value
 
 
@@ -207,10 +257,10 @@ Year = Annotated[int, Field(strict=True, ge=2005, le=2100)]
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_to_utc)]
 Number = Annotated[
-    Decimal, AfterValidator(_survives_json), PlainSerializer(json_number, when_used="json")
+    Decimal, AfterValidator(_within_precision), PlainSerializer(json_number, when_used="json")
 ]
 Count = Annotated[Number, AfterValidator(_non_negative)]
-Money = Annotated[Number, Field(decimal_places=2)]
+Money = Annotated[Number, AfterValidator(_cents)]
 NonNegativeMoney = Annotated[Money, AfterValidator(_non_negative)]
 
 
@@ -290,3 +340,59 @@ def _printable(text: str) -> str:
 def storable(text: str | None) -> str | None:
     """`text` made safe to store: NUL and lone surrogates escaped; None stays None."""
     return None if text is None else _printable(text)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a raw body, read so that nothing is lost: fractions as exact
+    `Decimal`s, integers of more than `MAX_INTEGER_DIGITS` digits refused before Python
+    converts them (it refuses 4,300 and more, and a long conversion costs time), a field name
+    twice in one object refused (parsers disagree on which one counts), NaN and Infinity
+    refused (not JSON). Raises `InvalidEvent` for every body it cannot read, whatever the
+    bytes; never anything else."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidEvent(RejectionCode.NOT_UTF8, f"body is not UTF-8: {error}") from None
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise InvalidEvent(RejectionCode.NOT_JSON, "body nests too deeply to be read") from None
+    except ValueError as error:  # json.JSONDecodeError and any other refusal of the parser
+        raise InvalidEvent(RejectionCode.NOT_JSON, f"body is not JSON: {error}") from None
+
+
+def _json_integer(text: str) -> int:
+    """An integer of the body, refused when it has more digits than any number may."""
+    if len(text) - text.startswith("-") > MAX_INTEGER_DIGITS:
+        raise InvalidEvent(
+            RejectionCode.NUMBER_PRECISION,
+            f"an integer of {len(text):,} characters is outside the contract's precision "
+            f"(below 10^{MAX_INTEGER_DIGITS})",
+        )
+    return int(text)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of the body, refused when a field name occurs twice."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        names = [name for name, _ in pairs]
+        twice = next(name for index, name in enumerate(names) if name in names[:index])
+        raise InvalidEvent(
+            RejectionCode.INVALID_ENVELOPE,
+            f"the field name {_printable(twice)[:128]!r} occurs twice in one object",
+        )
+    return result
+
+
+def _json_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity, which Python's parser would accept: refused."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal,
+    parse_int=_json_integer,
+    parse_constant=_json_constant,
+    object_pairs_hook=_json_object,
+)

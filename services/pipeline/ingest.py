@@ -9,7 +9,6 @@ Its size: decoding, judging and settling a batch are one transaction's steps; th
 each message is decided here and nowhere else.
 """
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,6 +24,7 @@ from events.envelope import (
     InvalidEvent,
     RejectionCode,
     may_be_unstorable,
+    parse_json,
     storable,
     unstorable,
 )
@@ -152,13 +152,9 @@ def decode(delivery: Delivery) -> Accepted | Rejection:
             delivery, RejectionCode.TOO_LARGE, f"envelope of {len(body)} bytes exceeds 64 KiB"
         )
     try:
-        raw = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        return Rejection(delivery, RejectionCode.NOT_UTF8, f"body is not UTF-8: {error}")
-    except json.JSONDecodeError as error:
-        return Rejection(delivery, RejectionCode.NOT_JSON, f"body is not JSON: {error}")
-    except RecursionError:
-        return Rejection(delivery, RejectionCode.NOT_JSON, "body nests too deeply to be read")
+        raw = parse_json(body)
+    except InvalidEvent as unreadable:
+        return Rejection(delivery, unreadable.code, unreadable.reason)
     source, message_id = identity(raw)
     if not isinstance(raw, dict):
         return Rejection(delivery, RejectionCode.INVALID_ENVELOPE, "envelope must be an object")
@@ -201,17 +197,21 @@ def identity(raw: Any) -> tuple[str | None, str | None]:
     )
 
 
-def outcome(item: Judged, positions: dict[Key, int], raced: set[Key]) -> IngestOutcome:
+def outcome(item: Judged, positions: dict[Key, int]) -> IngestOutcome:
     """The outcome of a judged delivery, given the positions of the recorded keys."""
     if isinstance(item, Rejection):
         return item.outcome()
-    if isinstance(item, Accepted) and item.envelope.idempotency_key in raced:
-        item = item.envelope.idempotency_key
     status: Literal["recorded", "duplicate"] = (
         "recorded" if isinstance(item, Accepted) else "duplicate"
     )
     key = item.envelope.idempotency_key if isinstance(item, Accepted) else item
     return IngestOutcome(status=status, source=key[0], message_id=key[1], position=positions[key])
+
+
+def conflict(delivery: Delivery, key: Key) -> Rejection:
+    """The `idempotency_conflict` of a delivery whose key is recorded with another payload."""
+    reason = f"message {key[1]!r} of {key[0]!r} is known with another payload"
+    return Rejection(delivery, RejectionCode.IDEMPOTENCY_CONFLICT, reason, *key)
 
 
 class Ingestor:
@@ -253,11 +253,16 @@ class Ingestor:
 
     async def reject_poison(self, delivery: Delivery, reason: str) -> None:
         """Reject a delivery that failed `MAX_DELIVERIES` times, keeping its raw body."""
-        decoded = decode(delivery)
+        try:  # decode never raises; should it all the same, the poison is still rejected
+            decoded: Accepted | Rejection | None = decode(delivery)
+        except Exception:
+            decoded = None
         source, message_id = (
             (decoded.envelope.source, decoded.envelope.message_id)
             if isinstance(decoded, Accepted)
             else (decoded.source, decoded.message_id)
+            if isinstance(decoded, Rejection)
+            else (None, None)
         )
         reason = f"failed {MAX_DELIVERIES} deliveries, last error: {reason}"
         await self.reject([Rejection(delivery, RejectionCode.POISON, reason, source, message_id)])
@@ -295,17 +300,35 @@ class Ingestor:
                 expected,
             )
         positions = {key: found.position for key, found in recorded.items()}
-        raced = set()  # recorded by a concurrent ingest between our look-up and our append
+        raced = list[Accepted]()  # recorded by a concurrent ingest between look-up and append
         for item, result in zip(to_append, appended, strict=True):
             positions[item.envelope.idempotency_key] = result.position
             if result.duplicate:
-                raced.add(item.envelope.idempotency_key)
+                raced.append(item)
             log.debug("recorded", source=item.envelope.source,
                       message_id=item.envelope.message_id, event_id=str(result.event_id),
                       position=result.position, correlation_id=item.envelope.correlation_id,
                       duplicate=result.duplicate)  # fmt: skip
+        if raced:
+            judged = await self._against_winners(judged, raced)
         await self.reject([item for item in judged if isinstance(item, Rejection)])
-        return [outcome(item, positions, raced) for item in judged]
+        return [outcome(item, positions) for item in judged]
+
+    async def _against_winners(self, judged: list[Judged], raced: list[Accepted]) -> list[Judged]:
+        """`judged` with each raced delivery settled against the event that won the race: its
+        key when the payloads are equal, else an `idempotency_conflict`. The append function
+        decided under its lock which one is recorded, and a recorded event never changes, so
+        comparing with it afterwards is exact however many ingests race."""
+        winners = await self.store.recorded_events([a.envelope.idempotency_key for a in raced])
+        settled: dict[int, Judged] = {}
+        for item in raced:
+            key = item.envelope.idempotency_key
+            settled[id(item)] = (
+                key
+                if payload(winners[key]) == accepted_payload(item)
+                else conflict(item.delivery, key)
+            )
+        return [settled.get(id(item), item) for item in judged]
 
     def _judge(
         self,
@@ -327,12 +350,9 @@ class Ingestor:
                 if sender is not None:
                     working.check_sender(sender, item.envelope.source, item.event)
                 if key in seen:
-                    if seen[key] != accepted_payload(item):
-                        raise InvalidEvent(
-                            RejectionCode.IDEMPOTENCY_CONFLICT,
-                            f"message {key[1]!r} of {key[0]!r} is known with another payload",
-                        )
-                    judged.append(key)
+                    judged.append(
+                        key if seen[key] == accepted_payload(item) else conflict(item.delivery, key)
+                    )
                     continue
                 working.check(item.event, today)
             except InvalidEvent as invalid:

@@ -1,8 +1,10 @@
 """POST /ingest and GET /rejections against a real database."""
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -160,3 +162,87 @@ async def test_a_known_message_with_another_payload_is_an_idempotency_conflict(
     assert (first["status"], again["status"]) == ("recorded", "duplicate")
     assert (conflict["status"], conflict["code"]) == ("rejected", "idempotency_conflict")
     assert await store.last_position() == 1
+
+
+def figure_with_value(jobcenter: str, fragment: str) -> bytes:
+    """A figure envelope with its value as the raw JSON `fragment`."""
+    text = json.dumps(figure_envelope(jobcenter))
+    return text.replace('"value": 64', f'"value": {fragment}').encode()
+
+
+@pytest.mark.parametrize(
+    ("fragment", "code"),
+    [
+        ("1" * 4301, "number_precision"),
+        ("12345678901234567890123", "number_precision"),
+        ("1.00000000000000000001", "number_precision"),
+        ("[" * 1000 + "1" + "]" * 1000, "not_json"),
+        ("[" * 100 + "1" + "]" * 100, "invalid_data"),
+    ],
+)
+async def test_unreadable_numbers_and_nesting_are_rejected_and_kept(
+    client: httpx.AsyncClient, store: EventStore, fragment: str, code: str
+) -> None:
+    [register, *_] = agreement_setup(jobcenter := unique("jc"), unique("agr"))
+    await client.post("/ingest", json=register)
+    body = figure_with_value(jobcenter, fragment)
+
+    alone = await client.post("/ingest", content=body)
+    among = await client.post("/ingest", content=b"[" + body + b"," + body.replace(
+        fragment.encode(), b"17") + b"]")  # fmt: skip
+
+    assert alone.status_code == among.status_code == 200
+    assert (alone.json()["items"][0]["status"], alone.json()["items"][0]["code"]) == (
+        "rejected", code)  # fmt: skip
+    if code == "not_json":  # too deep to find where the first element ends: one envelope
+        assert [i["code"] for i in among.json()["items"]] == ["not_json"]
+    else:
+        assert [i["status"] for i in among.json()["items"]] == ["rejected", "recorded"]
+        assert among.json()["items"][0]["code"] == code
+    rejections = (await client.get("/rejections")).json()["items"]
+    assert [r["code"] for r in rejections] == [code, code]
+    assert hashlib.sha256(body).hexdigest() in {r["body_sha256"] for r in rejections}
+    assert await store.last_position() == (1 if code == "not_json" else 2)
+
+
+async def test_a_number_is_recorded_as_sent_when_within_the_precision(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    [register, *_] = agreement_setup(jobcenter := unique("jc"), unique("agr"))
+    await client.post("/ingest", json=register)
+
+    answer = await client.post("/ingest", content=figure_with_value(jobcenter, "0.000001"))
+
+    assert answer.json()["items"][0]["status"] == "recorded"
+    [event] = [e async for page in store.read_all(after=1) for e in page]
+    assert Decimal(str(event.data["value"])) == Decimal("0.000001")
+
+
+@pytest.mark.parametrize("same_payload", [False, True])
+async def test_concurrent_posts_of_one_message_id_are_one_recorded_and_the_rest_settled(
+    client: httpx.AsyncClient, store: EventStore, same_payload: bool
+) -> None:
+    """Thirty POSTs of one message id at once, in five rounds: one is recorded; the others are
+    duplicates (same payload) or each an `idempotency_conflict` kept as a rejection."""
+    [register, *_] = agreement_setup(jobcenter := unique("jc"), unique("agr"))
+    await client.post("/ingest", json=register)
+    for round_ in range(5):
+        original = figure_envelope(jobcenter, f"2022-{round_ + 1:02d}")
+        variants = [
+            original | {"data": original["data"] | {"value": 0 if same_payload else n}}
+            for n in range(30)
+        ]
+
+        answers = await asyncio.gather(*(client.post("/ingest", json=v) for v in variants))
+
+        items = [answer.json()["items"][0] for answer in answers]
+        statuses = sorted(i["status"] for i in items)
+        others = "duplicate" if same_payload else "rejected"
+        assert statuses == sorted(["recorded"] + [others] * 29), (round_, items)
+        if not same_payload:
+            assert {i["code"] for i in items if i["status"] == "rejected"} == {
+                "idempotency_conflict"}  # fmt: skip
+        assert len({i["position"] for i in items if i["status"] != "rejected"}) == 1
+    rejections = (await client.get("/rejections", params={"limit": 500})).json()
+    assert rejections["count"] == (0 if same_payload else 5 * 29)
+    assert await store.last_position() == 1 + 5

@@ -5,14 +5,17 @@ import json
 from datetime import date
 from typing import Any
 
+import asyncpg
 import pytest
 
 from events.rejections import RejectionLog
 from events.store import EventStore
-from services.pipeline.channels import Delivery
+from services.pipeline.channels import Delivery, publish_envelopes
 from services.pipeline.ingest import Ingestor
+from services.pipeline.run import Running
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
-from tests.integration.helpers import ignore
+from tests.integration.helpers import eventually, ignore
+from tests.integration.test_pipeline import nothing_pending
 
 TODAY = date(2026, 11, 21)
 
@@ -47,6 +50,13 @@ def hostile(jobcenter: str) -> dict[str, tuple[bytes, str]]:
         "occurred_at before 2000": (json.dumps(figure | {"occurred_at": "1970-01-01T00:00:01Z"}).encode(), "invalid_envelope"),  # noqa: E501
         "date as a number text": (json.dumps(envelope("DialogHeld", {"agreement_id": "a", "held_on": "20220920", "summary": "s"})).encode(), "invalid_data"),  # noqa: E501
         "not UTF-8": (b"\xff\xfe\x00", "not_utf8"),
+        "an integer of 5,000 digits": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="7" * 5000), "number_precision"),  # noqa: E501
+        "a 23-digit integer": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="1" * 23), "number_precision"),  # noqa: E501
+        "an over-precise fraction": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="1.00000000000000000001"), "number_precision"),  # noqa: E501
+        "NaN": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="NaN"), "not_json"),  # noqa: E501
+        "a field name twice": (json.dumps(figure).replace('"source": ', '"source": "x", "source": ', 1).encode(), "invalid_envelope"),  # noqa: E501
+        "a raw NUL": (json.dumps(figure).replace('"preliminary"', '"prelim\x00inary"').encode(), "not_json"),  # noqa: E501
+        "not an object": (b'["a", "list"]', "invalid_envelope"),
     }  # fmt: skip
 
 
@@ -103,3 +113,35 @@ async def test_rfc3339_times_with_an_offset_are_accepted(
     [outcome] = await ingestor.ingest([Delivery(json.dumps(registration).encode(), unique("d"))])
 
     assert outcome.status == "recorded", outcome
+
+
+async def test_an_unreadable_number_through_the_broker_delays_only_itself(
+    pipeline: Running, owner_connection: asyncpg.Connection
+) -> None:
+    """One envelope with an integer of 5,000 digits (more than Python's `int` reads) among six
+    valid ones, published together: the six are recorded, the one is rejected once, nothing is
+    both, nothing stays pending."""
+    jobcenter = unique("jc")
+    setup = [json.dumps(e).encode() for e in agreement_setup(jobcenter, unique("agr"))]
+    await publish_envelopes(pipeline.transport, setup)
+    await eventually(lambda: recorded_count(owner_connection, len(setup)), "the set-up")
+    valid = [figure_envelope(jobcenter, f"2022-{month:02d}") for month in range(1, 7)]
+    poison = figure_envelope(jobcenter, "2022-07")
+    bodies = [json.dumps(e).encode() for e in valid]
+    bodies.insert(3, json.dumps(poison).replace('"value": 64', '"value": ' + "7" * 5000).encode())
+
+    await publish_envelopes(pipeline.transport, bodies)
+
+    await eventually(lambda: recorded_count(owner_connection, len(setup) + 6), "the six valid")
+    await eventually(lambda: nothing_pending(pipeline.transport), "every message acknowledged")
+    recorded = {row["message_id"] for row in await owner_connection.fetch(
+        "SELECT message_id FROM store.events")}  # fmt: skip
+    rejections = await owner_connection.fetch("SELECT message_id, code FROM service.rejections")
+    assert {e["message_id"] for e in valid} <= recorded
+    assert [tuple(r) for r in rejections] == [(None, "number_precision")]
+    assert poison["message_id"] not in recorded
+
+
+async def recorded_count(connection: asyncpg.Connection, count: int) -> bool:
+    """Whether at least `count` events are recorded."""
+    return int(await connection.fetchval("SELECT count(*) FROM store.events")) >= count

@@ -51,7 +51,6 @@ def test_unknown_schema_version(version: int) -> None:
         ("MonthlyFigureReported", {"status": None}, "data.status"),
         ("MonthlyFigureReported", {"value": "many"}, "data.value"),
         ("MonthlyFigureReported", {"value": True}, "data.value"),
-        ("MonthlyFigureReported", {"value": "0.12345678901234567890"}, "data.value"),
         ("MonthlyFigureReported", {"status": "draft"}, "data.status"),
         ("MonthlyFigureReported", {"period": "2022-13"}, "data.period"),
         ("MonthlyFigureReported", {"period": "2022-7"}, "data.period"),
@@ -70,7 +69,6 @@ def test_unknown_schema_version(version: int) -> None:
         ("TargetSet", {"aggregation": "median"}, "data.aggregation"),
         ("TargetSet", {"agreement_id": "x" * 129}, "data.agreement_id"),
         ("TargetAmended", {"effective_from": None}, "data.effective_from"),
-        ("BudgetAllocated", {"amount_eur": "1289900.005"}, "data.amount_eur"),
         ("QualitativeGoalSet", {"state_support": "text, not a list"}, "data.state_support"),
     ],
 )
@@ -80,6 +78,40 @@ def test_ill_formed_data_is_invalid_data(
     rejected = rejection(event_type, **changes)
     assert rejected.code == RejectionCode.INVALID_DATA
     assert rejected.reason.startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "changes", "field"),
+    [
+        ("MonthlyFigureReported", {"value": "0.12345678901234567890"}, "data.value"),
+        ("MonthlyFigureReported", {"value": Decimal("1.00000000000000000001")}, "data.value"),
+        ("MonthlyFigureReported", {"value": 12345678901234567890123}, "data.value"),
+        ("MonthlyFigureReported", {"value": Decimal("1E+15")}, "data.value"),
+        ("MonthlyFigureReported", {"value": Decimal("1e999999999")}, "data.value"),
+        ("MonthlyFigureReported", {"value": Decimal("0.0000001")}, "data.value"),
+        ("MonthlyFigureReported", {"numerator": Decimal("1234567890123456")}, "data.numerator"),
+        ("BudgetAllocated", {"amount_eur": "1289900.005"}, "data.amount_eur"),
+        ("BudgetAllocated", {"amount_eur": Decimal("0.001")}, "data.amount_eur"),
+    ],
+)
+def test_numbers_outside_the_precision_are_number_precision(
+    event_type: str, changes: dict[str, Any], field: str
+) -> None:
+    rejected = rejection(event_type, **changes)
+    assert rejected.code == RejectionCode.NUMBER_PRECISION
+    assert rejected.reason.startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["999999999999999", "0.000001", "123456789.123456", "1.50000000000000000000", "1E+14", "0E-30"],
+)
+def test_numbers_at_the_bounds_are_recorded_exactly(value: str) -> None:
+    decoded = CATALOGUE.decode(
+        "MonthlyFigureReported", 1, data("MonthlyFigureReported") | {"value": Decimal(value)}
+    )
+    assert isinstance(decoded, MonthlyFigureReported)
+    assert decoded.value == Decimal(value)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """`POST /ingest`: upstream envelopes over HTTP, settled by the same ingest as the broker's."""
 
 import json
+import re
 import uuid
 
 from fastapi import APIRouter, Request
@@ -34,18 +35,60 @@ class IngestResults(BaseModel):
     count: int
 
 
+WHITESPACE = re.compile(r"[ \t\n\r]*")
+ELEMENTS = json.JSONDecoder(parse_float=len, parse_int=len, parse_constant=len)
+"""Finds where each element of an array ends; numbers of any size read as their length."""
+
+
+def after_space(text: str, at: int) -> int:
+    """The index of the first character at or after `at` that is not JSON whitespace."""
+    found = WHITESPACE.match(text, at)
+    return found.end() if found else at
+
+
 def split_request(body: bytes) -> list[bytes] | None:
-    """The envelopes of an ingest request: each element of a JSON array, else the whole body
-    as one; None when the array holds more than `MAX_INGEST_BATCH`."""
+    """The envelopes of an ingest request: the exact bytes of each element of a JSON array,
+    else the whole body as one (also a body that is no readable array: the ingest rejects it
+    with its reason); None when the array holds more than `MAX_INGEST_BATCH`."""
     try:
-        parsed = json.loads(body)
-    except ValueError:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
         return [body]
-    if not isinstance(parsed, list):
+    start = after_space(text, 0)
+    if not text.startswith("[", start):
         return [body]
-    if len(parsed) > MAX_INGEST_BATCH:
-        return None
-    return [json.dumps(item, ensure_ascii=False).encode() for item in parsed]
+    try:
+        elements = array_elements(text, start + 1)
+    except (ValueError, RecursionError):
+        return [body]
+    return None if len(elements) > MAX_INGEST_BATCH else [e.encode() for e in elements]
+
+
+def array_elements(text: str, at: int) -> list[str]:
+    """The texts of the elements of the array opened just before `at`, which must be the whole
+    rest of `text`; stops after `MAX_INGEST_BATCH` + 1. Raises ValueError (or RecursionError)
+    where `text` is not such an array."""
+    elements = list[str]()
+    at = after_space(text, at)
+    if text.startswith("]", at):
+        closed = at + 1
+    else:
+        while True:
+            _, end = ELEMENTS.raw_decode(text, at)
+            elements.append(text[at:end])
+            if len(elements) > MAX_INGEST_BATCH:
+                return elements
+            at = after_space(text, end)
+            if text.startswith(",", at):
+                at = after_space(text, at + 1)
+            elif text.startswith("]", at):
+                closed = at + 1
+                break
+            else:
+                raise ValueError(f"expected ',' or ']' at {at}")
+    if after_space(text, closed) != len(text):
+        raise ValueError("text after the array")
+    return elements
 
 
 @router.post("/ingest", responses={413: {"model": ErrorResponse}}, openapi_extra=INGEST_BODY)
