@@ -134,7 +134,9 @@ def catalogue_with_dialog_v2() -> Catalogue:
 HOSTILE_KINDS = (
     "nul in message_id", "surrogate in message_id", "nul in a key name", "nested thousands deep",
     "occurred_at overflowing", "occurred_at as a bare number text", "not UTF-8", "oversize",
-    "unknown type", "negative value",
+    "unknown type", "negative value", "integer of 5,000 digits", "23-digit integer",
+    "over-precise fraction", "thousandths of a euro", "field name twice", "NaN", "raw NUL",
+    "nested a thousand deep", "surrogate in data", "not an object",
 )  # fmt: skip
 """The kinds of bad input `hostile_body` makes: each is settled as a rejection."""
 
@@ -165,4 +167,27 @@ def hostile_body(good: dict[str, Any], kind: str) -> bytes:
             return json.dumps(bad | {"type": "SomethingElseHappened"}).encode()
         case "negative value":
             return json.dumps(bad | {"data": bad["data"] | {"value": -7}}).encode()
+        case "integer of 5,000 digits" | "23-digit integer" | "over-precise fraction" | "NaN":
+            number = {
+                "integer of 5,000 digits": "7" * 5000,
+                "23-digit integer": "1" * 23,
+                "over-precise fraction": "1.00000000000000000001",
+                "NaN": "NaN",
+            }[kind]
+            return json.dumps(bad | {"data": bad["data"] | {"value": 0.5}}).replace(
+                "0.5", number, 1).encode()  # fmt: skip
+        case "thousandths of a euro":
+            allocated = {"agreement_id": "a", "budget_line": "eingliederung", "amount_eur": 0.5}
+            return json.dumps(bad | {"type": "BudgetAllocated", "data": allocated}).replace(
+                "0.5", "1000.005", 1).encode()  # fmt: skip
+        case "field name twice":
+            return text.replace('"source": ', '"source": "other", "source": ', 1).encode()
+        case "raw NUL":
+            return text.replace('-hostile"', '-\x00"', 1).encode()
+        case "nested a thousand deep":
+            return json.dumps(bad | {"data": 0.5}).replace("0.5", "[" * 1000 + "]" * 1000).encode()
+        case "surrogate in data":
+            return text.replace('"status": "', '"status": "\\udfff', 1).encode()
+        case "not an object":  # the envelope encoded twice: a JSON string
+            return json.dumps(text).encode()
     raise ValueError(f"unknown hostile kind {kind!r}")

@@ -53,7 +53,7 @@ def hostile(jobcenter: str) -> dict[str, tuple[bytes, str]]:
         "an integer of 5,000 digits": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="7" * 5000), "number_precision"),  # noqa: E501
         "a 23-digit integer": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="1" * 23), "number_precision"),  # noqa: E501
         "an over-precise fraction": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="1.00000000000000000001"), "number_precision"),  # noqa: E501
-        "NaN": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="NaN"), "not_json"),  # noqa: E501
+        "NaN": (raw(figure | {"data": figure["data"] | {"value": "__V__"}}, V="NaN"), "not_json"),
         "a field name twice": (json.dumps(figure).replace('"source": ', '"source": "x", "source": ', 1).encode(), "invalid_envelope"),  # noqa: E501
         "a raw NUL": (json.dumps(figure).replace('"preliminary"', '"prelim\x00inary"').encode(), "not_json"),  # noqa: E501
         "not an object": (b'["a", "list"]', "invalid_envelope"),

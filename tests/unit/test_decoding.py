@@ -57,12 +57,12 @@ def test_every_unreadable_body_is_a_rejection_of_its_own(body: bytes, code: str)
 
 
 @pytest.mark.parametrize("kind", HOSTILE_KINDS)
-def test_every_hostile_kind_is_rejected_while_decoding_or_judging(kind: str) -> None:
+def test_every_hostile_kind_is_rejected_while_decoding(kind: str) -> None:
     body = hostile_body(figure_envelope("06437", "2022-07"), kind)
 
     result = decoded(body)
 
-    assert isinstance(result, (Accepted, Rejection))
+    assert isinstance(result, Rejection), result
 
 
 @pytest.mark.parametrize(
