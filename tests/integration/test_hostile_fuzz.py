@@ -1,10 +1,10 @@
 """The hostile fuzz: messages of every hostile kind (`HOSTILE_KINDS`: huge and over-precise
 numbers, deep nesting, NUL, lone surrogates, field names twice, ...) mixed with valid canaries
 (some with CR LF or non-ASCII in their ids), exact repeats and conflicting repeats, through the
-broker and through `POST /ingest` (conflicts there sent concurrently). Every message ends in
-exactly one fate: recorded + duplicate + rejected = published, nothing pending, nothing
-rejected as poison, the canaries recorded without waiting for a redelivery, the hash chain and
-the figures view verify.
+broker (to `zs ingest`, `zs relay` and `zs project` as processes) and through `POST /ingest`
+(conflicts there sent concurrently). Every message ends in exactly one fate: recorded +
+duplicate + rejected = published, nothing pending, nothing rejected as poison, the canaries
+recorded without waiting for a redelivery, the hash chain and the figures view verify.
 
 `ZS_TEST_FUZZ_MESSAGES` sets the broker's share (2,000 by default; CI: 100,000) and
 `ZS_TEST_FUZZ_HTTP` the HTTP share (200; CI: 10,000); `ZS_TEST_FUZZ_P99_S` is the bound on the
@@ -14,24 +14,27 @@ figures of a run (fates, canary latencies, seconds) are printed and, where
 `ZS_TEST_FUZZ_REPORT` names a file, appended to it."""
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from events.store import EventStore
 from events.verify import verify_chain
-from infra.broker import REDELIVER_AFTER_S
+from infra.broker import Transport, create_transport
+from infra.roles import DbRole
 from services.bootstrap import Servers
-from services.pipeline.channels import publish_envelopes
-from services.pipeline.run import Part, Running, services
+from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP, publish_envelopes
+from services.pipeline.ingest import Ingestor
 from tests.factories import HOSTILE_KINDS, envelope, hostile_body, unique
 from tests.integration.helpers import (
     TEST_SOURCE,
@@ -39,14 +42,11 @@ from tests.integration.helpers import (
     api_client,
     caught_up,
     eventually,
-    settings_for,
+    ignore,
+    wipe_broker,
 )
-from tests.integration.test_pipeline import (
-    canary_latencies,
-    expected_rows,
-    figure_rows,
-    nothing_pending,
-)
+from tests.integration.processes import Processes
+from tests.integration.test_pipeline import expected_rows, figure_rows
 from tests.integration.workload import Chunk
 
 BROKER_MESSAGES = int(os.environ.get("ZS_TEST_FUZZ_MESSAGES", "2000"))
@@ -54,6 +54,7 @@ HTTP_MESSAGES = int(os.environ.get("ZS_TEST_FUZZ_HTTP", "200"))
 CANARY_P99_S = float(os.environ.get("ZS_TEST_FUZZ_P99_S", "15"))
 REPORT = os.environ.get("ZS_TEST_FUZZ_REPORT")
 CHUNK = 50
+CHUNK_EVERY_S = 0.1
 JOBCENTERS = 40
 CONCURRENT = 10
 """POSTs of one message id sent at once (a conflict group, a duplicate group)."""
@@ -61,6 +62,7 @@ WEIGHTS = {kind: 0.05 if kind == "oversize" else 1.0 for kind in HOSTILE_KINDS}
 """Oversized bodies (100 kB each) are rare, so 100,000 messages stay light for the broker."""
 ODD_IDS = ("", "\r\nzeile-2", "-Jobcenter-Köln-€-😀")
 """What a canary's message id ends with, in turn: valid ids an upstream may send."""
+CANARIES_SEEN = "SELECT message_id FROM store.events WHERE message_id = ANY($1::text[])"
 RECORDED = "SELECT source, message_id FROM store.events WHERE source = $1"
 REJECTED = "SELECT code, count(*) FROM service.rejections GROUP BY code"
 RECORDED_AND_REJECTED = """
@@ -135,66 +137,115 @@ def broker_chunks(source: str, rng: random.Random, expected: Expected) -> list[C
     return chunks
 
 
-@pytest.fixture
-async def patient_pipeline(urls: Servers) -> AsyncIterator[Running]:
-    """The pipeline with the production redelivery time (30 s): a batch held back until its
-    redelivery would show as a delay no canary could hide."""
-    settings = settings_for(urls).model_copy(update={"redeliver_after_s": REDELIVER_AFTER_S})
-    async with services(settings, urls, set(Part), api=True) as running:
-        yield running
-
-
+@pytest.mark.slow
 async def test_hostile_fuzz_ends_every_message_in_exactly_one_fate(
-    patient_pipeline: Running, owner_connection: asyncpg.Connection
+    service_urls: dict[DbRole, str],
+    database_url: str,
+    broker_url: str,
+    store: EventStore,
+    owner_connection: asyncpg.Connection,
+    tmp_path: Path,
 ) -> None:
-    pipeline, began = patient_pipeline, time.monotonic()
-    source, rng, expected = unique("fuzz"), random.Random(18), Expected()
+    """The services run as processes of their own (`zs ingest`, `zs relay`, `zs project`), as
+    in production, so the publisher and the watch here do not share their interpreter."""
+    await wipe_broker(broker_url)
+    began, source, rng, expected = time.monotonic(), unique("fuzz"), random.Random(18), Expected()
     setup = registrations(source)
-    await publish_envelopes(pipeline.transport, [encoded(e) for e in setup])
     expected.recorded |= {(e["source"], e["message_id"]) for e in setup}
     expected.published += len(setup)
     chunks = broker_chunks(source, rng, expected)
+    processes = Processes(Servers(database_url, broker_url), service_urls, tmp_path,
+                          log_level="error")  # fmt: skip
+    publisher = create_transport(broker_url)
+    await publisher.broker.connect()
+    try:
+        await publish_envelopes(publisher, [encoded(e) for e in setup])
+        await eventually(lambda: settled(owner_connection, source, len(setup), 0), "the set-up")
+        latencies = sorted(await canary_latencies(publisher, owner_connection, chunks))
+        await eventually(
+            lambda: settled(owner_connection, source, len(expected.recorded), expected.rejected),
+            "every message settled", within_s=120 + expected.published / 100,
+        )  # fmt: skip
+        await eventually(lambda: nothing_pending(publisher), "every message acknowledged")
+        p99 = latencies[int(0.99 * (len(latencies) - 1))]
+        report(f"fuzz broker: {expected.published:,} published, {len(expected.recorded):,} "
+               f"recorded, {expected.duplicates:,} duplicate, {expected.rejected:,} rejected; "
+               f"canary p50 {latencies[len(latencies) // 2]:.2f} s, p99 {p99:.2f} s, max "
+               f"{latencies[-1]:.2f} s; {time.monotonic() - began:.0f} s")  # fmt: skip
 
-    latencies = sorted(await canary_latencies(pipeline, owner_connection, chunks))
-    await eventually(lambda: nothing_pending(pipeline.transport), "every message acknowledged",
-                     within_s=120)  # fmt: skip
-    await eventually(lambda: rejected_at_least(owner_connection, expected.rejected),
-                     "every rejection stored")  # fmt: skip
-    p99 = latencies[int(0.99 * (len(latencies) - 1))]
-    report(f"fuzz broker: {expected.published:,} published, {len(expected.recorded):,} recorded,"
-          f" {expected.duplicates:,} duplicate, {expected.rejected:,} rejected; canary p50 "
-          f"{latencies[len(latencies) // 2]:.2f} s, p99 {p99:.2f} s, max {latencies[-1]:.2f} s;"
-          f" {time.monotonic() - began:.0f} s")  # fmt: skip
+        recorded = {tuple(r) for r in await owner_connection.fetch(RECORDED, source)}
+        rejected = Counter(dict(await owner_connection.fetch(REJECTED)))
+        assert recorded == expected.recorded
+        assert sum(rejected.values()) == expected.rejected
+        assert len(recorded) + expected.duplicates + sum(rejected.values()) == expected.published
+        assert "poison" not in rejected
+        assert rejected["idempotency_conflict"] == expected.conflicts
+        assert rejected["number_precision"] > 0
+        both = dict(await owner_connection.fetch(RECORDED_AND_REJECTED))
+        assert both == {"idempotency_conflict": expected.conflicts}  # only conflicts share a key
+        assert p99 <= CANARY_P99_S, latencies[-20:]
 
-    recorded = {tuple(r) for r in await owner_connection.fetch(RECORDED, source)}
-    rejected = Counter(dict(await owner_connection.fetch(REJECTED)))
-    assert recorded == expected.recorded
-    assert sum(rejected.values()) == expected.rejected
-    assert len(recorded) + expected.duplicates + sum(rejected.values()) == expected.published
-    assert "poison" not in rejected
-    assert rejected["idempotency_conflict"] == expected.conflicts
-    assert rejected["number_precision"] > 0
-    both = dict(await owner_connection.fetch(RECORDED_AND_REJECTED))
-    assert both == {"idempotency_conflict": expected.conflicts}  # only conflicts share a key
-    assert p99 <= CANARY_P99_S, latencies[-20:]
+        await http_fuzz(store, owner_connection, rng)
 
-    await http_fuzz(pipeline, owner_connection, rng)
-
-    await eventually(lambda: caught_up(pipeline.store), "the projections to catch up")
-    assert (await verify_chain(pipeline.store)).intact
-    events = [e async for page in pipeline.store.read_all() for e in page]
-    assert await figure_rows(pipeline.store) == expected_rows(events)
-    report(f"fuzz total: {time.monotonic() - began:.0f} s")
+        await eventually(lambda: caught_up(store), "the projections to catch up")
+        assert (await verify_chain(store)).intact
+        events = [e async for page in store.read_all() for e in page]
+        assert await figure_rows(store) == expected_rows(events)
+        report(f"fuzz total: {time.monotonic() - began:.0f} s")
+    finally:
+        await publisher.broker.stop()
+        processes.stop()
 
 
-async def http_fuzz(pipeline: Running, connection: asyncpg.Connection, rng: random.Random) -> None:
+async def canary_latencies(
+    publisher: Transport, connection: asyncpg.Connection, chunks: list[Chunk]
+) -> list[float]:
+    """Publish a chunk every `CHUNK_EVERY_S` (on a fixed schedule); each canary's seconds from
+    its publish until it is seen recorded (polled every 50 ms; never seen: infinite)."""
+    published, seen = dict[str, float](), dict[str, float]()
+
+    async def watch() -> None:
+        while len(seen) < len(chunks):
+            waiting = [key for key in published if key not in seen]
+            rows = await connection.fetch(CANARIES_SEEN, waiting) if waiting else []
+            for row in rows:
+                seen.setdefault(row["message_id"], time.perf_counter())
+            await asyncio.sleep(0.05)
+
+    watching = asyncio.create_task(watch())
+    start = time.perf_counter()
+    for number, chunk in enumerate(chunks):
+        await asyncio.sleep(max(0.0, start + number * CHUNK_EVERY_S - time.perf_counter()))
+        published[chunk.canary[1]] = time.perf_counter()
+        await publish_envelopes(publisher, chunk.bodies)
+    with contextlib.suppress(TimeoutError):  # a canary never seen counts as waiting for ever
+        await asyncio.wait_for(watching, 60)
+    return [seen.get(key, float("inf")) - at for key, at in published.items()]
+
+
+async def settled(
+    connection: asyncpg.Connection, source: str, recorded: int, rejected: int
+) -> bool:
+    """Whether `source` has `recorded` events and the store `rejected` rejections, or more."""
+    events = await connection.fetchval(
+        "SELECT count(*) FROM store.events WHERE source = $1", source
+    )
+    return events >= recorded and await rejection_count(connection) >= rejected
+
+
+async def nothing_pending(transport: Transport) -> bool:
+    """Whether the ingest group holds no unacknowledged message."""
+    return await transport.pending(INGEST_CHANNEL, INGEST_GROUP) == 0
+
+
+async def http_fuzz(store: EventStore, connection: asyncpg.Connection, rng: random.Random) -> None:
     """`HTTP_MESSAGES` through `POST /ingest` as `TEST_SOURCE`, in rounds of 100: hostile
     bodies alone, an array of canaries, a group of concurrent conflicting repeats and one of
     concurrent exact repeats; the answers' fates add up and match what is stored."""
     began, rejections_before = time.monotonic(), await rejection_count(connection)
     kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
     fates, published, numbers = Counter[str](), 0, iter(range(10**6))
-    async with api_client(api_app(pipeline.store, pipeline.ingestor)) as client:
+    async with api_client(api_app(store, Ingestor(store, ignore))) as client:
         setup = registrations(TEST_SOURCE)
         answer = await client.post("/ingest", content=b"[" + b",".join(map(encoded, setup)) + b"]")
         fates.update(i["status"] for i in answer.json()["items"])
@@ -246,7 +297,3 @@ async def post(client: httpx.AsyncClient, body: bytes) -> list[dict[str, Any]]:
 
 async def rejection_count(connection: asyncpg.Connection) -> int:
     return int(await connection.fetchval("SELECT count(*) FROM service.rejections"))
-
-
-async def rejected_at_least(connection: asyncpg.Connection, count: int) -> bool:
-    return await rejection_count(connection) >= count
