@@ -10,12 +10,12 @@ import pytest
 
 from events.rejections import RejectionLog
 from events.store import EventStore
-from services.pipeline.channels import Delivery, publish_envelopes
+from infra.broker import Transport
+from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP, Delivery, publish_envelopes
 from services.pipeline.ingest import Ingestor
 from services.pipeline.run import Running
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
 from tests.integration.helpers import eventually, ignore
-from tests.integration.test_pipeline import nothing_pending
 
 TODAY = date(2026, 11, 21)
 
@@ -145,3 +145,8 @@ async def test_an_unreadable_number_through_the_broker_delays_only_itself(
 async def recorded_count(connection: asyncpg.Connection, count: int) -> bool:
     """Whether at least `count` events are recorded."""
     return int(await connection.fetchval("SELECT count(*) FROM store.events")) >= count
+
+
+async def nothing_pending(transport: Transport) -> bool:
+    """Whether the ingest group holds no unacknowledged message."""
+    return await transport.pending(INGEST_CHANNEL, INGEST_GROUP) == 0
