@@ -4,16 +4,24 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.installed-runtime
 INSTALLED := $(VENV)/.installed
+# Two stamps: the runtime dependencies alone (`make run`), and the dev extras on top (tests,
+# lint, benchmarks); both pinned by requirements.lock, the one pin file.
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 
 .PHONY: run test test-contract test-browser lint bench lock clean
 
-$(INSTALLED): pyproject.toml requirements.lock
+$(RUNTIME): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(PIP) -e .
+	touch $(RUNTIME)
+
+$(INSTALLED): $(RUNTIME)
+	$(PIP) -e '.[dev]'
 	touch $(INSTALLED)
 
-run: $(INSTALLED)
+run: $(RUNTIME)
 	$(BIN)/zs up
 
 test: $(INSTALLED)

@@ -30,7 +30,7 @@ FROM service.rejections
 WHERE ($1::text IS NULL OR source = $1) AND ($2::timestamptz IS NULL OR received_at >= $2)
 ORDER BY id LIMIT $3 OFFSET $4
 """
-COUNT_SINCE = "SELECT count(*) FROM service.rejections WHERE received_at >= $1"
+DIGESTS_SINCE = "SELECT body_sha256 FROM service.rejections WHERE received_at >= $1"
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,6 @@ class RejectionLog:
         ]
         return found, int(rows[0]["total"]) if rows else 0
 
-    async def count_since(self, moment: datetime) -> int:
-        """How many were received at or after `moment`."""
-        return int(await self.pool.fetchval(COUNT_SINCE, moment))
+    async def digests_since(self, moment: datetime) -> list[bytes]:
+        """The sha256 of each body received at or after `moment` (one per rejection)."""
+        return [bytes(row[0]) for row in await self.pool.fetch(DIGESTS_SINCE, moment)]

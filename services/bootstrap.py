@@ -1,4 +1,6 @@
-"""Wiring: the servers a command runs against, and the stores on top of them.
+"""The composition root: every entry point (the `zs` commands, `zs up`'s API and its service
+processes) gets its settings, servers, database pools, broker transport, services and HTTP app
+from here; the pipeline and the API receive what they need and wire nothing themselves.
 
 With no URLs configured, `zs up` starts the embedded servers and notes their URLs in
 `<data dir>/servers.json` while it runs; other commands (`zs publish`, `zs audit ...`) use
@@ -8,24 +10,42 @@ Each service connects with its own login (`infra/roles.py`): the URL its setting
 login derived from the owner's URL. Only the owner's URL migrates.
 """
 
+import asyncio
 import contextlib
+import fcntl
 import json
 import os
+import shutil
+import signal
 from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
+from fastapi import FastAPI
 
 from events.store import EventStore, create_pool
+from infra.broker import Transport, create_transport
+from infra.database import redact
 from infra.embedded import embedded_postgres_server, embedded_redis_server
 from infra.migrate import Migration, check_applied, migrate
 from infra.roles import DbRole, derived_logins
 from infra.settings import Settings
+from infra.tokens import TokenVerifier
 from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
+from services.api.app import create_app
+from services.pipeline.channels import publish_rejection
+from services.pipeline.children import children
+from services.pipeline.ingest import Ingestor
+from services.pipeline.run import Part, running_parts
 
 SERVERS_FILE = "servers.json"
+LOCK_FILE = "up.lock"
+CHILD_METRICS_DIR = "metrics"
+"""Under the data directory: where `zs up`'s service processes write their Prometheus metrics
+(prometheus_client's multiprocess mode); emptied on every start."""
 log = structlog.get_logger()
 
 
@@ -46,6 +66,26 @@ def running_servers(settings: Settings) -> Servers | None:
     except (OSError, ValueError, KeyError):
         return None
     return Servers(**noted)
+
+
+class AlreadyRunning(Exception):
+    """Another `zs up` runs on the data directory."""
+
+
+@contextlib.contextmanager
+def sole_up(settings: Settings) -> Iterator[None]:
+    """Hold `<data dir>/up.lock` while the block runs: one `zs up` per data directory (the
+    lock goes with the process, also when it is killed)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.data_dir / LOCK_FILE).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(
+                f"`zs up` runs already on {settings.data_dir.resolve()}; stop it first, or "
+                "give this one a data folder of its own (ZS_DATA_DIR)"
+            ) from None
+        yield
 
 
 @contextlib.contextmanager
@@ -161,3 +201,91 @@ async def open_store(
     """One store connected as `role`'s login (the API's, read only, by default)."""
     async with open_stores(owner_url, settings, [role]) as stores:
         yield stores[role]
+
+
+@dataclass(frozen=True)
+class Running:
+    """What the running parts share: for the HTTP API that runs beside them."""
+
+    store: EventStore
+    """The API's store (read only) when the API runs, else the first part's."""
+    transport: Transport
+    ingestor: Ingestor | None
+    """The ingest, when the ingest or the API (its `POST /ingest`) runs."""
+    runner: ProjectionRunner | None
+    """The projector, when it runs."""
+
+
+@contextlib.asynccontextmanager
+async def services(
+    settings: Settings, urls: Servers, parts: Collection[Part], *, api: bool = False
+) -> AsyncIterator[Running]:
+    """Start `parts` against the servers (with `api`, also what the HTTP API needs: its read
+    only store and the ingest for `POST /ingest`); stop them when the block ends. Each part
+    connects as its own database login."""
+    roles = [part.role for part in Part if part in parts]
+    roles += [DbRole.API] + ([] if Part.INGEST in parts else [DbRole.INGEST]) if api else []
+    async with open_stores(urls.database_url, settings, roles) as stores:
+        transport = create_transport(urls.broker_url)
+
+        async def reject(payload: dict[str, Any]) -> None:
+            await publish_rejection(transport, payload)
+
+        ingest_store = stores.get(DbRole.INGEST)
+        ingestor = Ingestor(ingest_store, reject) if ingest_store else None
+        projector = stores.get(DbRole.PROJECTOR)
+        runner = ProjectionRunner(projector.pool, projector, PROJECTIONS) if projector else None
+        relay_store = stores.get(DbRole.RELAY)
+        async with running_parts(settings, parts, transport, ingestor, runner, relay_store):
+            store = stores.get(DbRole.API) or stores[roles[0]]
+            yield Running(store, transport, ingestor, runner)
+
+
+async def run_until_stopped(
+    settings: Settings, urls: Servers, parts: Collection[Part], ready_fd: int | None = None
+) -> None:
+    """Run `parts` until SIGINT or SIGTERM; once they run, write a byte to `ready_fd` (if
+    given: `zs up` waits for it) and close it."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with services(settings, urls, parts):
+        if ready_fd is not None:
+            with contextlib.suppress(OSError):  # the parent may be gone
+                os.write(ready_fd, b".")
+            os.close(ready_fd)
+        await stop.wait()
+    log.info("services stopped", parts=sorted(parts))
+
+
+def fresh_metrics_dir(settings: Settings) -> Path:
+    """`<data dir>/metrics`, emptied: the service processes' Prometheus files of this run."""
+    path = settings.data_dir / CHILD_METRICS_DIR
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@contextlib.asynccontextmanager
+async def api_and_processes(
+    settings: Settings, urls: Servers, parts: Collection[Part]
+) -> AsyncIterator[tuple[FastAPI, Running]]:
+    """The HTTP API's app (with what it needs: its store, the ingest for `POST /ingest`) and
+    `parts` each as a child process of its own, while the block runs; `/metrics` shows the
+    children's counters with the API process's own."""
+    metrics_dir = fresh_metrics_dir(settings) if parts else None
+    async with (
+        services(settings, urls, set(), api=True) as running,  # migrates: before the logins
+        children(
+            settings, await login_urls(settings, urls.database_url, [p.role for p in parts]),
+            urls.broker_url, parts, metrics_dir,
+        ),
+    ):  # fmt: skip
+        assert running.ingestor is not None  # the API's POST /ingest
+        app = create_app(
+            running.store, running.ingestor, settings, TokenVerifier(settings),
+            transport=running.transport, broker_url=redact(urls.broker_url),
+            child_metrics=metrics_dir,
+        )  # fmt: skip
+        yield app, running

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from events.envelope import json_number
+from events.numbers import Presented
 
-Presented = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
-"""A Decimal computed exactly, presented in JSON as a number (docs/contract.md, query API)."""
+Exact = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
+"""A Decimal as given (the agreed value), presented in JSON as a number."""
 
 Comparator = Literal["at_least", "at_most"]
 Status = Literal["no_data", "on_track", "at_risk", "achieved", "missed"]
@@ -29,7 +30,7 @@ class TargetResult(BaseModel):
     aggregation: str
     label: str | None = None
     budget_line: str | None = None
-    agreed_value: Presented
+    agreed_value: Exact
     target_value: Presented
     actual: Presented | None
     months_reported: int

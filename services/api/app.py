@@ -1,6 +1,8 @@
 """The HTTP API's app factory: one router per resource (`services/api/routes/`), one error
 shape (`services/api/errors.py`), dependencies in `services/api/deps.py`."""
 
+from pathlib import Path
+
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,7 +14,7 @@ from infra.settings import Settings
 from infra.tokens import TokenVerifier
 from services.api.deps import refuse_nul
 from services.api.errors import STORE_FAILURES, ApiError, BodyLimit, ErrorResponse, api_error
-from services.api.metrics import TimingMiddleware
+from services.api.metrics import TimingMiddleware, exposed_metrics
 from services.api.openapi import openapi_with_error_shape
 from services.api.routes import (
     agreements,
@@ -55,10 +57,12 @@ def create_app(
     *,
     transport: Transport | None = None,
     broker_url: str | None = None,
+    child_metrics: Path | None = None,
 ) -> FastAPI:
     """The API over `store`, ingesting through `ingestor`, trusting the tokens `verifier`
     accepts; `transport` (if given) is checked by `/health` and `/ready`, `broker_url` names the
-    server in `/asyncapi.json`."""
+    server in `/asyncapi.json`; `/metrics` adds the service processes' metrics that are kept in
+    `child_metrics` (if given). Built by the composition root, `services/bootstrap.py`."""
     app = FastAPI(
         title="Zielsteuerung", version="1", docs_url=None, redoc_url=None,
         responses=ERROR_ANSWERS, dependencies=[Depends(refuse_nul)],
@@ -69,6 +73,7 @@ def create_app(
     app.state.transport = transport
     app.state.broker_url = broker_url
     app.state.max_lag_events = settings.health_max_lag_events
+    app.state.metrics = exposed_metrics(child_metrics)
     for error in (*STORE_FAILURES, ApiError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, api_error)
     app.add_middleware(TimingMiddleware)

@@ -24,16 +24,18 @@ from services.bootstrap import (
     open_store,
     own_url,
     prepare_database,
+    run_until_stopped,
+    running_servers,
     servers,
 )
 from services.cli.asyncapi import asyncapi
 from services.cli.audit import audit
 from services.cli.projections import projections
-from services.cli.publish import Tally, publish_file, read_lines
+from services.cli.publish import NotJson, Tally, publish_lines, read_lines
 from services.cli.schema import schema
 from services.cli.tokens import tokens
 from services.cli.up import run_api, run_up
-from services.pipeline.run import Part, run_until_stopped
+from services.pipeline.run import Part
 
 app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced.")
 app.add_typer(schema, name="schema")
@@ -43,10 +45,20 @@ app.add_typer(projections, name="projections")
 app.add_typer(tokens, name="token")
 
 
+SERVICE_COMMANDS = {"up", "ingest", "relay", "project", "api"}
+"""The commands that run until stopped and log as they go; the others print their answer and
+log warnings and errors only (unless ZS_LOG_LEVEL is set)."""
+
+
 @app.callback()
-def main() -> None:
+def main(context: typer.Context) -> None:
     """Set up logging for every command."""
-    configure_logging(get_settings())
+    settings = get_settings()
+    if context.invoked_subcommand not in SERVICE_COMMANDS and (
+        "log_level" not in settings.model_fields_set
+    ):
+        settings = settings.model_copy(update={"log_level": "warning"})
+    configure_logging(settings)
 
 
 @app.command()
@@ -55,7 +67,9 @@ def up(
         True, help="Load the demo data (published agreements) on first start."
     ),
 ) -> None:
-    """Run everything in one process until Ctrl-C (embedded servers unless configured)."""
+    """Run everything until Ctrl-C: the HTTP API and dashboard in this process, the ingest,
+    relay and projector each in a child process; on embedded PostgreSQL and Redis under
+    ZS_DATA_DIR unless ZS_DATABASE_URL and ZS_BROKER_URL are set. One per data folder."""
     run_up(get_settings(), load_demo=demo)
 
 
@@ -101,7 +115,8 @@ def relay(ready_fd: int | None = READY_FD) -> None:
 
 @app.command()
 def project(ready_fd: int | None = READY_FD) -> None:
-    """Run only the projector: zs.events -> read models."""
+    """Run only the projector: event store -> read models (it follows the store; zs.events and
+    the database's notifications only wake it)."""
     run_part(Part.PROJECT, ready_fd)
 
 
@@ -144,13 +159,25 @@ async def check_servers(databases: Mapping[str | None, str], broker_url: str) ->
 
 @app.command()
 def check() -> None:
-    """Exit 0 when the configured databases and broker answer, else 1 (for health checks)."""
+    """Exit 0 when the databases and broker answer, else 1 (for health checks): the configured
+    ones, else those of the `zs up` running on ZS_DATA_DIR."""
     settings = get_settings()
     own: dict[str | None, str] = {
         role.group: url for role in DbRole if (url := own_url(settings, role))
     }
+    running = running_servers(settings)
+    if running and not own and not settings.database_url:
+        settings = settings.model_copy(update={"database_url": running.database_url})
+    if running and not settings.broker_url:
+        settings = settings.model_copy(update={"broker_url": running.broker_url})
     databases: dict[str | None, str] = own or {None: settings.database_url or ""}
-    require_servers([] if own else list(DbRole))
+    missing = [] if settings.broker_url else ["ZS_BROKER_URL"]
+    if not own and not settings.database_url:
+        missing.append("ZS_DATABASE_URL")
+    if missing:
+        raise typer.BadParameter(
+            f"set {', '.join(missing)}, or start `zs up` on this data folder (ZS_DATA_DIR)"
+        )
     assert settings.broker_url
     problems = asyncio.run(check_servers(databases, settings.broker_url))
     for problem in problems:
@@ -169,8 +196,18 @@ def publish(
     ),
 ) -> None:
     """Publish the envelopes of an NDJSON file, each to its source's channel zs.ingest.<source>
-    (as that source's broker user on the embedded broker); print what became of them."""
+    (as that source's broker user on the embedded broker); print what became of them. A file
+    with a line that is not JSON is refused whole, naming each such line."""
     settings = get_settings()
+    try:
+        lines = read_lines(file)
+    except OSError as error:
+        typer.echo(f"Error: cannot read {file}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+    except NotJson as error:
+        typer.echo(f"Error: {file} holds lines that are not JSON; nothing published", err=True)
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
     console = Console(stderr=True)
     # The embedded broker's users; a configured broker URL names its user itself.
     passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
@@ -180,17 +217,15 @@ def publish(
 
     async def go(urls: Servers) -> Tally | None:
         async with open_store(urls.database_url, settings) as store:
-            return await publish_file(
-                store, urls.broker_url, file, wait, console, source=source, passwords=passwords,
-                channels=channels,
+            return await publish_lines(
+                store, urls.broker_url, lines, wait, console, source=source,
+                passwords=passwords, channels=channels,
             )  # fmt: skip
 
     with servers(settings, [DbRole.API]) as urls:
         tally = asyncio.run(go(urls))
     if tally is None:
-        typer.echo(
-            f"published {len(read_lines(file))}; outcome not known yet (is the ingest running?)"
-        )
+        typer.echo(f"published {len(lines)}; outcome not known yet (is the ingest running?)")
         return
     typer.echo(
         f"published {tally.published}: recorded {tally.recorded}, duplicate {tally.duplicate}, "

@@ -8,6 +8,7 @@ it are settled (a source's agreement may refer to a jobcenter another source reg
 """
 
 import asyncio
+import hashlib
 import itertools
 import json
 import time
@@ -20,8 +21,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
+from events.catalogue import CATALOGUE
+from events.chain import canonical_json
 from events.rejections import RejectionLog
-from events.store import EventStore
+from events.store import EventStore, RecordedEvent
 from infra.broker import create_transport
 from infra.embedded import source_user, with_user
 from infra.settings import SOURCE_NAME
@@ -47,9 +50,24 @@ class Tally:
         return self.recorded + self.duplicate + self.rejected >= self.published
 
 
+class NotJson(ValueError):
+    """A line of the file is not a JSON document."""
+
+
 def read_lines(path: Path) -> list[bytes]:
-    """The non-blank lines of an NDJSON file, as bytes."""
-    return [line for line in path.read_bytes().splitlines() if line.strip()]
+    """The non-blank lines of an NDJSON file, as bytes; NotJson names every line (by its
+    number) that is not JSON."""
+    numbered = [(n, line) for n, line in enumerate(path.read_bytes().splitlines(), 1)]
+    faults = []
+    for number, line in numbered:
+        if line.strip():
+            try:
+                json.loads(line)
+            except ValueError as error:
+                faults.append(f"line {number}: not JSON ({error})")
+    if faults:
+        raise NotJson("\n".join(faults))
+    return [line for _, line in numbered if line.strip()]
 
 
 def idempotency_key(line: bytes) -> tuple[str, str] | None:
@@ -60,6 +78,22 @@ def idempotency_key(line: bytes) -> tuple[str, str] | None:
     except (ValueError, TypeError, KeyError):
         return None
     return key if all(isinstance(part, str) for part in key) else None
+
+
+def same_payload(line: bytes, event: RecordedEvent) -> bool:
+    """Whether `line` repeats what `event` recorded (type, schema version, occurred_at, data
+    as the catalogue reads it), as the ingest compares them: then it settles the line as a
+    duplicate, else as an idempotency conflict."""
+    try:
+        envelope = json.loads(line)
+        kind, version = envelope["type"], envelope["schema_version"]
+        occurred_at = datetime.fromisoformat(envelope["occurred_at"])
+        data = CATALOGUE.decode(kind, version, envelope["data"]).model_dump(mode="json")
+    except Exception:  # whatever the line holds: the ingest rejects it, the log shows it
+        return False
+    repeated = (kind, version, occurred_at, canonical_json(data))
+    return repeated == (event.type, event.schema_version, event.occurred_at,
+                        canonical_json(event.data))  # fmt: skip
 
 
 def channel_of(
@@ -82,24 +116,6 @@ def channel_url(broker_url: str, channel: str, passwords: Mapping[str, str]) -> 
     if channel != INGEST_CHANNEL and user in passwords:
         return with_user(broker_url, user, passwords[user])
     return broker_url
-
-
-async def publish_file(
-    store: EventStore,
-    broker_url: str,
-    path: Path,
-    wait_s: float,
-    console: Console,
-    *,
-    source: str | None = None,
-    passwords: Mapping[str, str] | None = None,
-    channels: Collection[str] | None = None,
-) -> Tally | None:
-    """Publish every line of `path`; wait up to `wait_s` for their fates; None if unknown."""
-    return await publish_lines(
-        store, broker_url, read_lines(path), wait_s, console, source=source,
-        passwords=passwords, channels=channels,
-    )  # fmt: skip
 
 
 async def publish_lines(
@@ -125,7 +141,7 @@ async def publish_lines(
 
     async def settled(end: int) -> Tally | None:
         while True:
-            tally = await count(store, lines[:end], keys[:end], known_before, started)
+            tally = await count(store, lines[:end], keys[:end], routes, known_before, started)
             if tally.settled:
                 return tally
             if time.monotonic() > deadline:
@@ -134,7 +150,7 @@ async def publish_lines(
 
     routes = [channel_of(key, source, channels) for key in keys]
     end = 0
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("publishing", total=len(lines))
         for channel, run in itertools.groupby(range(len(lines)), key=routes.__getitem__):
             if end and await settled(end) is None:
@@ -165,12 +181,37 @@ async def count(
     store: EventStore,
     lines: Sequence[bytes],
     keys: Sequence[tuple[str, str] | None],
+    routes: Sequence[str],
     known_before: set[tuple[str, str]],
     started: datetime,
 ) -> Tally:
-    """Recorded now (first time), duplicates (seen before or earlier in the file), rejected."""
-    recorded_now = set(await store.find_recorded([k for k in keys if k])) - known_before
-    occurrences = Counter(k for k in keys if k in recorded_now)
-    repeats = sum(1 for k in keys if k in known_before) + sum(n - 1 for n in occurrences.values())
-    rejected = await RejectionLog(store.pool).count_since(started)
-    return Tally(len(lines), len(recorded_now), repeats, rejected)
+    """Each line's fate: rejected (its body in the rejection log since `started`), recorded
+    (the first line of a key recorded now), duplicate (a later line of a recorded key that
+    repeats its payload, or that the ingest passed: a later line of its channel is settled),
+    else not known yet. A rejected repeat (an idempotency conflict) is rejected only."""
+    recorded = await store.recorded_events([k for k in keys if k])
+    digests = Counter(await RejectionLog(store.pool).digests_since(started))
+    fates: list[str | None] = [None] * len(lines)
+    for index, line in enumerate(lines):
+        digest = hashlib.sha256(line).digest()
+        if digests[digest] > 0:
+            digests[digest] -= 1
+            fates[index] = "rejected"
+    seen = set(known_before)
+    for index, key in enumerate(keys):
+        if fates[index] or key is None or key not in recorded:
+            continue
+        if key not in seen:
+            fates[index] = "recorded"
+            seen.add(key)
+        elif same_payload(lines[index], recorded[key]):
+            fates[index] = "duplicate"
+    passed: set[str] = set()
+    for index in reversed(range(len(lines))):
+        key = keys[index]
+        if fates[index] is None and key in seen and routes[index] in passed:
+            fates[index] = "duplicate"
+        if fates[index]:
+            passed.add(routes[index])
+    tally = Counter(fates)
+    return Tally(len(lines), tally["recorded"], tally["duplicate"], tally["rejected"])

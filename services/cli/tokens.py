@@ -10,6 +10,11 @@ from infra.tokens import DEFAULT_LIFETIME_S, local_signing_key, mint
 
 tokens = typer.Typer(help="Bearer tokens signed with the local key.", no_args_is_help=True)
 ROLES = ("reader", "auditor", "source", "admin")
+LANDS = (
+    "DE-BB", "DE-BE", "DE-BW", "DE-BY", "DE-HB", "DE-HE", "DE-HH", "DE-MV",
+    "DE-NI", "DE-NW", "DE-RP", "DE-SH", "DE-SL", "DE-SN", "DE-ST", "DE-TH",
+)  # fmt: skip
+"""The sixteen Länder as ISO 3166-2:DE codes, as the `land` claim names them."""
 
 
 def claims_for(
@@ -25,6 +30,11 @@ def claims_for(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
     if role == "source" and not source:
         raise typer.BadParameter("a source token needs --source NAME")
+    if unknown := [land for land in lands if land not in LANDS]:
+        raise typer.BadParameter(
+            f"unknown Land {', '.join(unknown)}: use an ISO 3166-2:DE code ({', '.join(LANDS)})",
+            param_hint="--land",
+        )
     claims: dict[str, Any] = {"sub": subject or source or role, "role": role}
     for name, value in (("land", lands), ("jobcenter_id", jobcenters), ("types", types)):
         if value:

@@ -27,6 +27,9 @@ RESTART_PAUSE_S = 1.0
 STOP_GRACE_S = 30.0
 """How long a child may take to stop (FastStream waits up to 15 s for handlers in flight)."""
 READY_TIMEOUT_S = 120.0
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's multiprocess mode: a process started with it set keeps its metrics in
+files there, which the parent reads for its `/metrics`."""
 
 
 class ChildFailed(Exception):
@@ -40,10 +43,18 @@ def zs_command() -> list[str]:
 
 
 def child_environment(
-    settings: Settings, part: Part, database_url: str, broker_url: str
+    settings: Settings,
+    part: Part,
+    database_url: str,
+    broker_url: str,
+    metrics_dir: Path | None = None,
 ) -> dict[str, str]:
-    """This process's environment for `part`: its own login alone, the services' broker."""
+    """This process's environment for `part`: its own login alone, the services' broker, and
+    the folder its Prometheus metrics go to (for the parent's `/metrics`), if any."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+    env.pop(METRICS_DIR_VARIABLE, None)
+    if metrics_dir is not None:
+        env[METRICS_DIR_VARIABLE] = str(metrics_dir.resolve())
     return env | {
         "ZS_DATABASE_URL": "",  # not the owner's: a `.env` file must not bring it back
         part.role.setting: database_url,
@@ -123,15 +134,20 @@ class Child:
 
 @contextlib.asynccontextmanager
 async def children(
-    settings: Settings, logins: Mapping[DbRole, str], broker_url: str, parts: Collection[Part]
+    settings: Settings,
+    logins: Mapping[DbRole, str],
+    broker_url: str,
+    parts: Collection[Part],
+    metrics_dir: Path | None = None,
 ) -> AsyncIterator[list[Child]]:
-    """Run each of `parts` as a child process (its login from `logins`) while the block runs."""
+    """Run each of `parts` as a child process (its login from `logins`, its metrics to
+    `metrics_dir`) while the block runs."""
     started: list[Child] = []
     async with contextlib.AsyncExitStack() as stack:
         for part in Part:
             if part not in parts:
                 continue
-            env = child_environment(settings, part, logins[part.role], broker_url)
+            env = child_environment(settings, part, logins[part.role], broker_url, metrics_dir)
             child = Child(part, env)
             stack.push_async_callback(child.stop)
             await child.start()

@@ -1,35 +1,30 @@
 """The running services: ingest, relay and projector, each alone (`zs ingest`, `zs relay`,
-`zs project`: one process each, as a supervisor would run them) or all in one (`zs up`)."""
+`zs project`: one process each, as a supervisor would run them) or all in one. They receive
+their stores and transport from the composition root, `services/bootstrap.py`."""
 
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import structlog
 
 from events.rules import Sender
 from events.store import EventStore
-from infra.broker import Transport, create_transport, running
+from infra.broker import Transport, running
 from infra.embedded import source_user
 from infra.roles import DbRole
 from infra.settings import Settings
 from infra.tokens import local_signing_key
 from projections.engine.runner import ProjectionRunner
-from projections.registry import PROJECTIONS
-from services.bootstrap import Servers, open_stores
 from services.pipeline.anchors import Anchorer
 from services.pipeline.channels import (
     INGEST_CHANNEL,
     Delivery,
     IngestHandler,
     PoisonHandler,
-    publish_rejection,
     source_channel,
     subscribe_ingest,
     subscribe_wakeups,
@@ -52,19 +47,6 @@ class Part(StrEnum):
     def role(self) -> DbRole:
         """The database role the part connects as."""
         return {Part.INGEST: DbRole.INGEST, Part.RELAY: DbRole.RELAY}.get(self, DbRole.PROJECTOR)
-
-
-@dataclass(frozen=True)
-class Running:
-    """What the running parts share: for the HTTP API that runs beside them."""
-
-    store: EventStore
-    """The API's store (read only) when the API runs, else the first part's."""
-    transport: Transport
-    ingestor: Ingestor | None
-    """The ingest, when the ingest or the API (its `POST /ingest`) runs."""
-    runner: ProjectionRunner | None
-    """The projector, when it runs."""
 
 
 async def cancelled(task: "asyncio.Task[None]") -> None:
@@ -95,51 +77,41 @@ def settling(ingestor: Ingestor, origin: Origin) -> tuple[IngestHandler, PoisonH
 
 
 @contextlib.asynccontextmanager
-async def services(
-    settings: Settings, urls: Servers, parts: Collection[Part], *, api: bool = False
-) -> AsyncIterator[Running]:
-    """Start `parts` against the servers (with `api`, also what the HTTP API needs: its read
-    only store and the ingest for `POST /ingest`); stop them when the block ends. Each part
-    connects as its own database login."""
-    roles = [part.role for part in Part if part in parts]
-    roles += [DbRole.API] + ([] if Part.INGEST in parts else [DbRole.INGEST]) if api else []
-    async with open_stores(urls.database_url, settings, roles) as stores:
-        transport = create_transport(urls.broker_url)
-
-        async def reject(payload: dict[str, Any]) -> None:
-            await publish_rejection(transport, payload)
-
-        ingest_store = stores.get(DbRole.INGEST)
-        ingestor = Ingestor(ingest_store, reject) if ingest_store else None
-        projector = stores.get(DbRole.PROJECTOR)
-        runner = ProjectionRunner(projector.pool, projector, PROJECTIONS) if projector else None
-        consumer, idle = consumer_name(), settings.redeliver_after_s
-        if ingestor and Part.INGEST in parts:
-            origins = ingest_origins(settings)
-            log.info("ingest channels", channels=[origin.channel for origin in origins])
-            for origin in origins:
-                subscribe_ingest(transport, *settling(ingestor, origin), consumer,
-                                 channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
-        if runner:
-            await runner.catch_up()
-            # run() below follows the store; a zs.events batch only wakes it
-            subscribe_wakeups(transport, runner.wake, consumer, redeliver_after_s=idle)
-        async with running(transport), contextlib.AsyncExitStack() as stack:
-            if Part.RELAY in parts:
-                relay = asyncio.create_task(Relay(stores[DbRole.RELAY], transport).run())
-                stack.push_async_callback(cancelled, relay)
-            if Part.RELAY in parts and settings.anchor_dir is not None:
-                key = local_signing_key(settings)
-                anchorer = Anchorer(
-                    stores[DbRole.RELAY], key, settings.anchor_dir, settings.anchor_every_s
-                )
-                stack.push_async_callback(cancelled, asyncio.create_task(anchorer.run()))
-            if runner:  # reads the store; zs.events and NOTIFY only wake it
-                projecting = asyncio.create_task(runner.run())
-                stack.push_async_callback(cancelled, projecting)
-            log.info("services running", parts=sorted(parts), consumer=consumer)
-            store = stores.get(DbRole.API) or stores[roles[0]]
-            yield Running(store, transport, ingestor, runner)
+async def running_parts(
+    settings: Settings,
+    parts: Collection[Part],
+    transport: Transport,
+    ingestor: Ingestor | None,
+    runner: ProjectionRunner | None,
+    relay_store: EventStore | None,
+) -> AsyncIterator[None]:
+    """Run `parts` on what the composition root (`services/bootstrap.py`) made for them: the
+    ingest subscribed to its channels, the projector following the store, the relay (and the
+    anchorer) publishing it; stop them when the block ends."""
+    consumer, idle = consumer_name(), settings.redeliver_after_s
+    if ingestor and Part.INGEST in parts:
+        origins = ingest_origins(settings)
+        log.info("ingest channels", channels=[origin.channel for origin in origins])
+        for origin in origins:
+            subscribe_ingest(transport, *settling(ingestor, origin), consumer,
+                             channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
+    if runner:
+        await runner.catch_up()
+        # run() below follows the store; a zs.events batch only wakes it
+        subscribe_wakeups(transport, runner.wake, consumer, redeliver_after_s=idle)
+    async with running(transport), contextlib.AsyncExitStack() as stack:
+        if Part.RELAY in parts and relay_store:
+            relay = asyncio.create_task(Relay(relay_store, transport).run())
+            stack.push_async_callback(cancelled, relay)
+        if Part.RELAY in parts and relay_store and settings.anchor_dir is not None:
+            key = local_signing_key(settings)
+            anchorer = Anchorer(relay_store, key, settings.anchor_dir, settings.anchor_every_s)
+            stack.push_async_callback(cancelled, asyncio.create_task(anchorer.run()))
+        if runner:  # reads the store; zs.events and NOTIFY only wake it
+            projecting = asyncio.create_task(runner.run())
+            stack.push_async_callback(cancelled, projecting)
+        log.info("services running", parts=sorted(parts), consumer=consumer)
+        yield
 
 
 def ingest_origins(settings: Settings) -> list[Origin]:
@@ -162,21 +134,3 @@ def ingest_origins(settings: Settings) -> list[Origin]:
         f"trusted; publish to {INGEST_CHANNEL}.<source> as that source's broker user"
     )
     return [*origins, Origin("broker:untrusted-network", INGEST_CHANNEL, refusal=refusal)]
-
-
-async def run_until_stopped(
-    settings: Settings, urls: Servers, parts: Collection[Part], ready_fd: int | None = None
-) -> None:
-    """Run `parts` until SIGINT or SIGTERM; once they run, write a byte to `ready_fd` (if
-    given: `zs up` waits for it) and close it."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with services(settings, urls, parts):
-        if ready_fd is not None:
-            with contextlib.suppress(OSError):  # the parent may be gone
-                os.write(ready_fd, b".")
-            os.close(ready_fd)
-        await stop.wait()
-    log.info("services stopped", parts=sorted(parts))

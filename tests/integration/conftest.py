@@ -17,8 +17,8 @@ from infra.roles import DbRole
 from infra.settings import Settings
 from projections.engine.runner import ProjectionRunner
 from projections.figures.projection import FIGURES
-from services.bootstrap import Servers
-from services.pipeline.run import Part, Running, services
+from services.bootstrap import Running, Servers, services
+from services.pipeline.run import Part
 from tests.integration.helpers import settings_for, wipe_broker
 from tests.integration.nats_cluster import NatsCluster, embedded_nats_cluster
 

@@ -10,9 +10,9 @@ import pytest
 
 from events.store import EventStore
 from infra.settings import Settings
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.anchors import anchor_files, anchored_position, last_anchored
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.factories import figure_event
 from tests.integration.helpers import eventually, settings_for
 from tests.integration.outage import CuttableProxy

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from events.store import EventStore
+from services.bootstrap import Running
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.ingest import Ingestor
-from services.pipeline.run import Running
 from tests.factories import envelope, odenwald_2021, unique
 from tests.integration.helpers import api_app, api_client, ignore, record
 

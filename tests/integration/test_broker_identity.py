@@ -24,9 +24,9 @@ from infra.embedded import (
     with_user,
 )
 from infra.settings import Settings
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import INGEST_CHANNEL, publish_envelopes, source_channel
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.factories import agreement_setup, figure_envelope, unique
 from tests.integration.helpers import eventually
 

@@ -17,14 +17,14 @@ from events.store import EventStore, create_pool
 from events.verify import verify_chain
 from infra.broker import create_transport
 from infra.roles import DbRole
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import (
     EVENTS_CHANNEL,
     INGEST_CHANNEL,
     INGEST_GROUP,
     publish_envelopes,
 )
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.integration.faults import (
     COUNT_REJECTIONS,
     at_least,

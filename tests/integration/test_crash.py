@@ -17,9 +17,9 @@ from events.verify import verify_chain
 from infra.broker import create_transport
 from infra.database import create_database, drop_database
 from infra.roles import DbRole
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import publish_envelopes
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.integration.helpers import caught_up, eventually, settings_for, wipe_broker
 from tests.integration.processes import Processes
 from tests.integration.workload import Workload, account, checksums, make_workload, settled

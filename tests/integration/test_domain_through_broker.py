@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from services.bootstrap import Running
 from services.cli.demo import demo_envelopes
 from services.pipeline.channels import publish_envelopes
-from services.pipeline.run import Running
 from tests.factories import envelope, figure_envelope
 from tests.integration.helpers import api_app, api_client, token
 

@@ -19,10 +19,10 @@ from events.verify import verify_chain
 from infra.roles import DbRole
 from projections.engine.runner import ProjectionRunner
 from projections.registry import PROJECTIONS
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.ingest import Ingestor
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.factories import envelope, figure_envelope, unique
 from tests.integration.helpers import (
     api_app,

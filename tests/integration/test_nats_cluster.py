@@ -20,7 +20,7 @@ from nats.errors import Error as NatsError
 from events.verify import verify_chain
 from infra.broker import Transport, create_transport, running
 from infra.broker.nats import stream_name
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import (
     INGEST_CHANNEL,
     INGEST_GROUP,
@@ -28,7 +28,7 @@ from services.pipeline.channels import (
     publish_envelopes,
     subscribe_ingest,
 )
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.factories import unique
 from tests.integration.helpers import caught_up, eventually, settings_for
 from tests.integration.nats_cluster import NatsCluster

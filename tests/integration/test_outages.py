@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 
 from events.verify import verify_chain
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import publish_envelopes
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.factories import agreement_setup, figure_envelope, unique
 from tests.integration.helpers import caught_up, eventually, settings_for, wipe_broker
 from tests.integration.outage import CuttableProxy

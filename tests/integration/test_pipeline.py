@@ -16,14 +16,14 @@ from events.store import EventStore
 from events.verify import verify_chain
 from infra.broker import REDELIVER_AFTER_S, Transport
 from projections.figures.calculation import fold_figures
-from services.bootstrap import Servers
+from services.bootstrap import Running, Servers, services
 from services.pipeline.channels import (
     INGEST_CHANNEL,
     INGEST_GROUP,
     publish_envelopes,
     publish_events,
 )
-from services.pipeline.run import Part, Running, services
+from services.pipeline.run import Part
 from tests.factories import agreement_setup, figure_envelope, unique
 from tests.integration.helpers import (
     api_app,

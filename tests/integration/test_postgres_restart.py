@@ -10,9 +10,9 @@ import pytest
 
 from events.verify import verify_chain
 from infra.database import create_database
-from services.bootstrap import Servers
+from services.bootstrap import Servers, services
 from services.pipeline.channels import publish_envelopes
-from services.pipeline.run import Part, services
+from services.pipeline.run import Part
 from tests.integration.faults import at_least, publish_phases, quiet, tolerant
 from tests.integration.helpers import caught_up, eventually, settings_for
 from tests.integration.outage import postgres_server, redis_server

@@ -1,6 +1,7 @@
 """Imports flow one way: events <- projections <- services; infra is wired in by services.
-Inside services: the pipeline and the API know nothing of the CLI, the pipeline nothing of the
-API, and the bootstrap nothing of any of them. Inside projections: each projection's package
+Inside services: the bootstrap is the composition root (it wires the pipeline and the API; only
+the CLI imports it); the pipeline and the API know nothing of the CLI or the bootstrap, the
+pipeline nothing of the API. Inside projections: each projection's package
 knows only itself and the engine, and the engine no projection. No module imports itself back
 through others (no import cycle). A calculation does no IO: it and everything it imports import
 neither asyncpg nor the store; and no module but the store names the store's table
@@ -26,9 +27,9 @@ BROKER_MAY_IMPORT = {"transport": set(), "supervisor": {"transport"}}
 protocol; the package's `__init__` (the factory) may import them all."""
 SERVICE_PARTS = ("api", "cli", "pipeline", "bootstrap", "replay")
 MAY_IMPORT_WITHIN_SERVICES = {
-    "bootstrap": set(),
+    "bootstrap": {"pipeline", "api"},
     "replay": set(),
-    "pipeline": {"pipeline", "bootstrap"},
+    "pipeline": {"pipeline"},
     "api": {"api", "pipeline", "replay"},
     "cli": set(SERVICE_PARTS),
 }

@@ -2,14 +2,14 @@
 summed per Land or for Germany (`?level=`)."""
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel
 
-from events.envelope import Number, json_number
+from events.envelope import Number
+from events.numbers import Presented
 from projections.key_figures.calculation import inputs, value_of
 from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, Year, page_count
@@ -49,9 +49,9 @@ JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(jobcenter_id, b
 
 router = APIRouter()
 
-Measure = Annotated[Decimal, PlainSerializer(json_number, when_used="json")]
-"""An exact numerator or denominator, written as the nearest JSON number: a mean (K2's ELB
-stock over twelve months) or a national sum may have more digits than a JSON number keeps."""
+Measure = Presented
+"""A numerator or denominator, computed exactly, written to 2 decimals: a mean (K2's ELB stock
+over twelve months) has more digits than an answer needs (sums of counts stay exact)."""
 
 
 class Source(BaseModel):

@@ -23,7 +23,7 @@ async def metrics(request: Request, caller: Auditor) -> Response:
     """Prometheus metrics: ingest outcomes, rejection codes, latencies, lags (for operators:
     an `admin` or `auditor` token)."""
     observe(await probe(request.app))
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/ready", responses={503: {"model": ErrorResponse}})
