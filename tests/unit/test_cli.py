@@ -128,3 +128,14 @@ def test_make_run_installs_the_runtime_alone_and_make_test_the_dev_extras(tmp_pa
     assert "-e ." in run and "[dev]" not in run
     assert "-c requirements.lock -e '.[dev]'" in test
     assert "zs up" in run and "pytest" in test
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [("up", "each in a child process"), ("project", "it follows the store")],
+)
+def test_the_help_tells_what_a_command_does(command: str, says: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert says in " ".join(result.output.replace("│", " ").split())
