@@ -23,8 +23,9 @@ from rich.progress import Progress
 
 from events.catalogue import CATALOGUE
 from events.chain import canonical_json
+from events.log import RecordedEvent
 from events.rejections import RejectionLog
-from events.store import EventStore, RecordedEvent
+from events.store import EventStore
 from infra.broker import create_transport
 from infra.embedded import source_user, with_user
 from infra.settings import SOURCE_NAME
