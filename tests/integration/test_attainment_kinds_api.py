@@ -7,8 +7,8 @@ the ingest rejects."""
 import json
 from typing import Any
 
+from services.bootstrap import Running
 from services.pipeline.channels import publish_envelopes
-from services.pipeline.run import Running
 from tests.factories import envelope, figure_envelope, unique
 from tests.integration.helpers import api_app, api_client, eventually
 

@@ -11,9 +11,9 @@ import pytest
 from events.rejections import RejectionLog
 from events.store import EventStore
 from infra.broker import Transport
+from services.bootstrap import Running
 from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP, Delivery, publish_envelopes
 from services.pipeline.ingest import Ingestor
-from services.pipeline.run import Running
 from tests.factories import agreement_setup, envelope, figure_envelope, unique
 from tests.integration.helpers import eventually, ignore
 
