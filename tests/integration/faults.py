@@ -1,18 +1,17 @@
 """What the fault tests share: checks that wait through a database outage, publishing a workload
 phase by phase, and watching a settled pipeline for messages going round again."""
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
 from events.store import EventStore
+from infra.broker import Transport
+from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
 from services.pipeline.relay import relay_checkpoint
 from tests.integration.helpers import eventually
 from tests.integration.workload import Workload, settled
 
-QUIET_S = 2.0
-"""How long a settled pipeline is watched for messages going round again."""
 COUNT_REJECTIONS = "SELECT count(*) FROM service.rejections"
 DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                  asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)  # fmt: skip
@@ -26,13 +25,20 @@ async def tolerant(check: Callable[[], Awaitable[bool]]) -> bool:
         return False
 
 
-async def quiet(pool: asyncpg.Pool, store: EventStore) -> tuple[int, int]:
-    """The store's head and the rejection count, after `QUIET_S` in which neither may move."""
+async def quiet(pool: asyncpg.Pool, store: EventStore, transport: Transport) -> tuple[int, int]:
+    """The store's head and the rejection count, which may not move until no delivery of the
+    ingest group is left unacknowledged: a message that could still go round is delivered
+    again, and settled, before that."""
     before = (await store.last_position(), await pool.fetchval(COUNT_REJECTIONS))
-    await asyncio.sleep(QUIET_S)
+    await eventually(lambda: nothing_pending(transport), "every delivery acknowledged")
     after = (await store.last_position(), await pool.fetchval(COUNT_REJECTIONS))
     assert after == before, "messages went round again after everything was settled"
     return after
+
+
+async def nothing_pending(transport: Transport) -> bool:
+    """Whether the ingest group holds no unacknowledged delivery."""
+    return await transport.pending(INGEST_CHANNEL, INGEST_GROUP) == 0
 
 
 async def publish_phases(

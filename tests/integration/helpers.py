@@ -2,6 +2,7 @@
 broker, settings for the pipeline."""
 
 import asyncio
+import gc
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -9,6 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import nats
 import redis.asyncio as redis
@@ -34,6 +36,10 @@ SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 EN
 FROM service.checkpoints WHERE projection = ANY($1::text[])
 """
 """The position every projection has reached (each advances in a transaction of its own)."""
+WAITING_FOR_A_LOCK = """
+SELECT EXISTS (SELECT FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock')
+"""
 
 
 async def ignore(payload: dict[str, Any]) -> None:
@@ -98,6 +104,25 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def waiting_for_a_lock(connection: asyncpg.Connection) -> bool:
+    """Whether a session of this database waits for a lock another one holds (the marker that
+    a statement got as far as the lock; `connection` must see other sessions' activity)."""
+    return bool(await connection.fetchval(WAITING_FOR_A_LOCK))
+
+
+def suspended_in(function: Callable[..., Any], after_binding: str) -> bool:
+    """Whether a coroutine of `function` is suspended with its local `after_binding` bound: the
+    marker that the code under test has got that far (e.g. has read a value and is polling for
+    another), seen without changing that code."""
+    code = function.__code__
+    return any(
+        getattr(referrer, "cr_code", None) is code
+        and referrer.cr_frame is not None
+        and after_binding in referrer.cr_frame.f_locals
+        for referrer in gc.get_referrers(code)
+    )
 
 
 TEST_KEY = Ed25519PrivateKey.generate()

@@ -15,8 +15,19 @@ from services.bootstrap import Servers
 from services.pipeline.run import Part
 
 ZS = str(Path(sys.executable).parent / "zs")
-STARTUP_S = 5.0
+STARTUP_S = 120.0
 """How long a service process may take to import and install its signal handlers."""
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has installed a SIGTERM handler (Linux: its `SigCgt` mask), so a
+    SIGTERM stops it cleanly rather than killing it the default way."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
 
 
 def run_zs(
@@ -50,14 +61,12 @@ class Processes:
             "ZS_BROKER_TRUSTED_NETWORK": "true",  # the workloads go to the shared zs.ingest
         } | {role.setting: url for role, url in logins.items()}  # fmt: skip
         self.logs = logs
-        self.last_start = time.monotonic()
         self.running = {part: self.start(part) for part in parts}
         self.kills = dict.fromkeys(self.running, 0)
 
     def start(self, part: Part) -> "subprocess.Popen[bytes]":
         """Start one service process."""
         log = (self.logs / f"{part}.log").open("ab")
-        self.last_start = time.monotonic()
         return subprocess.Popen([ZS, str(part)], env=self.env, stdout=log, stderr=log)
 
     def kill_and_restart(self, part: Part) -> None:
@@ -83,7 +92,11 @@ class Processes:
     def stop(self) -> list[int | None]:
         """Thaw and SIGTERM every service once started (a signal while the interpreter is still
         loading kills it the default way, before any handler exists); their exit codes."""
-        time.sleep(max(0.0, self.last_start + STARTUP_S - time.monotonic()))
+        deadline = time.monotonic() + STARTUP_S
+        for process in self.running.values():
+            while process.poll() is None and not catches_sigterm(process.pid):
+                assert time.monotonic() < deadline, f"{process.args} never caught SIGTERM"
+                time.sleep(0.05)
         for process in self.running.values():
             process.send_signal(signal.SIGCONT)
             process.send_signal(signal.SIGTERM)

@@ -96,7 +96,7 @@ async def test_redis_killed_and_restarted_on_its_append_only_file_loses_and_doub
             await crashing
             await eventually(lambda: caught_up(running.store), "the projections")
             await eventually(lambda: relay_level(running.store), "the relay")
-            await quiet(pool, running.store)
+            await quiet(pool, running.store, running.transport)
             await account(pool, workload)
             assert await running.transport.pending(INGEST_CHANNEL, INGEST_GROUP) == 0
             verdict = await verify_chain(running.store)
@@ -140,7 +140,6 @@ async def test_redis_restarted_empty_while_the_projector_lags(
                 await publish_phases(lambda bodies: publish_envelopes(transport, bodies), pool,
                                      workload, range(1, 2))  # fmt: skip
                 await eventually(lambda: projector.has_logged(Part.PROJECT, "services running"))
-                await asyncio.sleep(0.5)  # past its catch-up at start: following the store
                 await eventually(lambda: caught_up(store), "the projector to follow")
                 await eventually(lambda: relay_level(store), "the relay")
                 projector.freeze(Part.PROJECT)
@@ -166,7 +165,7 @@ async def test_redis_restarted_empty_while_the_projector_lags(
                 await publish_envelopes(running.transport, corrections.bodies)
                 await eventually(lambda: settled(pool, workload, 3), "the corrections to settle")
                 await eventually(lambda: caught_up(store), "the projections")
-                await quiet(pool, store)
+                await quiet(pool, store, running.transport)
                 assert await running.transport.pending(INGEST_CHANNEL, INGEST_GROUP) == 0
             await account(pool, workload)
             lost_recorded = "SELECT count(*) FROM store.events WHERE source = $1"
@@ -216,7 +215,7 @@ async def test_nats_restarted_empty_stores_a_rejection_whose_sequence_repeats(
             expected_rejections = 2 + sum(phase.rejected for phase in workload.phases)
             await eventually(lambda: rejections(pool, expected_rejections), "every rejection")
             await eventually(lambda: caught_up(running.store), "the projections")
-            await quiet(pool, running.store)
+            await quiet(pool, running.store, running.transport)
             rows = await pool.fetch("SELECT delivery_id, body FROM service.rejections "
                                     "WHERE body = $1 ORDER BY id", hostile)  # fmt: skip
             total_rejected = await pool.fetchval(COUNT_REJECTIONS)

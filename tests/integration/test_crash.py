@@ -39,6 +39,11 @@ async def chaos(processes: Processes, rng: random.Random) -> None:
         processes.kill_and_restart(part)
 
 
+async def recorded_some(store: EventStore) -> bool:
+    """Whether the store holds an event yet."""
+    return await store.last_position() > 0
+
+
 async def publish_all(urls: Servers, connection: asyncpg.Connection, workload: Workload,
                       store: EventStore) -> None:  # fmt: skip
     """Publish the workload phase by phase and wait until it is recorded and projected."""
@@ -116,8 +121,9 @@ async def test_a_frozen_ingest_replica_loses_and_doubles_nothing(
     processes = Processes(urls, service_urls, tmp_path)
     second_ingest = processes.start(Part.INGEST)
     try:
-        publishing = asyncio.create_task(publish_all(urls, connection, workload, EventStore(pool)))
-        await asyncio.sleep(1.0)
+        store = EventStore(pool)
+        publishing = asyncio.create_task(publish_all(urls, connection, workload, store))
+        await eventually(lambda: recorded_some(store), "the stream to flow")  # freeze mid-stream
         processes.running[Part.INGEST].send_signal(signal.SIGSTOP)
         await asyncio.sleep(FROZEN_S)
         processes.running[Part.INGEST].send_signal(signal.SIGCONT)

@@ -69,7 +69,7 @@ async def test_each_service_frozen_in_turn_loses_and_doubles_nothing(
         await freezing
         await eventually(lambda: caught_up(store), "the projections after the freezes")
         await eventually(lambda: relay_level(store), "the relay after the freezes")
-        await quiet(pool, store)
+        await quiet(pool, store, publisher)
         await account(pool, workload)
         verdict = await verify_chain(store)
     finally:

@@ -52,7 +52,7 @@ async def test_postgres_restarted_mid_stream_loses_and_doubles_nothing(tmp_path:
             await publish_phases(publish, pool, workload)
             await restarting
             await eventually(lambda: tolerant(lambda: caught_up(store)), "the projections")
-            await quiet(pool, store)
+            await quiet(pool, store, running.transport)
             await account(pool, workload)
             started.append(await pool.fetchval(START_TIME))
             verdict = await verify_chain(store)

@@ -32,6 +32,7 @@ from tests.integration.figures_log import (
     mixed_figures,
     month,
 )
+from tests.integration.helpers import eventually, waiting_for_a_lock
 
 
 class FailingFigures:
@@ -230,7 +231,7 @@ async def test_the_live_projector_waits_while_the_checkpoint_is_locked(
     async with store.pool.acquire() as holder, holder.transaction():
         await Checkpoints.lock(holder, "figures")
         projecting = asyncio.create_task(runner.project(events))
-        await asyncio.sleep(0.2)
+        await eventually(lambda: waiting_for_a_lock(owner_connection), "the projector at the lock")
         assert not projecting.done()
 
     await projecting

@@ -24,6 +24,7 @@ from tests.integration.figures_log import (
     checksum,
     mixed_figures,
 )
+from tests.integration.helpers import eventually
 
 
 async def test_rebuild_gives_tables_identical_to_the_live_ones(
@@ -138,7 +139,7 @@ async def test_rebuild_while_ingest_and_live_projection_go_on_loses_nothing(
             await asyncio.sleep(0.005)
 
     async def rebuild() -> int:
-        await asyncio.sleep(0.05)
+        await eventually(lambda: len(checkpoints) > 0, "the ingest to go on")
         position = await runner.rebuild("figures")
         rebuilt.set()
         return position

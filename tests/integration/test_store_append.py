@@ -22,6 +22,7 @@ from events.log import NewEvent
 from events.store import APPEND_LOCK_KEY, NOTIFY_CHANNEL, EventStore, WrongExpectedVersion
 from events.verify import recompute_hash, verify_chain
 from tests.factories import figure_event, unique
+from tests.integration.helpers import eventually, waiting_for_a_lock
 
 TRICKY_TEXT = [
     "", "plain", "Größe €", 'quote " and \\ backslash', "new\nline\ttab\r", "\x01\x1f\x7f",
@@ -139,7 +140,7 @@ async def test_append_waits_for_the_append_lock(
     await owner_connection.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
 
     pending = asyncio.create_task(store.append([figure_event()]))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: waiting_for_a_lock(owner_connection), "the append at the lock")
     assert not pending.done()
 
     await transaction.rollback()

@@ -9,11 +9,18 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis
 
 from events.store import EventStore, create_pool
-from infra.embedded import OWNER_PASSWORD_FILE, free_port, with_user
+from infra.embedded import (
+    OWNER_PASSWORD_FILE,
+    SERVICES_USER,
+    broker_passwords,
+    free_port,
+    with_user,
+)
 from tests.factories import figure_event
-from tests.integration.processes import ZS, start_up, stop, wait_until_ready
+from tests.integration.processes import READY_TIMEOUT_S, ZS, start_up, stop, wait_until_ready
 
 
 def with_owner_password(banner_url: str, data_dir: Path) -> str:
@@ -71,6 +78,19 @@ async def test_up_serves_health_on_embedded_servers_and_keeps_data(tmp_path: Pat
         assert stop(process) == 0
 
 
+def services_url(announced: str, data_dir: Path) -> str:
+    """The broker URL of the banner (password left out) with the services' password."""
+    password = broker_passwords(data_dir)[SERVICES_USER]
+    return with_user(announced.replace(f"{SERVICES_USER}@", ""), SERVICES_USER, password)
+
+
+def every_reader_blocked(broker: redis.Redis) -> bool:
+    """Whether every client reading a consumer group waits in its blocking read."""
+    readers = sum(1 for client in broker.client_list() if client.get("cmd") == "xreadgroup")
+    blocked = int(broker.info("clients")["blocked_clients"])
+    return readers > 0 and blocked >= readers
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_the_terminal_stops_cleanly_without_tracebacks(tmp_path: Path) -> None:
     """The terminal sends SIGINT to the whole foreground process group: the embedded servers
@@ -82,8 +102,14 @@ def test_ctrl_c_at_the_terminal_stops_cleanly_without_tracebacks(tmp_path: Path)
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        assert "database" in wait_until_ready(process)
-        time.sleep(1)  # the subscribers are blocked in their reads
+        announced = wait_until_ready(process)
+        assert "database" in announced
+        broker = redis.Redis.from_url(services_url(announced["broker"], tmp_path / ".zs"))
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not every_reader_blocked(broker):  # the subscribers are blocked in their reads
+            assert time.monotonic() < deadline, "the subscribers never blocked in their reads"
+            time.sleep(0.05)
+        broker.close()
     finally:
         os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does: the whole group
         _, stderr = process.communicate(timeout=60)
