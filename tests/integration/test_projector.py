@@ -197,7 +197,9 @@ async def test_status_shows_checkpoint_head_and_lag(
 
     [status] = await runner.status()
 
-    assert status == ProjectionStatus("figures", checkpoint=4, head=10)
+    assert status == ProjectionStatus(
+        "figures", checkpoint=4, head=10, version=FIGURES.version, declared=FIGURES.version
+    )
     assert status.lag == 6
 
 

@@ -81,7 +81,10 @@ async def test_run_follows_each_append_without_polling_even_when_another_project
         following.cancel()
     assert (await checkpoints(owner_connection)).get("agreements", 0) == 0
     [figures, agreements] = await runner.status()
-    assert figures == ProjectionStatus("figures", checkpoint=21, head=21, lag_seconds=0.0)
+    version = FIGURES.version
+    assert figures == ProjectionStatus(
+        "figures", checkpoint=21, head=21, lag_seconds=0.0, version=version, declared=version
+    )
     assert (agreements.lag, agreements.checkpoint) == (21, 0)
 
 
