@@ -13,6 +13,7 @@ from pathlib import Path
 from infra.roles import DbRole
 from services.bootstrap import Servers
 from services.pipeline.run import Part
+from tests.conftest import TEST_DATA_DIR
 
 ZS = str(Path(sys.executable).parent / "zs")
 STARTUP_S = 120.0
@@ -33,10 +34,13 @@ def catches_sigterm(pid: int) -> bool:
 def run_zs(
     *args: str, database_url: str | None = None, cwd: Path | None = None
 ) -> "subprocess.CompletedProcess[str]":
-    """Run `zs` with the given database and no other ZS_ settings."""
+    """Run `zs` with the given database and no other ZS_ settings but the tests' data folder:
+    the services' logins belong to the server, so a command given the tests' server must find
+    the passwords the session gave them (another folder would give them new ones, and every
+    later test's logins would be refused)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
     if database_url:
-        env["ZS_DATABASE_URL"] = database_url
+        env |= {"ZS_DATABASE_URL": database_url, "ZS_DATA_DIR": str(TEST_DATA_DIR)}
     return subprocess.run(
         [ZS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
     )

@@ -17,6 +17,7 @@ from projections.figures.projection import FIGURES
 from projections.registry import PROJECTIONS
 from services.replay import agreement_events
 from tests.benchmarks.national import store_events
+from tests.conftest import TEST_DATA_DIR
 from tests.integration.figures_log import (
     TABLE_DEFINITION,
     append,
@@ -178,7 +179,7 @@ async def test_rebuild_refuses_an_unknown_name_and_a_second_rebuild_at_once(
 def run_cli(database_url: str, *args: str) -> "subprocess.CompletedProcess[str]":
     """Run the `projections` sub-command app against `database_url`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
-    env |= {"ZS_DATABASE_URL": database_url, "COLUMNS": "200"}
+    env |= {"ZS_DATABASE_URL": database_url, "ZS_DATA_DIR": str(TEST_DATA_DIR), "COLUMNS": "200"}
     program = "from services.cli.projections import projections; projections()"
     return subprocess.run(
         [sys.executable, "-c", program, *args],
