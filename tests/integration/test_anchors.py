@@ -13,6 +13,7 @@ from infra.settings import Settings
 from services.bootstrap import Servers, services
 from services.pipeline.anchors import anchor_files, anchored_position, last_anchored
 from services.pipeline.run import Part
+from tests.conftest import TEST_DATA_DIR
 from tests.factories import figure_event
 from tests.integration.helpers import eventually, settings_for
 from tests.integration.outage import CuttableProxy
@@ -23,13 +24,13 @@ OUTAGE_ROUNDS_S = 1.0
 """How long the database stays cut off: about ten rounds of anchoring fail meanwhile."""
 
 
-def anchoring(urls: Servers, data_dir: Path) -> Settings:
-    """Settings of a relay anchoring every `EVERY_S` into `data_dir/anchors`, signing with the
-    local key under `data_dir` (the one `zs audit` run in its parent uses)."""
+def anchoring(urls: Servers, anchor_dir: Path) -> Settings:
+    """Settings of a relay anchoring every `EVERY_S` into `anchor_dir`, signing with the local
+    key of the tests' data folder (the one `run_zs` gives `zs audit`, with the services'
+    passwords: another folder would give the server's logins new ones)."""
     return settings_for(urls).model_copy(
-        update={"anchor_dir": data_dir / "anchors", "anchor_every_s": EVERY_S,
-                "data_dir": data_dir}
-    )  # fmt: skip
+        update={"anchor_dir": anchor_dir, "anchor_every_s": EVERY_S, "data_dir": TEST_DATA_DIR}
+    )
 
 
 async def anchored(directory: Path, position: int) -> None:
@@ -42,7 +43,7 @@ async def test_the_relay_anchors_each_new_head_and_verify_finds_the_log_cut_shor
     urls: Servers, store: EventStore, owner_connection: asyncpg.Connection, tmp_path: Path
 ) -> None:
     directory = tmp_path / ".zs" / "anchors"
-    async with services(anchoring(urls, tmp_path / ".zs"), urls, {Part.RELAY}):
+    async with services(anchoring(urls, directory), urls, {Part.RELAY}):
         await store.append([figure_event() for _ in range(4)])
         await anchored(directory, 4)
         first = (directory / "anchor-000000000004.json").read_text()
@@ -73,7 +74,7 @@ async def test_anchoring_goes_on_after_the_database_was_unreachable(
     async with proxy.serving():
         through_proxy = Servers(proxy.proxied_url, urls.broker_url)
         directory = tmp_path / "anchors"
-        async with services(anchoring(through_proxy, tmp_path), through_proxy, {Part.RELAY}):
+        async with services(anchoring(through_proxy, directory), through_proxy, {Part.RELAY}):
             await store.append([figure_event() for _ in range(3)])
             await anchored(directory, 3)
             proxy.cut()
