@@ -78,6 +78,25 @@ class JobcenterRegistered(DomainEvent):
         return jobcenter_stream(self.jobcenter_id)
 
 
+class ComparisonTypeAssigned(DomainEvent):
+    """A jobcenter was put in a comparison type (*Vergleichstyp*) of the § 48a comparison for a
+    year: the type's code and name in a typology and its version (docs/domain.md, "Comparison
+    types"). The latest recorded assignment of a (jobcenter, year) counts."""
+
+    event_type: ClassVar[str] = "ComparisonTypeAssigned"
+    jobcenter_id: Id
+    year: Year
+    type_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,8}$")]
+    type_name: Text
+    typology: Text
+    typology_version: Text
+
+    @property
+    def stream_id(self) -> str:
+        """`jobcenter-<jobcenter_id>`."""
+        return jobcenter_stream(self.jobcenter_id)
+
+
 class AgreementEvent(DomainEvent):
     """Base of the events that belong to one target agreement's stream."""
 
@@ -407,6 +426,7 @@ def _validate(model_cls: type[EventT], data: Mapping[str, Any]) -> EventT:
 
 V1_EVENTS: tuple[type[DomainEvent], ...] = (
     JobcenterRegistered,
+    ComparisonTypeAssigned,
     AgreementConcluded,
     TargetSet,
     TargetAmended,

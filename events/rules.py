@@ -18,6 +18,7 @@ from events.catalogue import (
     AgreementEvent,
     BudgetAllocated,
     BudgetDeviationRecorded,
+    ComparisonTypeAssigned,
     DialogHeld,
     DomainEvent,
     FigureEvent,
@@ -38,7 +39,7 @@ REFERENCE_TYPES = (
     "JobcenterRegistered", "AgreementConcluded", "TargetSet", "TargetAmended", "TargetWithdrawn",
     "TargetPlanSet", "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded",
     "DialogHeld", "AgreementClosed", "FrameworkAgreementConcluded", "FrameworkJoined",
-    "FrameworkMeasureReported",
+    "FrameworkMeasureReported", "ComparisonTypeAssigned",
 )  # fmt: skip
 """The event types the fold reads: everything but the (many) monthly figures."""
 
@@ -124,8 +125,9 @@ class KnownEntities:
 
     def apply(self, event: DomainEvent) -> None:
         """Fold one accepted event in."""
-        if isinstance(event, JobcenterRegistered):
+        if isinstance(event, JobcenterRegistered | ComparisonTypeAssigned):
             self.jobcenters[event.jobcenter_id] = self.jobcenters.get(event.jobcenter_id, 0) + 1
+        if isinstance(event, JobcenterRegistered):
             self.lands[event.jobcenter_id] = event.land
         elif isinstance(event, FrameworkEvent):
             self._apply_framework(event)
@@ -160,6 +162,8 @@ class KnownEntities:
             self._check_figure(event, today)
         elif isinstance(event, FrameworkEvent):
             self._check_framework_event(event)
+        elif isinstance(event, ComparisonTypeAssigned):
+            self._require_jobcenter(event.jobcenter_id)
         elif isinstance(event, AgreementConcluded):
             self._require_jobcenter(event.jobcenter_id)
             if event.agreement_id in self.agreements:
@@ -194,8 +198,8 @@ class KnownEntities:
         """The jobcenter an event is about, as far as known."""
         if isinstance(
             event,
-            FigureEvent | JobcenterRegistered | AgreementConcluded | FrameworkJoined
-            | FrameworkMeasureReported,
+            FigureEvent | JobcenterRegistered | ComparisonTypeAssigned | AgreementConcluded
+            | FrameworkJoined | FrameworkMeasureReported,
         ):  # fmt: skip
             return event.jobcenter_id
         if isinstance(event, AgreementEvent) and event.agreement_id in self.agreements:

@@ -16,6 +16,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "land": "DE-HE",
         "kind": "zkT",
     },
+    "ComparisonTypeAssigned": {
+        "jobcenter_id": "06437",
+        "year": 2024,
+        "type_code": "IIb",
+        "type_name": "Ländliche Gebiete mit durchschnittlicher Arbeitslosigkeit",
+        "typology": "SGB-II-Typisierung des IAB",
+        "typology_version": "2024",
+    },
     "AgreementConcluded": {
         "agreement_id": "odw-2022",
         "jobcenter_id": "06437",
@@ -125,6 +133,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 STREAMS = {
     "JobcenterRegistered": "jobcenter-06437",
+    "ComparisonTypeAssigned": "jobcenter-06437",
     "AgreementConcluded": "agreement-odw-2022",
     "TargetSet": "agreement-odw-2022",
     "TargetAmended": "agreement-odw-2022",

@@ -232,3 +232,25 @@ def test_framework_optional_fields_may_be_left_out() -> None:
         ("FrameworkMeasureReported", ("period",)),
     ):
         CATALOGUE.decode(event_type, 1, data(event_type, **dict.fromkeys(left_out)))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"type_code": "II b"}, "data.type_code"),
+        ({"type_code": ""}, "data.type_code"),
+        ({"type_code": "IIIabcdef"}, "data.type_code"),
+        ({"year": "2024"}, "data.year"),
+        ({"year": 2004}, "data.year"),
+        ({"type_name": " "}, "data.type_name"),
+        ({"typology": None}, "data.typology"),
+        ({"typology_version": None}, "data.typology_version"),
+    ],
+)
+def test_a_comparison_type_assignment_checks_its_fields(
+    changes: dict[str, Any], field: str
+) -> None:
+    rejected = rejection("ComparisonTypeAssigned", **changes)
+
+    assert rejected.code == "invalid_data"
+    assert field in str(rejected)

@@ -155,3 +155,18 @@ def test_a_copy_and_its_original_change_independently_both_ways() -> None:
     assert original.agreements["odw-2022"].budget_lines == {"eq", "extra"}
     assert (original.stream_version("agreement-odw-2022"),
             trial.stream_version("agreement-odw-2022")) == (5, 5)  # fmt: skip
+
+
+def test_a_comparison_type_is_assigned_to_a_registered_jobcenter_on_its_stream() -> None:
+    known = registered()
+    assigned = {"year": 2024, "type_code": "IIb", "type_name": "Typ IIb",
+                "typology": "SGB-II-Typisierung des IAB", "typology_version": "2024"}  # fmt: skip
+
+    assert code_of(known, event("ComparisonTypeAssigned", jobcenter_id="99999", **assigned)) == (
+        "unknown_jobcenter"
+    )
+    accepted = event("ComparisonTypeAssigned", jobcenter_id="06437", **assigned)
+    assert code_of(known, accepted) is None
+    known.apply(accepted)
+    assert known.stream_version("jobcenter-06437") == 2
+    assert known.lands["06437"] == "DE-HE"
