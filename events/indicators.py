@@ -15,6 +15,11 @@ Aggregation = Literal[
 ]
 CHANGE_AGGREGATIONS: frozenset[Aggregation] = frozenset({"change_of_sum", "change_of_mean"})
 Kind = Literal["accumulating", "level", "change"]
+Better = Literal["higher", "lower"]
+"""Which way a key figure improves, by the goal of § 48a SGB II it measures (docs/domain.md,
+section 11.2): less need of assistance (K1, K1E1, K1E2, K1E3 lower), more integration into
+employment (K2, K2E3, K2E4, K1E4 higher), less long-term receipt (K3, K3E3 lower; K3E1, K3E2,
+K3E4 higher)."""
 KINDS: dict[Aggregation, Kind] = {
     "sum": "accumulating", "quota": "accumulating",
     "mean": "level", "ratio": "level", "mean_rate": "level", "last": "level",
@@ -36,6 +41,10 @@ class Indicator:
     slug: str
     aggregation: Aggregation
     share: bool = False
+    better: Better | None = None
+    """For a key figure with a direction: whether a higher or a lower value is better (rank 1
+    in its comparison type); None where the goals give none (K2E1, K2E2: entries into mini-jobs
+    and publicly funded jobs describe the kind of integration, not its success)."""
 
     @property
     def key_figure(self) -> bool:
@@ -62,23 +71,23 @@ INDICATORS: dict[str, Indicator] = _table(
     Indicator("u25_training_integrations", "sum"),
     # Shares: the numerator is a part of the denominator.
     Indicator("continuous_employment", "ratio", share=True),
-    Indicator("k2e3", "ratio", share=True),
-    Indicator("k1e3", "mean_rate", share=True),
-    Indicator("k1e4", "mean_rate", share=True),
-    Indicator("k3e3", "mean_rate", share=True),
-    Indicator("k3e4", "mean_rate", share=True),
-    Indicator("k3e2", "last", share=True),
+    Indicator("k2e3", "ratio", share=True, better="higher"),
+    Indicator("k1e3", "mean_rate", share=True, better="lower"),
+    Indicator("k1e4", "mean_rate", share=True, better="higher"),
+    Indicator("k3e3", "mean_rate", share=True, better="lower"),
+    Indicator("k3e4", "mean_rate", share=True, better="higher"),
+    Indicator("k3e2", "last", share=True, better="higher"),
     # Quotas: a 12-month sum over a mean stock may exceed 100 %.
-    Indicator("k2", "quota"),
+    Indicator("k2", "quota", better="higher"),
     Indicator("k2e1", "quota"),
     Indicator("k2e2", "quota"),
-    Indicator("k2e4", "quota"),
-    Indicator("k3e1", "quota"),
+    Indicator("k2e4", "quota", better="higher"),
+    Indicator("k3e1", "quota", better="higher"),
     # Changes against the year before: may be negative.
-    Indicator("k1", "change_of_sum"),
-    Indicator("k1e1", "change_of_sum"),
-    Indicator("k1e2", "change_of_mean"),
-    Indicator("k3", "change_of_mean"),
+    Indicator("k1", "change_of_sum", better="lower"),
+    Indicator("k1e1", "change_of_sum", better="lower"),
+    Indicator("k1e2", "change_of_mean", better="lower"),
+    Indicator("k3", "change_of_mean", better="lower"),
 )
 
 

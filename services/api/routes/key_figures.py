@@ -1,5 +1,6 @@
 """`GET /key-figures`: § 48a key figures computed from the base series, per jobcenter, and
-summed per Land or for Germany (`?level=`)."""
+summed per Land or for Germany (`?level=`); with `?compare=type` each jobcenter's row carries
+its comparison type's statistics and its rank there."""
 
 from datetime import datetime
 from typing import Literal
@@ -9,13 +10,16 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from events.envelope import Number
+from events.indicators import Better
 from events.numbers import Presented
 from projections.key_figures.calculation import inputs, value_of
+from projections.key_figures.comparison import better_of
 from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Connection, Limit, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
 
 Level = Literal["jobcenter", "land", "germany"]
+Compare = Literal["type"]
 FILTERS = """
 ($1::text IS NULL OR k.code = $1) AND ($2::text IS NULL OR k.breakdown = $2)
 AND ($3::text IS NULL OR k.period BETWEEN $3 AND $4) AND ($5::text IS NULL OR j.land = $5)
@@ -46,6 +50,24 @@ JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(jobcenter_id, b
                                                                  indicator, period)
     USING (jobcenter_id, breakdown, indicator, period)
 """
+SELECT_COMPARISONS = """
+SELECT w.jobcenter_id, w.code, w.breakdown, w.period, c.type_code, c.type_name, c.typology,
+       c.typology_version, s.jobcenters, s.minimum, s.lower_quartile, s.median,
+       s.upper_quartile, s.maximum, r.rank
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(jobcenter_id, code, breakdown,
+                                                                 period)
+JOIN views.comparison_types AS c
+    ON c.jobcenter_id = w.jobcenter_id AND c.year = substr(w.period, 1, 4)::integer
+LEFT JOIN views.comparison_type_statistics AS s
+    ON (s.typology, s.typology_version, s.type_code, s.code, s.breakdown, s.period)
+     = (c.typology, c.typology_version, c.type_code, w.code, w.breakdown, w.period)
+LEFT JOIN views.comparison_type_ranks AS r
+    ON (r.jobcenter_id, r.code, r.breakdown, r.period)
+     = (w.jobcenter_id, w.code, w.breakdown, w.period)
+"""
+"""The type each jobcenter row's jobcenter has that year, with the type's statistics computed
+over all its members (also those outside the caller's scope: aggregates, docs/domain.md
+section 11) and the row's rank."""
 
 router = APIRouter()
 
@@ -62,6 +84,27 @@ class Source(BaseModel):
     value: Number
     occurred_at: datetime
     position: int
+
+
+class TypeComparison(BaseModel):
+    """A jobcenter's key figure against its comparison type's that month: the type (of the
+    jobcenter's assignment for the year), the distribution over the `jobcenters` members that
+    have the key figure (quartiles interpolated linearly, docs/domain.md section 11), and the
+    jobcenter's `rank` among them (1 = best, by `better`; null where the key figure has no
+    direction)."""
+
+    type_code: str
+    type_name: str
+    typology: str
+    typology_version: str
+    jobcenters: int
+    minimum: Presented
+    lower_quartile: Presented
+    median: Presented
+    upper_quartile: Presented
+    maximum: Presented
+    rank: int | None
+    better: Better | None
 
 
 class KeyFigure(BaseModel):
@@ -83,6 +126,9 @@ class KeyFigure(BaseModel):
     jobcenters: int
     position: int
     sources: list[Source]
+    comparison: TypeComparison | None = None
+    """(1.4) With `compare=type`: the jobcenter's comparison type that month; null without
+    `compare`, for aggregates, and for a jobcenter with no type assigned for the year."""
 
 
 class KeyFigures(BaseModel):
@@ -104,13 +150,17 @@ async def key_figures(
     breakdown: str | None = None,
     year: Year = None,
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+    compare: Compare | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> KeyFigures:
     """Key figures K1, K1E2, K2, K3 from the base series: per jobcenter, breakdown and month
-    (with the base months each came from), or summed per Land or for Germany."""
+    (with the base months each came from; with `compare=type`, against its comparison type),
+    or summed per Land or for Germany."""
     if level != "jobcenter" and jobcenter_id is not None:
         raise ApiError(422, "invalid_request", "jobcenter_id filters level=jobcenter only")
+    if level != "jobcenter" and compare is not None:
+        raise ApiError(422, "invalid_request", "compare=type compares jobcenters: level=jobcenter")
     if level == "germany" and land is not None:
         raise ApiError(422, "invalid_request", "land filters level=jobcenter or level=land")
     first, last = (period, period) if period else (None, None)
@@ -127,18 +177,40 @@ async def key_figures(
             query, args = SELECT_AGGREGATES, (*filters, level, limit, offset, federal, lands)
         rows = await connection.fetch(query, *args)
         sources = await _sources(connection, rows) if level == "jobcenter" else {}
+        comparisons = await _comparisons(connection, rows) if compare == "type" else {}
     items = []
     for r in rows:
         row = dict(r)
         if level != "jobcenter":
             row["value"] = value_of(row["code"], row["numerator"], row["denominator"])
             row["jobcenter_id"] = None
-        items.append(KeyFigure(**row, sources=sources.get(_key(row), [])))
+        key = _key(row)
+        items.append(
+            KeyFigure(**row, sources=sources.get(key, []), comparison=comparisons.get(key))
+        )
     return KeyFigures(items=items, count=page_count(rows))
 
 
 def _key(row: dict[str, object]) -> tuple[object, ...]:
     return row["jobcenter_id"], row["breakdown"], row["code"], row["period"]
+
+
+async def _comparisons(
+    connection: Connection, rows: list[asyncpg.Record]
+) -> dict[tuple[object, ...], TypeComparison]:
+    """Each jobcenter row's comparison with its type, where the jobcenter has one that year."""
+    if not rows:
+        return {}
+    columns = [[r[name] for r in rows] for name in ("jobcenter_id", "code", "breakdown", "period")]
+    found: dict[tuple[object, ...], TypeComparison] = {}
+    for r in await connection.fetch(SELECT_COMPARISONS, *columns):
+        if r["jobcenters"] is None:  # assigned, but the type has no statistics yet
+            continue
+        row = dict(r)
+        key = (row.pop("jobcenter_id"), row["breakdown"], row.pop("code"), row["period"])
+        del row["breakdown"], row["period"]
+        found[key] = TypeComparison(**row, better=better_of(str(key[2])))
+    return found
 
 
 async def _sources(
