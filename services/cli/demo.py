@@ -3,7 +3,8 @@
 Odenwaldkreis 2021/2022 (HMSI agreements) with BA monthly figures 2020 to
 September 2022, Main-Kinzig-Kreis 2018 (budgets and projects), Rhein-Kreis Neuss
 2012 (qualitative goals with the Land's support) and the NRW framework agreement "NRW inklusiv"
-(2018) that the Rhein-Kreis Neuss joined.
+(2018) that the Rhein-Kreis Neuss joined, and each jobcenter's comparison type for 2020 to 2022
+(illustrative codes and names, docs/domain.md section 11).
 
 Invariants: deterministic (fixed ids, sources and timestamps); in publication order (sorted by
 `occurred_at`, ties in build order), so every envelope is valid where it stands; the latest
@@ -35,6 +36,15 @@ JOBCENTERS = (
     (MKK, "Kommunales Center für Arbeit Main-Kinzig-Kreis", "DE-HE", "zkT", "2018-01-02T08:00:00Z"),
     (ODW, "Kommunales Job-Center Odenwaldkreis", "DE-HE", "zkT", "2020-01-02T08:00:00Z"),
 )
+COMPARISON_TYPES = {
+    ODW: ("Ib", "Ländlich geprägte Gebiete mit unterdurchschnittlicher Arbeitslosigkeit"),
+    MKK: ("Ib", "Ländlich geprägte Gebiete mit unterdurchschnittlicher Arbeitslosigkeit"),
+    RKN: ("IIa", "Städtisch geprägte Gebiete mit durchschnittlicher Arbeitslosigkeit"),
+}
+"""Each demo jobcenter's comparison type (illustrative, not the IAB's published assignment)."""
+TYPOLOGY = ("SGB-II-Typisierung des IAB", "2014")
+TYPE_YEARS = (2020, 2021, 2022)
+"""The years of the demo's monthly figures."""
 
 INTEGRATIONS: Split = {
     2020: ((52, 49, 45, 38, 41, 50, 55, 57, 60, 54, 51, 44),
@@ -223,8 +233,8 @@ RKN_INKLUSIV_MEASURES = (
 
 def demo_envelopes() -> list[Envelope]:
     """All demo envelopes in the order an upstream system would publish them."""
-    envelopes = [*_jobcenters(), *_rkn_2012(), *_mkk_2018(), *_nrw_inklusiv(), *_odenwald(),
-                 *_figures()]  # fmt: skip
+    envelopes = [*_jobcenters(), *_comparison_types(), *_rkn_2012(), *_mkk_2018(),
+                 *_nrw_inklusiv(), *_odenwald(), *_figures()]  # fmt: skip
     return sorted(envelopes, key=lambda envelope: str(envelope["occurred_at"]))
 
 
@@ -239,6 +249,18 @@ def _jobcenters() -> list[Envelope]:
         _envelope(f"jobcenter-{jc}", BA, "JobcenterRegistered", at,
                   {"jobcenter_id": jc, "name": name, "land": land, "kind": kind})
         for jc, name, land, kind, at in JOBCENTERS
+    ]  # fmt: skip
+
+
+def _comparison_types() -> list[Envelope]:
+    """The BA statistics' assignment of each demo jobcenter to its type, early in each year."""
+    typology, version = TYPOLOGY
+    return [
+        _envelope(f"type-{jc}-{year}", BA, "ComparisonTypeAssigned", f"{year}-01-15T08:00:00Z",
+                  {"jobcenter_id": jc, "year": year, "type_code": code, "type_name": name,
+                   "typology": typology, "typology_version": version})
+        for year in TYPE_YEARS
+        for jc, (code, name) in COMPARISON_TYPES.items()
     ]  # fmt: skip
 
 

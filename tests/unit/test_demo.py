@@ -9,6 +9,7 @@ import pytest
 
 from events.catalogue import (
     AgreementClosed,
+    ComparisonTypeAssigned,
     DomainEvent,
     FigureEvent,
     FrameworkAgreementConcluded,
@@ -139,6 +140,19 @@ def test_agreements_have_the_seed_targets(events: list[DomainEvent]) -> None:
     assert targets[("odw-2022", "continuous-employment-total")] == ("at_least", 58)
     assert len([key for key in targets if key[0] == "odw-2022"]) == 8
     assert any(isinstance(e, AgreementClosed) and e.agreement_id == "odw-2021" for e in events)
+
+
+def test_every_demo_jobcenter_has_a_type_in_each_year_of_figures(
+    envelopes: list[dict[str, Any]], events: list[DomainEvent]
+) -> None:
+    assigned = {(e.jobcenter_id, e.year): e.type_code
+                for e in events if isinstance(e, ComparisonTypeAssigned)}  # fmt: skip
+    sources = {e["source"] for e in envelopes if e["type"] == "ComparisonTypeAssigned"}
+
+    assert assigned == {(jc, year): code for jc, code in
+                        (("06437", "Ib"), ("06435", "Ib"), ("05162", "IIa"))
+                        for year in (2020, 2021, 2022)}  # fmt: skip
+    assert sources == {"ba-statistik"}
 
 
 def test_the_rhein_kreis_neuss_joins_nrw_inklusiv_by_the_deadline(
