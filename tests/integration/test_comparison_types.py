@@ -3,6 +3,8 @@
 recomputed by a correction and by a late assignment, scoped readers, and a rebuild that agrees
 with the live tables row by row."""
 
+import json
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -148,3 +150,76 @@ async def test_compare_is_for_jobcenter_rows_only(client: httpx.AsyncClient) -> 
 
     for response in (land, other):
         assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_request")
+
+
+ORACLE_STATISTICS = """
+SELECT c.typology, c.typology_version, c.type_code, k.code, k.breakdown, k.period,
+       count(*)::integer AS jobcenters, min(k.value) AS minimum,
+       percentile_cont(0.25) WITHIN GROUP (ORDER BY k.value) AS lower_quartile,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY k.value) AS median,
+       percentile_cont(0.75) WITHIN GROUP (ORDER BY k.value) AS upper_quartile,
+       max(k.value) AS maximum
+FROM views.comparison_types AS c
+JOIN views.key_figures AS k
+    ON k.jobcenter_id = c.jobcenter_id AND substr(k.period, 1, 4)::integer = c.year
+GROUP BY 1, 2, 3, 4, 5, 6
+"""
+"""PostgreSQL's own count, extremes and `percentile_cont` (the same inclusive method, in double
+precision) over the live key figures and types: an oracle independent of comparison.py."""
+ORACLE_RANKS = """
+SELECT k.jobcenter_id, k.code, k.breakdown, k.period,
+       rank() OVER (PARTITION BY c.typology, c.typology_version, c.type_code, k.code,
+                                 k.breakdown, k.period
+                    ORDER BY CASE WHEN k.code = 'k2' THEN -k.value ELSE k.value END)::integer
+FROM views.comparison_types AS c
+JOIN views.key_figures AS k
+    ON k.jobcenter_id = c.jobcenter_id AND substr(k.period, 1, 4)::integer = c.year
+"""
+"""SQL's `RANK()`, K2 better higher, K1, K1E2 and K3 better lower."""
+
+
+def rounded(rows: list[Any]) -> set[tuple[Any, ...]]:
+    """Rows with every number rounded to 6 decimals (the oracle computes in double precision)."""
+    return {tuple(round(float(v), 6) if not isinstance(v, str) else v for v in r) for r in rows}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_random_history_gives_what_postgres_computes_and_a_rebuild_agrees(
+    client: httpx.AsyncClient, runner: ProjectionRunner, store: EventStore, seed: int
+) -> None:
+    rng = random.Random(seed)
+    months = [f"{year}-{month:02d}" for year in (2021, 2022) for month in range(1, 13)]
+    sent = [
+        figure_envelope(jobcenter_id, period, indicator=indicator, value=rng.randint(low, high),
+                        status="final")
+        for jobcenter_id in JOBCENTERS
+        for indicator, low, high in (("ltb_stock", 80, 120), ("elb_stock", 900, 1100),
+                                     ("integrations", 5, 30), ("llu_eur", 9000, 11000))
+        for period in months
+    ]  # fmt: skip
+    corrections = []
+    for original in rng.sample(sent, 40):
+        correction = json.loads(json.dumps(original)) | {
+            "message_id": f"{original['message_id']}-c", "type": "MonthlyFigureCorrected",
+            "occurred_at": "2023-02-01T08:00:00Z"}  # fmt: skip
+        correction["data"] |= {"value": max(0, original["data"]["value"] + rng.randint(-20, 20)),
+                               "reason": "Revision"}  # fmt: skip
+        corrections.append(correction)
+    assignments = [
+        assigned(jobcenter_id, rng.choice(["Ia", "Ib", "IIa"]), year)
+        for jobcenter_id in JOBCENTERS for year in (2021, 2022) for _ in range(rng.randint(0, 2))
+    ]  # fmt: skip
+    history = sent + corrections + assignments
+    rng.shuffle(history)
+    for start in range(0, len(history), 150):
+        await send(client, history[start : start + 150])
+        await runner.catch_up()
+
+    statistics = await store.pool.fetch("SELECT * FROM views.comparison_type_statistics")
+    ranks = await store.pool.fetch(
+        "SELECT jobcenter_id, code, breakdown, period, rank FROM views.comparison_type_ranks"
+    )
+    assert len(statistics) > 50
+    assert rounded(statistics) == rounded(await store.pool.fetch(ORACLE_STATISTICS))
+    assert {tuple(r) for r in ranks} == {tuple(r) for r in await store.pool.fetch(ORACLE_RANKS)}
+    assert await runner.verify("key_figures") is None
