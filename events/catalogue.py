@@ -63,14 +63,26 @@ class InPeriod:
         return split_period(self.period)
 
 
+Land = Annotated[str, Field(pattern=r"^DE-[A-Z]{2}$")]
+"""A German Land as its ISO 3166-2 code, e.g. `DE-HE`."""
+
+DistrictKey = Annotated[str, Field(pattern=r"^\d{5}$")]
+"""A five-digit district key (*Kreisschlüssel*, the first five digits of the AGS), e.g. `06437`."""
+
+AgreementLevel = Literal["jobcenter", "land", "federal"]
+"""The level of the steering cascade an agreement belongs to (§ 48b Abs. 1 SGB II)."""
+
+
 class JobcenterRegistered(DomainEvent):
-    """A jobcenter became known, identified by its district key."""
+    """A jobcenter became known under its own key, with its district key as an attribute (two
+    jobcenters may share one; a territorial reform may change it)."""
 
     event_type: ClassVar[str] = "JobcenterRegistered"
     jobcenter_id: Id
     name: Text
-    land: Annotated[str, Field(pattern=r"^DE-[A-Z]{2}$")]
+    land: Land
     kind: Literal["gE", "zkT"]
+    district_key: DistrictKey | None = None
 
     @property
     def stream_id(self) -> str:
@@ -109,14 +121,63 @@ class AgreementEvent(DomainEvent):
 
 
 class AgreementConcluded(AgreementEvent):
-    """A yearly target agreement was concluded between a jobcenter and its counterpart."""
+    """A yearly target agreement was concluded at one level of the cascade: with one jobcenter
+    (`level` jobcenter, the default), by a Land for its jobcenters (`land`) or by the federal
+    ministry with the BA (`federal`). A Land or federal agreement's members are set by
+    `AgreementMembersSet`; its targets are measured on their summed series."""
 
     event_type: ClassVar[str] = "AgreementConcluded"
-    jobcenter_id: Id
+    jobcenter_id: Id | None = None
     year: Year
     parties: Annotated[Texts, Field(min_length=1)]
     signed_on: IsoDate | None = None
     title: Text | None = None
+    level: AgreementLevel = "jobcenter"
+    land: Land | None = None
+
+    @model_validator(mode="after")
+    def _fits_level(self) -> Self:
+        """A jobcenter agreement names its jobcenter, a Land agreement its Land, and neither
+        names what its level does not have."""
+        for field, needed in (("jobcenter_id", "jobcenter"), ("land", "land")):
+            given = getattr(self, field) is not None
+            if given != (self.level == needed):
+                raise PydanticCustomError(
+                    "level_fields",
+                    "{need} for an agreement of level {level}",
+                    {"field": field, "level": self.level,
+                     "need": "is required" if not given else "is not allowed"},
+                )  # fmt: skip
+        return self
+
+    @property
+    def roll_up(self) -> bool:
+        """Whether its targets are measured on its members' summed series (level land or
+        federal)."""
+        return self.level != "jobcenter"
+
+
+class AgreementMembersSet(AgreementEvent):
+    """The full list of member jobcenters of a Land or federal agreement, whose series its
+    targets are measured on; the latest recorded list counts."""
+
+    event_type: ClassVar[str] = "AgreementMembersSet"
+    jobcenter_ids: Annotated[tuple[Id, ...], Field(min_length=1)]
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        """A member is listed once."""
+        seen: set[str] = set()
+        for jobcenter_id in self.jobcenter_ids:
+            if jobcenter_id in seen:
+                raise PydanticCustomError(
+                    "duplicate_member",
+                    "{jobcenter_id} is listed twice",
+                    {"field": "jobcenter_ids", "jobcenter_id": jobcenter_id},
+                )
+            seen.add(jobcenter_id)
+        return self
 
 
 class TargetSet(AgreementEvent):
@@ -279,7 +340,7 @@ class FrameworkAgreementConcluded(FrameworkEvent):
     year), with its goals and, where named, the deadline for jobcenters to join."""
 
     event_type: ClassVar[str] = "FrameworkAgreementConcluded"
-    land: Annotated[str, Field(pattern=r"^DE-[A-Z]{2}$")]
+    land: Land
     title: Text
     parties: Annotated[Texts, Field(min_length=1)]
     signed_on: IsoDate | None = None
@@ -428,6 +489,7 @@ V1_EVENTS: tuple[type[DomainEvent], ...] = (
     JobcenterRegistered,
     ComparisonTypeAssigned,
     AgreementConcluded,
+    AgreementMembersSet,
     TargetSet,
     TargetAmended,
     TargetWithdrawn,

@@ -65,6 +65,8 @@ class RejectionCode(StrEnum):
     """The jobcenter lies in another Land than the framework agreement."""
     NOT_A_MEMBER = "not_a_member"
     """A measure reported for a framework the jobcenter has not joined."""
+    NOT_A_ROLL_UP = "not_a_roll_up"
+    """Members set for a jobcenter's agreement (only Land and federal agreements have them)."""
     KEY_FIGURE_AGGREGATION = "key_figure_aggregation"
     """A target on a key figure's code names another aggregation than the key figure's own."""
     PLAN_NOT_CUMULATIVE = "plan_not_cumulative"

@@ -16,6 +16,7 @@ from events.catalogue import (
     AgreementClosed,
     AgreementConcluded,
     AgreementEvent,
+    AgreementMembersSet,
     BudgetAllocated,
     BudgetDeviationRecorded,
     ComparisonTypeAssigned,
@@ -36,8 +37,9 @@ from events.envelope import InvalidEvent, RejectionCode
 
 T = TypeVar("T")
 REFERENCE_TYPES = (
-    "JobcenterRegistered", "AgreementConcluded", "TargetSet", "TargetAmended", "TargetWithdrawn",
-    "TargetPlanSet", "QualitativeGoalSet", "BudgetAllocated", "BudgetDeviationRecorded",
+    "JobcenterRegistered", "AgreementConcluded", "AgreementMembersSet", "TargetSet",
+    "TargetAmended", "TargetWithdrawn", "TargetPlanSet", "QualitativeGoalSet", "BudgetAllocated",
+    "BudgetDeviationRecorded",
     "DialogHeld", "AgreementClosed", "FrameworkAgreementConcluded", "FrameworkJoined",
     "FrameworkMeasureReported", "ComparisonTypeAssigned",
 )  # fmt: skip
@@ -59,10 +61,13 @@ class Sender:
 
 @dataclass
 class Agreement:
-    """An agreement as far as validation needs it."""
+    """An agreement as far as validation needs it (a Land or federal agreement has no
+    jobcenter of its own; a Land agreement has its Land)."""
 
-    jobcenter_id: str
+    jobcenter_id: str | None
     year: int
+    roll_up: bool = False
+    land: str | None = None
     version: int = 0
     closed: bool = False
     active_targets: set[str] = field(default_factory=set)
@@ -132,7 +137,9 @@ class KnownEntities:
         elif isinstance(event, FrameworkEvent):
             self._apply_framework(event)
         elif isinstance(event, AgreementConcluded):
-            self.agreements[event.agreement_id] = Agreement(event.jobcenter_id, event.year)
+            self.agreements[event.agreement_id] = Agreement(
+                event.jobcenter_id, event.year, event.roll_up, event.land
+            )
         if not isinstance(event, AgreementEvent):
             return
         agreement = self._own(self.agreements, event.agreement_id)
@@ -165,7 +172,8 @@ class KnownEntities:
         elif isinstance(event, ComparisonTypeAssigned):
             self._require_jobcenter(event.jobcenter_id)
         elif isinstance(event, AgreementConcluded):
-            self._require_jobcenter(event.jobcenter_id)
+            if event.jobcenter_id is not None:
+                self._require_jobcenter(event.jobcenter_id)
             if event.agreement_id in self.agreements:
                 raise InvalidEvent(
                     RejectionCode.AGREEMENT_EXISTS,
@@ -288,6 +296,27 @@ class KnownEntities:
             )
         if isinstance(event, BudgetDeviationRecorded):
             self._check_deviation(event, agreement)
+        if isinstance(event, AgreementMembersSet):
+            self._check_members(event, agreement)
+
+    def _check_members(self, event: AgreementMembersSet, agreement: Agreement) -> None:
+        """Only a Land or federal agreement has members; each is registered, and a Land
+        agreement's lie in its Land."""
+        if not agreement.roll_up:
+            raise InvalidEvent(
+                RejectionCode.NOT_A_ROLL_UP,
+                f"agreement {event.agreement_id!r} is a jobcenter's: only Land and federal "
+                "agreements have members",
+            )
+        for jobcenter_id in event.jobcenter_ids:
+            self._require_jobcenter(jobcenter_id)
+            land = self.lands.get(jobcenter_id)
+            if agreement.land is not None and land != agreement.land:
+                raise InvalidEvent(
+                    RejectionCode.OUTSIDE_LAND,
+                    f"jobcenter {jobcenter_id!r} lies in {land}, the agreement "
+                    f"{event.agreement_id!r} in {agreement.land}",
+                )
 
     @staticmethod
     def _check_deviation(event: BudgetDeviationRecorded, agreement: Agreement) -> None:

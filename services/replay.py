@@ -12,7 +12,7 @@ from events.log import RecordedEvent, Selection, figures_stream
 from events.store import EventStore, Reader
 from projections.attainment.answers import AgreementAttainment
 from projections.attainment.calculation import attainment
-from projections.attainment.inputs import concluded_in, figure_inputs, own_events
+from projections.attainment.inputs import concluded_in, figure_inputs, jobcenter_of, own_events
 from projections.attainment.results import TargetChange, walk
 from projections.figures.calculation import Amounts, FigureRow, flags_by_key, fold_figures
 
@@ -45,7 +45,7 @@ async def agreement_history(
     if concluded is None:
         return None
     of_year = Selection(
-        stream=figures_stream(concluded.jobcenter_id),
+        stream=figures_stream(jobcenter_of(concluded)),
         until=until,
         prefixes={"period": [f"{concluded.year:04d}"]},
     )

@@ -1,7 +1,9 @@
 """The "agreements" projection: jobcenters and their target agreements as known now.
 
 Invariants: one row per jobcenter, agreement, target, goal and budget line, keyed by their ids,
-and one row per dialogue held; events apply in position order, one statement each (a run of
+and one row per dialogue held; a Land or federal agreement's `members` are its latest recorded
+member list (empty until one is set), a target's `plan` its latest recorded plan (none after it
+is set afresh); events apply in position order, one statement each (a run of
 one kind in one round trip), so a later event of the same key overrides an earlier one. A
 target's `value_in_force` is its latest recorded amendment's value, else the agreed one (never
 scaled by budget); a budget line's `current` is its allocation plus every recorded deviation;
@@ -20,6 +22,7 @@ from typing import Any
 from events.catalogue import (
     AgreementClosed,
     AgreementConcluded,
+    AgreementMembersSet,
     BudgetAllocated,
     BudgetDeviationRecorded,
     DialogHeld,
@@ -27,6 +30,7 @@ from events.catalogue import (
     JobcenterRegistered,
     QualitativeGoalSet,
     TargetAmended,
+    TargetPlanSet,
     TargetSet,
     TargetWithdrawn,
 )
@@ -43,14 +47,18 @@ AGREEMENTS_DDL = (
         name         text   NOT NULL,
         land         text   NOT NULL,
         kind         text   NOT NULL,
+        district_key text,
         position     bigint NOT NULL
     )
     """,
     """
     CREATE TABLE {agreements} (
         agreement_id text    NOT NULL PRIMARY KEY,
-        jobcenter_id text    NOT NULL,
+        jobcenter_id text,
         year         integer NOT NULL,
+        level        text    NOT NULL,
+        land         text,
+        members      text[]  NOT NULL,
         parties      jsonb   NOT NULL,
         signed_on    date,
         title        text,
@@ -74,6 +82,7 @@ AGREEMENTS_DDL = (
         agreed_value   numeric NOT NULL,
         value_in_force numeric NOT NULL,
         amendments     jsonb   NOT NULL,
+        plan           numeric[],
         withdrawn      boolean NOT NULL,
         position       bigint  NOT NULL,
         PRIMARY KEY (agreement_id, target_id)
@@ -113,33 +122,40 @@ AGREEMENTS_DDL = (
     """,
 )
 UPSERT_JOBCENTER = """
-INSERT INTO {jobcenters} AS j (jobcenter_id, name, land, kind, position)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO {jobcenters} AS j (jobcenter_id, name, land, kind, district_key, position)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (jobcenter_id) DO UPDATE SET
-    name = EXCLUDED.name, land = EXCLUDED.land, kind = EXCLUDED.kind, position = EXCLUDED.position
+    name = EXCLUDED.name, land = EXCLUDED.land, kind = EXCLUDED.kind,
+    district_key = EXCLUDED.district_key, position = EXCLUDED.position
 """
 INSERT_AGREEMENT = """
 INSERT INTO {agreements} (
-    agreement_id, jobcenter_id, year, parties, signed_on, title, status, closed_on, position
+    agreement_id, jobcenter_id, year, level, land, members, parties, signed_on, title, status,
+    closed_on, position
 )
-VALUES ($1, $2, $3, $4, $5, $6, 'open', NULL, $7)
+VALUES ($1, $2, $3, $4, $5, '{{}}', $6, $7, $8, 'open', NULL, $9)
 ON CONFLICT (agreement_id) DO NOTHING
 """
+SET_MEMBERS = "UPDATE {agreements} SET members = $2, position = $3 WHERE agreement_id = $1"
 CLOSE_AGREEMENT = """
 UPDATE {agreements} SET status = 'closed', closed_on = $2, position = $3 WHERE agreement_id = $1
 """
 UPSERT_TARGET = """
 INSERT INTO {targets} AS t (
     agreement_id, target_id, indicator, breakdown, comparator, unit, aggregation, budget_line,
-    label, agreed_value, value_in_force, amendments, withdrawn, position
+    label, agreed_value, value_in_force, amendments, plan, withdrawn, position
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, '[]'::jsonb, false, $11)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, '[]'::jsonb, NULL, false, $11)
 ON CONFLICT (agreement_id, target_id) DO UPDATE SET
     indicator = EXCLUDED.indicator, breakdown = EXCLUDED.breakdown,
     comparator = EXCLUDED.comparator, unit = EXCLUDED.unit, aggregation = EXCLUDED.aggregation,
     budget_line = EXCLUDED.budget_line, label = EXCLUDED.label,
     agreed_value = EXCLUDED.agreed_value, value_in_force = EXCLUDED.value_in_force,
-    amendments = EXCLUDED.amendments, withdrawn = false, position = EXCLUDED.position
+    amendments = EXCLUDED.amendments, plan = NULL, withdrawn = false,
+    position = EXCLUDED.position
+"""
+SET_PLAN = """
+UPDATE {targets} SET plan = $3, position = $4 WHERE agreement_id = $1 AND target_id = $2
 """
 AMEND_TARGET = """
 UPDATE {targets} SET value_in_force = $3, amendments = amendments || $4::jsonb, position = $5
@@ -179,16 +195,28 @@ Statement = tuple[str, tuple[Any, ...]]
 
 
 def _jobcenter(event: JobcenterRegistered, recorded: RecordedEvent) -> Statement:
-    values = (event.jobcenter_id, event.name, event.land, event.kind, recorded.position)
+    values = (
+        event.jobcenter_id, event.name, event.land, event.kind, event.district_key,
+        recorded.position,
+    )  # fmt: skip
     return UPSERT_JOBCENTER, values
 
 
 def _concluded(event: AgreementConcluded, recorded: RecordedEvent) -> Statement:
     values = (
-        event.agreement_id, event.jobcenter_id, event.year, list(event.parties), event.signed_on,
-        event.title, recorded.position,
+        event.agreement_id, event.jobcenter_id, event.year, event.level, event.land,
+        list(event.parties), event.signed_on, event.title, recorded.position,
     )  # fmt: skip
     return INSERT_AGREEMENT, values
+
+
+def _members(event: AgreementMembersSet, recorded: RecordedEvent) -> Statement:
+    return SET_MEMBERS, (event.agreement_id, list(event.jobcenter_ids), recorded.position)
+
+
+def _plan(event: TargetPlanSet, recorded: RecordedEvent) -> Statement:
+    values = (event.agreement_id, event.target_id, list(event.plan), recorded.position)
+    return SET_PLAN, values
 
 
 def _closed(event: AgreementClosed, recorded: RecordedEvent) -> Statement:
@@ -253,10 +281,12 @@ def _dialog(event: DialogHeld, recorded: RecordedEvent) -> Statement:
 HANDLERS: Mapping[type[DomainEvent], Callable[[Any, RecordedEvent], Statement]] = {
     JobcenterRegistered: _jobcenter,
     AgreementConcluded: _concluded,
+    AgreementMembersSet: _members,
     AgreementClosed: _closed,
     TargetSet: _target_set,
     TargetAmended: _amended,
     TargetWithdrawn: _withdrawn,
+    TargetPlanSet: _plan,
     QualitativeGoalSet: _goal,
     BudgetAllocated: _allocated,
     BudgetDeviationRecorded: _deviation,
@@ -277,7 +307,7 @@ class AgreementsProjection:
     """Jobcenters, agreements, targets, goals, budget lines and dialogues as known now."""
 
     name = "agreements"
-    version = 1
+    version = 2
     """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = ("jobcenters", "agreements", "targets", "goals", "budget_lines", "dialogs")
     types = HANDLED_TYPES

@@ -29,7 +29,7 @@ from projections.attainment.calculation import (
     put_figure,
     touches,
 )
-from projections.attainment.inputs import RELEVANT_TYPES, decode
+from projections.attainment.inputs import RELEVANT_TYPES, decode, jobcenter_of
 from projections.attainment.results import compared
 
 COMPACT = json.JSONEncoder(separators=(",", ":"))
@@ -67,7 +67,7 @@ class Batch:
             self._index(agreement_id, state)
 
     def _index(self, agreement_id: str, state: State) -> None:
-        key = (state.agreement.jobcenter_id, state.agreement.year)
+        key = (jobcenter_of(state.agreement), state.agreement.year)
         self.by_year.setdefault(key, []).append(agreement_id)
 
     def add(self, events: Iterable[RecordedEvent]) -> None:
@@ -79,7 +79,8 @@ class Batch:
     def apply(self, recorded: RecordedEvent, event: DomainEvent) -> None:
         """Apply one decoded event to every agreement it concerns."""
         if isinstance(event, AgreementConcluded):
-            self._conclude(recorded.position, event)
+            if not event.roll_up:  # Land and federal agreements: not measured yet
+                self._conclude(recorded.position, event)
         elif isinstance(event, AgreementEvent):
             if event.agreement_id in self.states:
                 self._apply(event.agreement_id, recorded, event)
@@ -97,7 +98,7 @@ class Batch:
             put_figure(state, published, key, figure)
         self.states[event.agreement_id] = state
         self._index(event.agreement_id, state)
-        self.concluded.append((event.agreement_id, event.jobcenter_id, event.year))
+        self.concluded.append((event.agreement_id, jobcenter_of(event), event.year))
         self.touched[event.agreement_id] = position
 
     def _apply(self, agreement_id: str, recorded: RecordedEvent, event: DomainEvent) -> None:
@@ -160,7 +161,7 @@ def result_rows(
             continue
         t, agreement = evaluation.result(), state.agreement
         rows.append((
-            agreement_id, target_id, list(state.targets).index(target_id), agreement.jobcenter_id,
+            agreement_id, target_id, list(state.targets).index(target_id), jobcenter_of(agreement),
             agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
             t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
             t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,

@@ -29,7 +29,7 @@ from events.catalogue import (
 from events.log import RecordedEvent
 from projections.attainment.aggregations import Month, Outcome, Signature, Target, judge
 from projections.attainment.answers import AgreementAttainment, TargetResult
-from projections.attainment.inputs import concluded_in, relevant
+from projections.attainment.inputs import concluded_in, jobcenter_of, relevant
 
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 FigureKey = tuple[str, str, int, int]
@@ -145,7 +145,7 @@ def agreement_result(state: State, position: int) -> AgreementAttainment:
     evaluations = [evaluate(state, target_id) for target_id in state.targets]
     return AgreementAttainment(
         agreement_id=state.agreement.agreement_id,
-        jobcenter_id=state.agreement.jobcenter_id,
+        jobcenter_id=jobcenter_of(state.agreement),
         year=state.agreement.year,
         position=position,
         targets=[evaluation.result() for evaluation in evaluations if evaluation],

@@ -36,7 +36,7 @@ def concluded_in(agreement_id: str, recorded: list[RecordedEvent]) -> AgreementC
         if event.type == "AgreementConcluded" and event.stream_id == agreement_stream(agreement_id):
             decoded = decode(event)
             if isinstance(decoded, AgreementConcluded) and decoded.agreement_id == agreement_id:
-                return decoded
+                return None if decoded.roll_up else decoded  # roll-ups: not measured yet
     return None
 
 
@@ -45,9 +45,15 @@ def decode(event: RecordedEvent) -> DomainEvent:
     return CATALOGUE.decode(event.type, event.schema_version, event.data)
 
 
+def jobcenter_of(agreement: AgreementConcluded) -> str:
+    """The jobcenter of an agreement of level jobcenter."""
+    assert agreement.jobcenter_id is not None, "a jobcenter's agreement names its jobcenter"
+    return agreement.jobcenter_id
+
+
 def relevant(agreement: AgreementConcluded, event: RecordedEvent) -> DomainEvent | None:
     """The typed data of `event` if it is the agreement's or its jobcenter's figures', else None."""
-    streams = (agreement_stream(agreement.agreement_id), figures_stream(agreement.jobcenter_id))
+    streams = (agreement_stream(agreement.agreement_id), figures_stream(jobcenter_of(agreement)))
     if event.stream_id not in streams or event.type not in RELEVANT_TYPES:
         return None
     data = decode(event)
@@ -71,7 +77,7 @@ def figure_inputs(agreement: AgreementConcluded, until: int) -> Selection:
     result reads), recorded up to position `until`."""
     years = [f"{year:04d}" for year in (agreement.year - 1, agreement.year)]
     return Selection(
-        stream=figures_stream(agreement.jobcenter_id),
+        stream=figures_stream(jobcenter_of(agreement)),
         types=FIGURE_TYPES,
         until=until,
         prefixes={"period": years},

@@ -157,7 +157,7 @@ class AttainmentProjection:
             seeds = {
                 data.agreement_id: await earlier_figures(connection, data, recorded.position)
                 for recorded, data in decoded
-                if isinstance(data, AgreementConcluded)
+                if isinstance(data, AgreementConcluded) and not data.roll_up
             }
             states, positions, database = await self.states.load(
                 connection, *concerned(decoded), tables

@@ -26,7 +26,7 @@ from projections.attainment.calculation import (
     vintage,
 )
 from projections.attainment.codec import encode_state
-from projections.attainment.inputs import RELEVANT_TYPES, decode
+from projections.attainment.inputs import RELEVANT_TYPES, decode, jobcenter_of
 from projections.engine.rebuild import Groups, Rows, join_groups
 
 AGREEMENT_TYPES = RELEVANT_TYPES - FIGURE_TYPES
@@ -43,7 +43,7 @@ class AttainmentFold:
     def _seed(
         self, agreement: AgreementConcluded, _: int
     ) -> list[tuple[Vintage, FigureKey, Month]]:
-        figures = self.figures.get(agreement.jobcenter_id, {})
+        figures = self.figures.get(jobcenter_of(agreement), {})
         return sorted((published, key, figure) for key, (published, figure) in figures.items())
 
     def add(self, events: Sequence[RecordedEvent]) -> Rows:
@@ -64,7 +64,7 @@ class AttainmentFold:
     def finish(self) -> Rows:
         """The agreements, results and states at the end."""
         batch = self.batch
-        years = [(a, s.agreement.jobcenter_id, s.agreement.year) for a, s in batch.states.items()]
+        years = [(a, jobcenter_of(s.agreement), s.agreement.year) for a, s in batch.states.items()]
         return {
             "agreement_years": years,
             "attainment": result_rows(batch, batch.states, batch.changed),
@@ -82,7 +82,8 @@ async def jobcenters(store: EventStore, until: int) -> list[Group]:
     owners: dict[str, str] = {}
     conclusions = Selection(types=[AgreementConcluded.event_type], until=until)
     for recorded in await store.select(store.pool, conclusions):
-        owners.setdefault(recorded.data["agreement_id"], recorded.data["jobcenter_id"])
+        if "jobcenter_id" in recorded.data:  # Land and federal agreements: not measured yet
+            owners.setdefault(recorded.data["agreement_id"], recorded.data["jobcenter_id"])
     figures, figure_sizes = await store.stream_keys(until, FIGURE_TYPES, "jobcenter_id")
     agreements, agreement_sizes = await store.stream_keys(until, AGREEMENT_TYPES, "agreement_id")
     keys = {s: [f"jobcenter:{j}" for j in found] for s, found in figures.items()}

@@ -56,12 +56,13 @@ class Principal:
         """Whether it may see every jobcenter (no scope claims, or not a reader)."""
         return self.role != "reader" or (self.lands is None and self.jobcenters is None)
 
-    def sees(self, land: str | None, jobcenter_id: str) -> bool:
-        """Whether a jobcenter (in `land`) is within this principal's scope."""
+    def sees(self, land: str | None, jobcenter_id: str | None) -> bool:
+        """Whether a jobcenter (in `land`) is within this principal's scope; without a
+        jobcenter (a Land's or the federal level's), whether the Land is (federal: never)."""
         return (
             self.federal
             or (land is not None and land in (self.lands or ()))
-            or jobcenter_id in (self.jobcenters or ())
+            or (jobcenter_id is not None and jobcenter_id in (self.jobcenters or ()))
         )
 
     def scope_args(self) -> tuple[bool, list[str], list[str]]:

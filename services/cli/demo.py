@@ -247,7 +247,8 @@ def _envelope(message_id: str, source: str, type_: str, at: str, data: Envelope)
 def _jobcenters() -> list[Envelope]:
     return [
         _envelope(f"jobcenter-{jc}", BA, "JobcenterRegistered", at,
-                  {"jobcenter_id": jc, "name": name, "land": land, "kind": kind})
+                  {"jobcenter_id": jc, "name": name, "land": land, "kind": kind,
+                   "district_key": jc})
         for jc, name, land, kind, at in JOBCENTERS
     ]  # fmt: skip
 

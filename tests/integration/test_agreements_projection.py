@@ -72,7 +72,7 @@ async def test_an_agreements_life_becomes_rows(
 
     [jobcenter] = await rows(owner_connection, "jobcenters", "jobcenter_id")
     assert jobcenter == {"jobcenter_id": "06437", "name": "Odenwaldkreis", "land": "DE-HE",
-                         "kind": "zkT", "position": 1}  # fmt: skip
+                         "kind": "zkT", "district_key": None, "position": 1}  # fmt: skip
     [row] = await rows(owner_connection, "agreements", "agreement_id")
     assert (row["status"], str(row["closed_on"]), row["position"]) == ("closed", "2023-02-01", 13)
     assert (row["year"], json.loads(row["parties"]), row["jobcenter_id"]) == (

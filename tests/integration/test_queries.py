@@ -62,8 +62,9 @@ async def record(client: httpx.AsyncClient, envelopes: list[dict[str, Any]]) -> 
 
 
 def registered(jobcenter_id: str, land: str, name: str = "Kreis") -> dict[str, Any]:
-    """A JobcenterRegistered envelope."""
-    data = {"jobcenter_id": jobcenter_id, "name": name, "land": land, "kind": "gE"}
+    """A JobcenterRegistered envelope (its id is its district key)."""
+    data = {"jobcenter_id": jobcenter_id, "name": name, "land": land, "kind": "gE",
+            "district_key": jobcenter_id}  # fmt: skip
     return envelope("JobcenterRegistered", data)
 
 
@@ -104,7 +105,8 @@ async def test_jobcenters_are_listed_and_paged_with_their_position(
     assert response.json()["count"] == 3
     assert [j["jobcenter_id"] for j in response.json()["items"]] == ["05162", "06435", "06437"]
     odw = {"jobcenter_id": "06437", "name": "Odenwaldkreis", "land": "DE-HE", "kind": "zkT"}
-    assert response.json()["items"][2] == odw | {"position": 1}
+    assert response.json()["items"][2] == odw | {"district_key": None, "position": 1}
+    assert response.json()["items"][1]["district_key"] == "06435"
     assert page.json() == {"items": [response.json()["items"][1]], "count": 3}
 
 

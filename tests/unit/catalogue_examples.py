@@ -15,6 +15,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "name": "Kommunales Job-Center Odenwaldkreis",
         "land": "DE-HE",
         "kind": "zkT",
+        "district_key": "06437",
     },
     "ComparisonTypeAssigned": {
         "jobcenter_id": "06437",
@@ -31,6 +32,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "parties": ["Kreisausschuss des Odenwaldkreises", "HMSI Hessen"],
         "signed_on": "2022-04-12",
         "title": "Zielvereinbarung 2022",
+        "level": "jobcenter",
+    },
+    "AgreementMembersSet": {
+        "agreement_id": "he-zkt-2022",
+        "jobcenter_ids": ["06437", "06435"],
+        "reason": "Zielvereinbarung mit den zugelassenen kommunalen Trägern",
     },
     "TargetSet": {
         "agreement_id": "odw-2022",
@@ -135,6 +142,7 @@ STREAMS = {
     "JobcenterRegistered": "jobcenter-06437",
     "ComparisonTypeAssigned": "jobcenter-06437",
     "AgreementConcluded": "agreement-odw-2022",
+    "AgreementMembersSet": "agreement-he-zkt-2022",
     "TargetSet": "agreement-odw-2022",
     "TargetAmended": "agreement-odw-2022",
     "TargetWithdrawn": "agreement-odw-2022",

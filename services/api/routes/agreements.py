@@ -1,8 +1,13 @@
-"""Agreements: the list (`GET /agreements`), one agreement with its targets, goals, budget
-lines and dialogues, and its history (every recorded event of it and of its jobcenter's figures
-for its year)."""
+"""Agreements: the list (`GET /agreements`), one agreement with its targets (and their plans),
+goals, budget lines, dialogues and, for a Land or federal agreement, its members, and its history
+(every recorded event of it and of its jobcenter's figures for its year).
+
+A jobcenter's agreement is in the scope of its jobcenter and its Land; a Land agreement in its
+Land's; a federal agreement only in a federal reader's. Members are listed, and counted in
+`member_count`, as far as they are in the reader's scope."""
 
 from datetime import date
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
@@ -15,24 +20,34 @@ from services.api.errors import ApiError
 from services.replay import agreement_history
 
 AGREEMENT_COLUMNS = """
-a.agreement_id, a.jobcenter_id, j.land, a.year, a.parties, a.signed_on, a.title, a.status,
-a.closed_on, a.position
+a.agreement_id, a.jobcenter_id, coalesce(a.land, j.land) AS land, a.level, a.year, a.parties,
+a.signed_on, a.title, a.status, a.closed_on, a.position
 """
+AGREEMENT_LAND = "coalesce(a.land, j.land)"
+"""The Land of an agreement: a Land agreement's own, a jobcenter's agreement's jobcenter's."""
 SELECT_AGREEMENTS = f"""
 SELECT {AGREEMENT_COLUMNS}, count(*) OVER () AS total
 FROM views.agreements AS a LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE ($1::integer IS NULL OR a.year = $1) AND ($2::text IS NULL OR a.jobcenter_id = $2)
-  AND ($3::text IS NULL OR j.land = $3) AND {scope_sql("j.land", "a.jobcenter_id", 6)}
-ORDER BY a.year, a.jobcenter_id, a.agreement_id LIMIT $4 OFFSET $5
+  AND ($3::text IS NULL OR {AGREEMENT_LAND} = $3)
+  AND {scope_sql(AGREEMENT_LAND, "a.jobcenter_id", 6)}
+ORDER BY a.year, a.jobcenter_id NULLS FIRST, a.agreement_id LIMIT $4 OFFSET $5
 """
 SELECT_AGREEMENT = f"""
 SELECT {AGREEMENT_COLUMNS}
 FROM views.agreements AS a LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE a.agreement_id = $1
 """
+SELECT_MEMBERS = f"""
+SELECT m.jobcenter_id, j.name, j.land, j.kind, j.district_key
+FROM views.agreements AS a, unnest(a.members) AS m (jobcenter_id)
+LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+WHERE a.agreement_id = $1 AND {scope_sql("j.land", "m.jobcenter_id", 2)}
+ORDER BY m.jobcenter_id
+"""
 SELECT_TARGETS = """
 SELECT target_id, indicator, breakdown, comparator, unit, aggregation, budget_line, label,
-       agreed_value, value_in_force, amendments, withdrawn, position
+       agreed_value, value_in_force, amendments, plan, withdrawn, position
 FROM views.targets WHERE agreement_id = $1 ORDER BY position
 """
 SELECT_GOALS = """
@@ -51,11 +66,15 @@ router = APIRouter()
 
 
 class AgreementSummary(BaseModel):
-    """An agreement with its status (`open` or `closed`)."""
+    """An agreement with its level in the cascade and its status (`open` or `closed`)."""
 
     agreement_id: str
-    jobcenter_id: str
+    jobcenter_id: str | None
+    """Its jobcenter (level `jobcenter`); null for a Land or federal agreement."""
     land: str | None
+    """Its Land: a Land agreement's own, a jobcenter's agreement's jobcenter's; null for a
+    federal agreement."""
+    level: Literal["jobcenter", "land", "federal"]
     year: int
     parties: list[str]
     signed_on: date | None
@@ -95,6 +114,8 @@ class Target(BaseModel):
     agreed_value: Number
     value_in_force: Number
     amendments: list[Amendment]
+    plan: list[Number] | None
+    """The latest agreed monthly plan (*Planwerte*), cumulative, January to December."""
     withdrawn: bool
     position: int
 
@@ -137,9 +158,23 @@ class Dialog(BaseModel):
     position: int
 
 
-class AgreementDetail(AgreementSummary):
-    """An agreement with its targets, goals, budget lines and dialogues."""
+class Member(BaseModel):
+    """A member jobcenter of a Land or federal agreement."""
 
+    jobcenter_id: str
+    name: str | None
+    land: str | None
+    kind: str | None
+    district_key: str | None
+
+
+class AgreementDetail(AgreementSummary):
+    """An agreement with its targets, goals, budget lines, dialogues and members."""
+
+    members: list[Member]
+    """A Land or federal agreement's members in the reader's scope (empty for a jobcenter's)."""
+    member_count: int
+    """How many `members` lists."""
     targets: list[Target]
     goals: list[Goal]
     budget_lines: list[BudgetLine]
@@ -177,12 +212,17 @@ async def agreements(
 async def agreement(
     agreement_id: str, at: ReadAtDep, response: Response, caller: Reader
 ) -> AgreementDetail:
-    """The agreement: parties, targets, goals, budget lines with deviations, dialogues."""
+    """The agreement: level, parties, members, targets with their plans, goals, budget lines
+    with deviations, dialogues."""
     async with at.snapshot(response, "agreements") as connection:
         row = await connection.fetchrow(SELECT_AGREEMENT, agreement_id)
         if row is None or not caller.sees(row["land"], row["jobcenter_id"]):
             raise ApiError(404, "not_found", f"no agreement {agreement_id!r}")
-        parts = {
+        members = await connection.fetch(SELECT_MEMBERS, agreement_id, *caller.scope_args())
+        parts: dict[str, object] = {
+            "members": [dict(r) for r in members], "member_count": len(members),
+        }  # fmt: skip
+        parts |= {
             name: [dict(r) for r in await connection.fetch(query, agreement_id)]
             for name, query in (
                 ("targets", SELECT_TARGETS), ("goals", SELECT_GOALS),

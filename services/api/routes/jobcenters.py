@@ -7,7 +7,7 @@ from services.api.auth import Reader, scope_sql
 from services.api.deps import ERRORS, Limit, Offset, ReadAtDep, page_count
 
 SELECT_JOBCENTERS = f"""
-SELECT jobcenter_id, name, land, kind, position, count(*) OVER () AS total
+SELECT jobcenter_id, name, land, kind, district_key, position, count(*) OVER () AS total
 FROM views.jobcenters WHERE {scope_sql("land", "jobcenter_id", 3)}
 ORDER BY jobcenter_id LIMIT $1 OFFSET $2
 """
@@ -22,6 +22,8 @@ class Jobcenter(BaseModel):
     name: str
     land: str
     kind: str
+    district_key: str | None
+    """Its district key (*Kreisschlüssel*), an attribute two jobcenters may share."""
     position: int
 
 
