@@ -34,8 +34,9 @@ from infra.broker.transport import (
 from infra.settings import get_settings
 
 __all__ = [
-    "BROKER_OUTAGES", "REDELIVER_AFTER_S", "BatchHandler", "ChannelDoc", "Group", "RawMessage",
-    "Transport", "UnsupportedBroker", "asyncapi_document", "create_transport", "repair", "running",
+    "BROKER_LOADING", "BROKER_OUTAGES", "REDELIVER_AFTER_S", "BatchHandler", "ChannelDoc",
+    "Group", "RawMessage", "Transport", "UnsupportedBroker", "asyncapi_document",
+    "create_transport", "repair", "running",
 ]  # fmt: skip
 
 BROKER_OUTAGES: tuple[type[Exception], ...] = (
@@ -44,6 +45,10 @@ BROKER_OUTAGES: tuple[type[Exception], ...] = (
     nats_errors.StaleConnectionError, nats_errors.NoRespondersError,
 )  # fmt: skip
 """What the broker clients raise when the broker cannot be reached (not a message's fault)."""
+BROKER_LOADING: tuple[type[Exception], ...] = (redis_errors.BusyLoadingError,)
+"""What a broker client raises while the broker is up but still loading its data (Redis answers
+`LOADING` to every command until its append-only file or snapshot is in memory): one of the
+`BROKER_OUTAGES`, told apart so that `/health` can say so."""
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 NATS_SCHEMES = ("nats", "tls")
 

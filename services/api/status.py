@@ -2,8 +2,9 @@
 projection's checkpoint and lag, the relay's lag, and whether the broker answers.
 
 A projection or the relay further behind than `ZS_HEALTH_MAX_LAG_EVENTS` events, an unreachable
-database or an unreachable broker each add a reason; any reason makes `/health` degraded and
-`/ready` 503.
+database or a broker that does not answer (unreachable, or still loading its data after a
+restart) each add a reason; any reason makes `/health` degraded and `/ready` 503. Every look
+asks the broker afresh: a reason is gone with the first look after the broker answers again.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from events.store import EventStore, StoreError
-from infra.broker import BROKER_OUTAGES, Transport
+from infra.broker import BROKER_LOADING, BROKER_OUTAGES, Transport
 from projections.engine.checkpoints import Checkpoints
 from projections.registry import PROJECTIONS
 from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
@@ -22,6 +23,8 @@ from services.pipeline.relay import relay_checkpoint
 
 BROKER_TIMEOUT_S = 2.0
 DEFAULT_MAX_LAG_EVENTS = 1000
+BROKER_UNREACHABLE = "broker unreachable"
+BROKER_LOADING_DATA = "broker loading its data"
 
 
 @dataclass
@@ -42,17 +45,20 @@ class Status:
     reasons: list[str] = field(default_factory=list)
 
 
-async def broker_answers(transport: Transport) -> bool:
-    """Whether the broker answers a small request within `BROKER_TIMEOUT_S`."""
+async def broker_problem(transport: Transport) -> str | None:
+    """None when the broker answers a small request within `BROKER_TIMEOUT_S`; else why not:
+    it is loading its data (up, not yet serving) or it is unreachable."""
     try:
         await asyncio.wait_for(transport.pending(INGEST_CHANNEL, INGEST_GROUP), BROKER_TIMEOUT_S)
+    except BROKER_LOADING:
+        return BROKER_LOADING_DATA
     except (TimeoutError, OSError):
-        return False
+        return BROKER_UNREACHABLE
     except BROKER_OUTAGES:
-        return False
-    except Exception:
-        return True
-    return True
+        return BROKER_UNREACHABLE
+    except Exception:  # an answer, if not the one asked for (no such group yet)
+        return None
+    return None
 
 
 def lag_in_seconds(head: int, at: dict[int, datetime], position: int) -> float:
@@ -70,9 +76,10 @@ async def probe(app: FastAPI) -> Status:
     status = Status()
     transport: Transport | None = getattr(app.state, "transport", None)
     if transport is not None:
-        status.broker = await broker_answers(transport)
-        if not status.broker:
-            status.reasons.append("broker unreachable")
+        problem = await broker_problem(transport)
+        status.broker = problem is None
+        if problem:
+            status.reasons.append(problem)
     try:
         status.position = head = await store.last_position()
         status.projections = await Checkpoints(store.pool).positions()

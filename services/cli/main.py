@@ -17,7 +17,7 @@ from infra.embedded import SERVICES_USER, broker_passwords
 from infra.logging import configure_logging
 from infra.roles import DbRole
 from infra.settings import get_settings
-from services.api.status import broker_answers
+from services.api.status import broker_problem
 from services.bootstrap import (
     Servers,
     database_server,
@@ -147,8 +147,8 @@ async def check_servers(databases: Mapping[str | None, str], broker_url: str) ->
     transport = create_transport(broker_url)
     try:
         await asyncio.wait_for(transport.connect(), CHECK_TIMEOUT_S)
-        if not await broker_answers(transport):
-            problems.append("broker unreachable")
+        if problem := await broker_problem(transport):
+            problems.append(problem)
     except Exception as error:
         problems.append(f"broker unreachable: {type(error).__name__}: {error}")
     finally:
