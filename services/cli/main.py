@@ -1,6 +1,6 @@
 """The `zs` command: its root, the service commands (`up`, `ingest`, `relay`, `project`, `api`,
-`check`), `publish` and `migrate`; each command group (`audit`, `projections`, `token`, `schema`,
-`asyncapi`) has a module of its own."""
+`check`), `publish` and `migrate`; `import` and each command group (`audit`, `projections`,
+`token`, `schema`, `asyncapi`) have a module of their own."""
 
 import asyncio
 import contextlib
@@ -13,7 +13,6 @@ from rich.console import Console
 
 from events.store import EventStore, create_pool
 from infra.broker import create_transport
-from infra.embedded import SERVICES_USER, broker_passwords
 from infra.logging import configure_logging
 from infra.roles import DbRole
 from infra.settings import get_settings
@@ -30,8 +29,9 @@ from services.bootstrap import (
 )
 from services.cli.asyncapi import asyncapi
 from services.cli.audit import audit
+from services.cli.ba_import import import_command
 from services.cli.projections import projections
-from services.cli.publish import NotJson, Tally, publish_lines, read_lines
+from services.cli.publish import NotJson, Tally, publish_lines, read_lines, sender_routes
 from services.cli.schema import schema
 from services.cli.tokens import tokens
 from services.cli.up import run_api, run_up
@@ -43,6 +43,7 @@ app.add_typer(asyncapi, name="asyncapi")
 app.add_typer(audit, name="audit")
 app.add_typer(projections, name="projections")
 app.add_typer(tokens, name="token")
+app.command("import")(import_command)
 
 
 SERVICE_COMMANDS = {"up", "ingest", "relay", "project", "api"}
@@ -209,11 +210,7 @@ def publish(
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     console = Console(stderr=True)
-    # The embedded broker's users; a configured broker URL names its user itself.
-    passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
-    channels = settings.source_names or None
-    if passwords:  # the embedded broker: the sources that have a user
-        channels = [user.removeprefix("source-") for user in passwords if user != SERVICES_USER]
+    passwords, channels = sender_routes(settings)
 
     async def go(urls: Servers) -> Tally | None:
         async with open_store(urls.database_url, settings) as store:

@@ -27,8 +27,8 @@ from events.log import RecordedEvent
 from events.rejections import RejectionLog
 from events.store import EventStore
 from infra.broker import create_transport
-from infra.embedded import source_user, with_user
-from infra.settings import SOURCE_NAME
+from infra.embedded import SERVICES_USER, broker_passwords, source_user, with_user
+from infra.settings import SOURCE_NAME, Settings
 from services.pipeline.channels import INGEST_CHANNEL, publish_envelopes, source_channel
 
 CHUNK = 500
@@ -108,6 +108,16 @@ def channel_of(
     if not named or not SOURCE_NAME.match(named):
         return INGEST_CHANNEL
     return source_channel(named) if channels is None or named in channels else INGEST_CHANNEL
+
+
+def sender_routes(settings: Settings) -> tuple[dict[str, str], list[str] | None]:
+    """(passwords, channels) to publish with: the embedded broker's users (a configured broker
+    URL names its user itself) and the sources with a channel of their own (None: every one)."""
+    passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
+    channels = settings.source_names or None
+    if passwords:  # the embedded broker: the sources that have a user
+        channels = [user.removeprefix("source-") for user in passwords if user != SERVICES_USER]
+    return passwords, channels
 
 
 def channel_url(broker_url: str, channel: str, passwords: Mapping[str, str]) -> str:
