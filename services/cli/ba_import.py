@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from events.catalogue import CATALOGUE, FIGURE_TYPES, JobcenterRegistered
+from events.catalogue import FIGURE_TYPES, ComparisonTypeAssigned, JobcenterRegistered
 from events.log import RecordedEvent, Selection, figures_stream
 from events.store import EventStore
 from infra.roles import DbRole
@@ -37,11 +37,12 @@ from services.cli.publish import Tally, publish_lines, sender_routes
 SOURCE = "ba-statistik"
 TYPOLOGY = "SGB-II-Typisierung des IAB"
 """The typology of the § 48a comparison types (docs/import.md names the sources)."""
-COMPARISON_TYPE = "ComparisonTypeAssigned"
 
 Key = tuple[str, str, str, str]
 Fraction = tuple[Decimal, Decimal | None, Decimal | None]
 """A figure's value, numerator and denominator."""
+TypeKey = tuple[str, int]
+"""(jobcenter, year) of a comparison type."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,15 @@ def late_months(figures: Iterable[Figure], publication: date) -> list[Fault]:
 
 
 def plan(
-    table: Table, earlier: Mapping[Key, Fraction], publication: date, *, with_types: bool
+    table: Table,
+    earlier: Mapping[Key, Fraction],
+    earlier_types: Mapping[TypeKey, dict[str, Any]],
+    publication: date,
 ) -> Plan:
-    """The envelopes of `table`'s figures as published on `publication`, given the vintage in
-    force of each figure among the earlier publications (`earlier`), and of its comparison types
-    where the catalogue knows `ComparisonTypeAssigned` (`with_types`)."""
+    """The envelopes of `table` as published on `publication`: its figures, given the vintage in
+    force of each among the earlier publications (`earlier`), and its comparison types, given
+    the latest earlier assignment of each jobcenter and year (`earlier_types`, their data);
+    what equals the earlier is not sent."""
     at = published_at(publication).isoformat().replace("+00:00", "Z")
     envelopes: list[dict[str, Any]] = []
     counts = {"MonthlyFigureReported": 0, "MonthlyFigureCorrected": 0}
@@ -110,9 +115,16 @@ def plan(
             data["reason"] = (f"Korrektur in der Veröffentlichung der BA-Statistik vom "
                               f"{publication:%d.%m.%Y}")  # fmt: skip
         envelopes.append(envelope(message_id(publication, figure.key), kind, at, data))
-    types = [type_envelope(t, publication, at) for t in table.types] if with_types else []
+    types = [sent for t in table.types
+             if not repeats(sent := type_envelope(t, publication, at),
+                            earlier_types.get((t.jobcenter_id, t.year)))]  # fmt: skip
     return Plan([*types, *envelopes], counts["MonthlyFigureReported"],
                 counts["MonthlyFigureCorrected"], unchanged, len(types))  # fmt: skip
+
+
+def repeats(sent: dict[str, Any], before: dict[str, Any] | None) -> bool:
+    """Whether an envelope's data says what an earlier event's data said already."""
+    return before is not None and all(before.get(k) == v for k, v in sent["data"].items())
 
 
 def same(before: Fraction, now: Fraction) -> bool:
@@ -146,12 +158,7 @@ def type_envelope(assignment: TypeAssignment, publication: date, at: str) -> dic
         "typology_version": assignment.typology_version or str(publication.year),
     }  # fmt: skip
     message = f"ba-{publication.isoformat()}-{assignment.jobcenter_id}-type-{assignment.year}"
-    return envelope(message, COMPARISON_TYPE, at, data)
-
-
-def knows_types() -> bool:
-    """Whether this version's catalogue has `ComparisonTypeAssigned`."""
-    return COMPARISON_TYPE in CATALOGUE.event_types()
+    return envelope(message, ComparisonTypeAssigned.event_type, at, data)
 
 
 async def unregistered(store: EventStore, table: Table) -> list[Fault]:
@@ -185,6 +192,27 @@ async def earlier_vintages(
             if event.occurred_at < before:
                 keep_latest(found, event)
     return {key: fraction for key, (_, fraction) in found.items()}
+
+
+async def earlier_assignments(
+    store: EventStore, assignments: Sequence[TypeAssignment], publication: date
+) -> dict[TypeKey, dict[str, Any]]:
+    """The data of the latest assignment of each (jobcenter, year) of `assignments` among the
+    publications before `publication` (greatest `occurred_at`, then position)."""
+    before = published_at(publication)
+    selection = Selection(
+        types={ComparisonTypeAssigned.event_type}, published_by=before,
+        fields={"jobcenter_id": sorted({a.jobcenter_id for a in assignments})},
+    )  # fmt: skip
+    latest: dict[TypeKey, tuple[tuple[datetime, int], dict[str, Any]]] = {}
+    for event in await EventStore.select(store.pool, selection) if assignments else []:
+        key, order = (
+            (event.data["jobcenter_id"], event.data["year"]),
+            (event.occurred_at, event.position),
+        )
+        if event.occurred_at < before and (key not in latest or latest[key][0] < order):
+            latest[key] = (order, dict(event.data))
+    return {key: data for key, (_, data) in latest.items()}
 
 
 def keep_latest(
@@ -238,7 +266,8 @@ def import_command(
                 faults.extend(unknown)
                 return None
             earlier = await earlier_vintages(store, table.figures, day)
-            planned = plan(table, earlier, day, with_types=knows_types())
+            types = await earlier_assignments(store, table.types, day)
+            planned = plan(table, earlier, types, day)
             if dry_run or not planned.envelopes:
                 return planned, None
             passwords, channels = sender_routes(settings)
@@ -258,9 +287,6 @@ def import_command(
     assert outcome is not None
     planned, tally = outcome
     summary(table, planned)
-    if table.types and not knows_types():
-        typer.echo("comparison types not imported: this version has no ComparisonTypeAssigned",
-                   err=True)  # fmt: skip
     if dry_run or not planned.envelopes:
         typer.echo("dry run: nothing published" if dry_run else "nothing to publish")
         return
@@ -312,7 +338,7 @@ def summary(table: Table, planned: Plan) -> None:
         f"read {len(table.figures)} figure(s) ({table.suppressed} not published, "
         f"{table.aggregates} of Germany or a Land skipped): {planned.reported} new, "
         f"{planned.corrected} corrected, {planned.unchanged} unchanged; "
-        f"{planned.types} comparison type(s)"
+        f"{planned.types} comparison type(s) new or changed"
     )
     if table.ignored_columns:
         typer.echo(f"columns not read: {', '.join(table.ignored_columns)}", err=True)

@@ -61,6 +61,8 @@ async def test_a_publication_its_repeat_and_its_correction(
         again = await zs_import(urls, str(FEBRUARY))
         later = await zs_import(urls, str(MARCH), "--publication", "2024-03-25")
         head = await store.last_position()
+        assigned = [e.data for e in await store.read_stream("jobcenter-06437")
+                    if e.type == "ComparisonTypeAssigned"]  # fmt: skip
         async with api_client(api_app(running.store, running.ingestor)) as client:
             figures = await get(client, "/figures", jobcenter_id="06437", indicator="k3e2",
                                 year=2023, min_position=head)  # fmt: skip
@@ -74,17 +76,20 @@ async def test_a_publication_its_repeat_and_its_correction(
     assert unknown.returncode == 1
     assert "line 16: Jobcenter 09999 is not registered" in unknown.stderr
     assert dry.returncode == 0, dry.stderr
-    assert "13 new, 0 corrected, 0 unchanged" in dry.stdout
+    assert "13 new, 0 corrected, 0 unchanged; 2 comparison type(s)" in dry.stdout
     assert "dry run: nothing published" in dry.stdout
     assert head_before == len(registered)  # nothing of the refused files, nor of the dry run
     assert first.returncode == 0, first.stderr
-    assert "published 13: recorded 13, duplicate 0, rejected 0" in first.stdout
+    assert "published 15: recorded 15, duplicate 0, rejected 0" in first.stdout
     assert again.returncode == 0, again.stderr
-    assert "published 13: recorded 0, duplicate 13, rejected 0" in again.stdout
+    assert "published 15: recorded 0, duplicate 15, rejected 0" in again.stdout
     assert later.returncode == 0, later.stderr
-    assert "4 new, 1 corrected, 2 unchanged" in later.stdout
+    assert "4 new, 1 corrected, 2 unchanged; 0 comparison type(s)" in later.stdout
     assert "published 5: recorded 5, duplicate 0, rejected 0" in later.stdout
-    assert head == len(registered) + 13 + 5
+    assert head == len(registered) + 15 + 5
+    assert [(a["year"], a["type_code"], a["typology_version"]) for a in assigned] == [
+        (2023, "IIIb", "2024")
+    ]  # once: the later publication repeats it
     [k3e2] = figures["items"]
     assert (k3e2["value"], k3e2["numerator"], k3e2["revision_count"]) == (19.7, 391, 1)
     assert [(v["type"], v["value"], v["occurred_at"]) for v in vintages["items"]] == [

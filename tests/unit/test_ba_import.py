@@ -33,21 +33,22 @@ def test_the_status_follows_the_three_month_waiting_period(
 def test_a_first_publication_reports_every_figure_with_stable_ids() -> None:
     table = read_table(SAMPLES / "ba-kennzahlen-2024-02.csv")
 
-    first = plan(table, {}, FEBRUARY, with_types=False)
-    again = plan(table, {}, FEBRUARY, with_types=False)
+    first = plan(table, {}, {}, FEBRUARY)
+    again = plan(table, {}, {}, FEBRUARY)
 
-    assert (first.reported, first.corrected, first.unchanged) == (13, 0, 0)
+    assert (first.reported, first.corrected, first.unchanged, first.types) == (13, 0, 0, 2)
     assert first.envelopes == again.envelopes
-    ids = [e["message_id"] for e in first.envelopes]
+    figures = [e for e in first.envelopes if e["type"] != "ComparisonTypeAssigned"]
+    ids = [e["message_id"] for e in figures]
     assert len(set(ids)) == 13
     assert ids[0] == "ba-2024-02-26-06437-k2-total-2023-10"
     assert ids[0] == message_id(FEBRUARY, ("06437", "k2", "total", "2023-10"))
-    for sent in first.envelopes:
+    for sent in figures:
         envelope, _ = parse_envelope(sent)  # the catalogue accepts every one
         assert (envelope.source, envelope.type) == ("ba-statistik", "MonthlyFigureReported")
         assert sent["occurred_at"] == "2024-02-26T00:00:00Z"
         assert sent["data"]["status"] == "final"
-    assert first.envelopes[0]["data"] | {} == {
+    assert figures[0]["data"] == {
         "jobcenter_id": "06437", "indicator": "k2", "breakdown": "total", "period": "2023-10",
         "value": 24.3, "numerator": 772, "denominator": 3176.9, "status": "final",
     }  # fmt: skip
@@ -61,7 +62,7 @@ def test_a_later_publication_corrects_what_changed_and_leaves_the_rest() -> None
         ("06437", "ltb_stock", "total", "2023-10"): (Decimal(1987), None, None),
     }
 
-    planned = plan(march, earlier, MARCH, with_types=False)
+    planned = plan(march, earlier, {}, MARCH)
 
     assert (planned.reported, planned.corrected, planned.unchanged) == (4, 1, 2)
     corrected = [e for e in planned.envelopes if e["type"] == "MonthlyFigureCorrected"]
@@ -71,30 +72,30 @@ def test_a_later_publication_corrects_what_changed_and_leaves_the_rest() -> None
         "Korrektur in der Veröffentlichung der BA-Statistik vom 25.03.2024"
     )
     parse_envelope(corrected[0])
-    reported = {e["data"]["period"] for e in planned.envelopes if e["type"] != corrected[0]["type"]}
-    assert reported == {"2023-11"}
-    assert {e["data"]["status"] for e in planned.envelopes} == {"final"}  # Nov.: from 1 March
+    reported = [e for e in planned.envelopes if e["type"] == "MonthlyFigureReported"]
+    assert {e["data"]["period"] for e in reported} == {"2023-11"}
+    assert {e["data"]["status"] for e in [*reported, *corrected]} == {"final"}  # Nov.: from 1 March
 
 
 def test_a_changed_fraction_alone_is_a_correction() -> None:
     march = read_table(SAMPLES / "ba-kennzahlen-2024-03.csv")
     key = ("06437", "k2", "total", "2023-10")
 
-    planned = plan(march, {key: (Decimal("24.3"), Decimal(771), Decimal("3176.9"))}, MARCH,
-                   with_types=False)  # fmt: skip
+    planned = plan(march, {key: (Decimal("24.3"), Decimal(771), Decimal("3176.9"))}, {}, MARCH)
 
     assert planned.corrected == 1
 
 
-def test_comparison_types_are_sent_only_where_the_catalogue_knows_them() -> None:
+def test_comparison_types_are_sent_unless_an_earlier_publication_said_the_same() -> None:
     table = read_table(SAMPLES / "ba-kennzahlen-2024-02.csv")
 
-    without = plan(table, {}, FEBRUARY, with_types=False)
-    with_types = plan(table, {}, FEBRUARY, with_types=True)
+    first = plan(table, {}, {}, FEBRUARY)
+    earlier = {("06437", 2023): first.envelopes[0]["data"] | {"later_field": None},
+               ("06435", 2023): first.envelopes[1]["data"] | {"type_code": "IIa"}}  # fmt: skip
+    later = plan(table, {}, earlier, MARCH)
 
-    assert without.types == 0
-    assert with_types.types == 2
-    assigned = with_types.envelopes[0]
+    assert first.types == 2
+    assigned = first.envelopes[0]
     assert assigned["type"] == "ComparisonTypeAssigned"
     assert assigned["message_id"] == "ba-2024-02-26-06437-type-2023"
     assert assigned["data"] == {
@@ -102,6 +103,9 @@ def test_comparison_types_are_sent_only_where_the_catalogue_knows_them() -> None
         "type_name": "Vergleichstyp IIIb", "typology": "SGB-II-Typisierung des IAB",
         "typology_version": "2024",
     }  # fmt: skip
+    parse_envelope(assigned)
+    assert later.types == 1  # 06435 was in another type before
+    assert later.envelopes[0]["data"]["jobcenter_id"] == "06435"
 
 
 def test_a_month_not_over_at_publication_is_a_fault() -> None:
