@@ -116,6 +116,11 @@ async def copy(connection: Connection, tables: Tables, rows: Rows) -> None:
             await connection.copy_records_to_table(name, schema_name=schema, records=records)
 
 
+def columns(rows: Sequence[tuple[object, ...]]) -> list[list[object]]:
+    """Rows as one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def join_groups(keys: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> list[Group]:
     """Streams -> groups of streams: two streams sharing a key are in one group (so every
     event about a key is in the group of that key), each group's streams sorted, with the
