@@ -7,7 +7,7 @@ import pytest
 
 from events.catalogue import CATALOGUE, DomainEvent
 from events.envelope import InvalidEvent
-from events.rules import KnownEntities
+from events.rules import KnownEntities, Sender
 
 TODAY = date(2026, 11, 21)
 
@@ -170,3 +170,19 @@ def test_a_comparison_type_is_assigned_to_a_registered_jobcenter_on_its_stream()
     known.apply(accepted)
     assert known.stream_version("jobcenter-06437") == 2
     assert known.lands["06437"] == "DE-HE"
+
+
+def test_a_sender_limited_to_jobcenters_assigns_types_to_those_only() -> None:
+    known = registered()
+    known.apply(event("JobcenterRegistered", jobcenter_id="06435", name="Main-Kinzig-Kreis",
+                      land="DE-HE", kind="zkT"))  # fmt: skip
+    sender = Sender("ba-statistik", jobcenters=frozenset({"06437"}))
+    assigned = {"year": 2024, "type_code": "Ib", "type_name": "Typ Ib",
+                "typology": "SGB-II-Typisierung des IAB", "typology_version": "2024"}  # fmt: skip
+
+    own = event("ComparisonTypeAssigned", jobcenter_id="06437", **assigned)
+    other = event("ComparisonTypeAssigned", jobcenter_id="06435", **assigned)
+
+    known.check_sender(sender, "ba-statistik", own)
+    with pytest.raises(InvalidEvent, match="may not write for jobcenter '06435'"):
+        known.check_sender(sender, "ba-statistik", other)
