@@ -254,7 +254,8 @@ def import_command(
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("reading", total=None)
         try:
-            table = read_table(file, lambda n: progress.advance(task, n))
+            table = read_table(file, lambda line, last: progress.update(task, completed=line,
+                                                                        total=last))  # fmt: skip
         except TableError as error:
             fail(f"{file}: {error}; nothing published")
     day = publication_date(publication, table)

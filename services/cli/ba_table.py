@@ -118,6 +118,10 @@ DELIMITERS = (";", "\t", ",")
 """A CSV's delimiter is the first of these that splits a row into the header."""
 
 
+Progress = Callable[[int, int | None], None]
+"""Told of each row read: its line, and the file's last line where known."""
+
+
 class TableError(Exception):
     """The file as a whole cannot be read (not a table, no header, an unreadable encoding)."""
 
@@ -181,8 +185,8 @@ class RowFault(ValueError):
     """One cell of a row cannot be read."""
 
 
-def read_table(path: Path, advance: Callable[[int], None] = lambda n: None) -> Table:
-    """Read `path` (XLSX by its name or its first bytes, else CSV); `advance` is told of each
+def read_table(path: Path, progress: Progress = lambda line, last: None) -> Table:
+    """Read `path` (XLSX by its name or its first bytes, else CSV); `progress` is told of each
     row read (a progress bar). Raises `TableError` when the file as a whole cannot be read."""
     try:
         with path.open("rb") as file:
@@ -190,8 +194,18 @@ def read_table(path: Path, advance: Callable[[int], None] = lambda n: None) -> T
     except OSError as error:
         raise TableError(f"cannot read {path}: {error.strerror or error}") from None
     workbook = path.suffix.lower() in {".xlsx", ".xlsm"} or start == XLSX_MAGIC
-    rows = xlsx_rows(path) if workbook else csv_rows(path)
-    return parse_rows(rows, advance)
+    last: list[int | None] = [None]
+    rows = xlsx_rows(path, last) if workbook else csv_rows(path, last)
+    return parse_rows(told(rows, progress, last))
+
+
+def told(
+    rows: Iterator[tuple[int, list[Cell]]], progress: Progress, last: list[int | None]
+) -> Iterator[tuple[int, list[Cell]]]:
+    """`rows`, telling `progress` of each."""
+    for line, row in rows:
+        progress(line, last[0])
+        yield line, row
 
 
 def decode(raw: bytes) -> str:
@@ -214,12 +228,14 @@ def decode(raw: bytes) -> str:
         ) from None
 
 
-def csv_rows(path: Path) -> Iterator[tuple[int, list[Cell]]]:
-    """The rows of a CSV file with the line each starts on."""
+def csv_rows(path: Path, last: list[int | None]) -> Iterator[tuple[int, list[Cell]]]:
+    """The rows of a CSV file with the line each starts on; `last[0]` is set to its last
+    line once the file is read."""
     try:
         text = decode(path.read_bytes())
     except OSError as error:
         raise TableError(f"cannot read {path}: {error.strerror or error}") from None
+    last[0] = text.count("\n") + (not text.endswith("\n"))
     head = text.splitlines()[:HEADER_SEARCH_ROWS]
     delimiter = next((d for d in DELIMITERS if splits_header(head, d)), ";")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -240,9 +256,10 @@ def splits_header(lines: list[str], delimiter: str) -> bool:
         return False
 
 
-def xlsx_rows(path: Path) -> Iterator[tuple[int, list[Cell]]]:
+def xlsx_rows(path: Path, last: list[int | None]) -> Iterator[tuple[int, list[Cell]]]:
     """The rows of the first sheet of a workbook that holds the header (read-only mode: rows
-    are streamed, so a large workbook is not held in memory), numbered as the sheet shows."""
+    are streamed, so a large workbook is not held in memory), numbered as the sheet shows;
+    `last[0]` is set to the sheet's last row where the workbook names it."""
     from openpyxl import load_workbook  # only a workbook needs it
 
     try:
@@ -254,6 +271,7 @@ def xlsx_rows(path: Path) -> Iterator[tuple[int, list[Cell]]]:
             rows = enumerate(sheet.iter_rows(values_only=True), 1)
             head = [(n, list(row)) for n, row in _take(rows, HEADER_SEARCH_ROWS)]
             if any(header_columns(row) for _, row in head):
+                last[0] = sheet.max_row
                 yield from head
                 yield from ((n, list(row)) for n, row in rows)
                 return
@@ -296,9 +314,7 @@ def _no_header() -> str:
             f"columns {names} (docs/import.md)")  # fmt: skip
 
 
-def parse_rows(
-    rows: Iterator[tuple[int, list[Cell]]], advance: Callable[[int], None] = lambda n: None
-) -> Table:
+def parse_rows(rows: Iterator[tuple[int, list[Cell]]]) -> Table:
     """Find the header among the first rows (a title line may name the publication date),
     then read every row below it."""
     table = Table()
@@ -307,7 +323,6 @@ def parse_rows(
     seen: dict[tuple[str, str, str, str], int] = {}
     types: dict[tuple[str, int], TypeAssignment] = {}
     for line, row in rows:
-        advance(1)
         if columns is None:
             columns = header_columns(row)
             if columns is None:

@@ -117,6 +117,16 @@ def test_the_sample_publication_is_read_whole() -> None:
     }  # fmt: skip
 
 
+def test_a_progress_bar_is_told_each_row_and_the_last_line() -> None:
+    told: list[tuple[int, int | None]] = []
+
+    read_table(SAMPLE, lambda line, last: told.append((line, last)))
+
+    lines = len(SAMPLE.read_bytes().splitlines())
+    assert [line for line, _ in told] == list(range(1, lines + 1))
+    assert {last for _, last in told} == {lines}
+
+
 def test_bad_rows_are_named_by_their_line_and_reason(tmp_path: Path) -> None:
     path = table_file(
         tmp_path,
