@@ -62,3 +62,12 @@ class AgreementAttainment(BaseModel):
     year: int
     position: int
     targets: list[TargetResult]
+
+
+class PortfolioRow(TargetResult):
+    """One (agreement, target) of the portfolio view."""
+
+    agreement_id: str
+    jobcenter_id: str
+    land: str | None
+    year: int

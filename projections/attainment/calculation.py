@@ -240,16 +240,33 @@ def _target_value(target: TargetSet, state: State) -> Decimal:
     return value * (allocated + deviation) / allocated
 
 
-def _outcome(target: TargetSet, state: State) -> Outcome:
-    """A target's numbers from the state (`projections.attainment.aggregations.judge`)."""
+def trajectory(state: State, target_id: str) -> list[Decimal | None]:
+    """A target's actual as it stood at the end of each month, January to December, from the
+    figures in force now (None after the last month reported; empty for a target that is not
+    active): the line a report draws beside the plan path."""
+    target = state.targets.get(target_id)
+    if target is None:
+        return []
+    last = max(_series(state, target, state.agreement.year), default=0)
+    with localcontext(CONTEXT):
+        return [
+            _outcome(target, state, through=month).actual if month <= last else None
+            for month in range(1, 13)
+        ]
+
+
+def _outcome(target: TargetSet, state: State, through: int = 12) -> Outcome:
+    """A target's numbers from the state (`projections.attainment.aggregations.judge`), from
+    the months of the year up to `through`."""
     year = state.agreement.year
+    reported = _series(state, target, year)
     return judge(
         Target(
             indicator=target.indicator,
             aggregation=target.aggregation,
             comparator=target.comparator,
             target_value=_target_value(target, state),
-            year=_series(state, target, year),
+            year={month: figure for month, figure in reported.items() if month <= through},
             prior=_series(state, target, year - 1),
             plan=state.plans.get(target.target_id),
             closed=state.closed_at is not None,

@@ -29,13 +29,14 @@ from services.api.routes import (
     key_figures,
     operations,
     rejections,
+    reports,
     vintages,
 )
 from services.pipeline.ingest import Ingestor
 
 ROUTERS = (
     health, ingest, rejections, jobcenters, agreements, figures, attainment, changes,
-    vintages, frameworks, key_figures, operations, docs,
+    vintages, frameworks, key_figures, reports, operations, docs,
 )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from services.cli.audit import audit
 from services.cli.ba_import import import_command
 from services.cli.projections import projections
 from services.cli.publish import NotJson, Tally, publish_lines, read_lines, sender_routes
+from services.cli.report import report
 from services.cli.schema import schema
 from services.cli.tokens import tokens
 from services.cli.up import run_api, run_up
@@ -44,6 +45,7 @@ app.add_typer(audit, name="audit")
 app.add_typer(projections, name="projections")
 app.add_typer(tokens, name="token")
 app.command("import")(import_command)
+app.command()(report)
 
 
 SERVICE_COMMANDS = {"up", "ingest", "relay", "project", "api"}

@@ -21,6 +21,8 @@ BY_ID = [
     f"/agreements/{AGREEMENT}/attainment?as_of=2030-01-01T00:00:00Z",
     f"/agreements/{AGREEMENT}/attainment?as_published=2030-01-01T00:00:00Z",
     f"/agreements/{AGREEMENT}/attainment?as_of_position=2&format=csv",
+    f"/agreements/{AGREEMENT}/report?format=pdf",
+    f"/agreements/{AGREEMENT}/report?format=xlsx&as_of_position=2",
     f"/agreements/{AGREEMENT}/history",
     f"/agreements/{AGREEMENT}/changes",
     f"/figures/vintages?{FIGURE}",

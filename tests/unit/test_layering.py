@@ -25,12 +25,13 @@ MAY_IMPORT = {
 BROKER_MAY_IMPORT = {"transport": set(), "supervisor": {"transport"}}
 """Every other module of infra/broker is one broker's transport and may import only the
 protocol; the package's `__init__` (the factory) may import them all."""
-SERVICE_PARTS = ("api", "cli", "pipeline", "bootstrap", "replay")
+SERVICE_PARTS = ("api", "cli", "pipeline", "bootstrap", "replay", "reports")
 MAY_IMPORT_WITHIN_SERVICES = {
     "bootstrap": {"pipeline", "api"},
     "replay": set(),
+    "reports": {"reports", "replay"},
     "pipeline": {"pipeline"},
-    "api": {"api", "pipeline", "replay"},
+    "api": {"api", "pipeline", "replay", "reports"},
     "cli": set(SERVICE_PARTS),
 }
 

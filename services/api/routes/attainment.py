@@ -8,10 +8,10 @@ import asyncpg
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from projections.attainment.answers import AgreementAttainment, TargetResult
+from projections.attainment.answers import AgreementAttainment, PortfolioRow, TargetResult
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import Limit, Moment, Offset, ReadAtDep, Year, page_count
+from services.api.deps import Connection, Limit, Moment, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
 from services.replay import attainment_at, attainment_published, position_of
@@ -32,15 +32,6 @@ LIMIT $6 OFFSET $7
 """
 
 router = APIRouter()
-
-
-class PortfolioRow(TargetResult):
-    """One (agreement, target) of the portfolio view."""
-
-    agreement_id: str
-    jobcenter_id: str
-    land: str | None
-    year: int
 
 
 class Portfolio(BaseModel):
@@ -135,28 +126,28 @@ async def portfolio(
 ) -> Portfolio | Response:
     """One row per (agreement, target), filtered, for portfolio views."""
     async with read.snapshot(response, "attainment") as connection:
-        rows = await connection.fetch(
-            SELECT_RESULTS,
-            None,
-            year,
-            land,
-            indicator,
-            status,
-            limit,
-            offset,
-            *caller.scope_args(),
+        items, count = await portfolio_page(
+            connection, caller, year, land, indicator, status, limit, offset
         )
-    items = [
-        PortfolioRow(
-            **target_result(row),
-            agreement_id=row["agreement_id"],
-            jobcenter_id=row["jobcenter_id"],
-            land=row["land"],
-            year=row["year"],
-        )
-        for row in rows
-    ]
     if wants_csv(request, format):
         name = f"portfolio-{response.headers['X-Position']}.csv"
         return csv_response(items, PortfolioRow, name, dict(response.headers))
-    return Portfolio(items=items, count=page_count(rows))
+    return Portfolio(items=items, count=count)
+
+
+async def portfolio_page(
+    connection: Connection, caller: Principal, year: int | None, land: str | None,
+    indicator: str | None, status: str | None, limit: int, offset: int,
+) -> tuple[list[PortfolioRow], int]:  # fmt: skip
+    """A page of the portfolio rows in the caller's scope, and their total count."""
+    rows = await connection.fetch(
+        SELECT_RESULTS, None, year, land, indicator, status, limit, offset, *caller.scope_args()
+    )
+    items = [
+        PortfolioRow(
+            **target_result(row), agreement_id=row["agreement_id"],
+            jobcenter_id=row["jobcenter_id"], land=row["land"], year=row["year"],
+        )
+        for row in rows
+    ]  # fmt: skip
+    return items, page_count(rows)
