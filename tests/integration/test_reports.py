@@ -251,3 +251,18 @@ async def test_zs_report_writes_the_file_the_api_gives(
     for sheet in ("Ziele", "Verlauf", "Qualitative Ziele", "Haushalt", "Korrekturen"):
         assert rows(from_cli, sheet) == rows(from_api, sheet), sheet
     assert f"position {position}" in result.stdout
+
+
+async def test_a_pdf_reproduced_at_its_position_is_the_same_file(
+    client: httpx.AsyncClient, database_url: str, tmp_path: Path
+) -> None:
+    """What an auditor does with a report (docs/reports.md, section 5)."""
+    issued = await report_file(client, ODW, "pdf")
+    position = issued.headers["X-Position"]
+    out = tmp_path / "nachgerechnet.pdf"
+
+    result = run_zs("report", ODW, "--as-of-position", position, "--out", str(out),
+                    database_url=database_url)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == issued.content
