@@ -27,7 +27,7 @@ from events.numbers import Presented
 from events.store import EventStore
 from projections.attainment.answers import PortfolioRow, TargetResult
 from projections.attainment.calculation import agreement_result, fold, trajectory
-from projections.attainment.inputs import decode
+from projections.attainment.inputs import decode, jobcenter_of
 from services.replay import agreement_events
 
 
@@ -160,7 +160,8 @@ async def agreement_report(
 ) -> AgreementReport | None:
     """The agreement's report from the events recorded up to `position` (and, with
     `as_published`, published by then), the corrections from those published at or after
-    `since`; None when it was not concluded in them. Its attainment is the fold of
+    `since`; None when it was not concluded in them (or is a Land's or the federal one, whose
+    roll-up is not measured yet). Its attainment is the fold of
     `services.replay.attainment_at` / `attainment_published` over the same events."""
     events = await agreement_events(store, agreement_id, position)
     if events is None:
@@ -175,13 +176,13 @@ async def agreement_report(
         return None
     answer = agreement_result(state, position)
     concluded = state.agreement
-    registered = await _registration(store, concluded.jobcenter_id, position)
+    registered = await _registration(store, jobcenter_of(concluded), position)
     own = [decode(e) for e in events if e.stream_id == agreement_stream(agreement_id)]
     series = {(t.indicator, t.breakdown) for t in answer.targets}
     closed = [event for event in own if isinstance(event, AgreementClosed)]
     return AgreementReport(
-        agreement_id=agreement_id, title=concluded.title, level="jobcenter",
-        jobcenter_id=concluded.jobcenter_id,
+        agreement_id=agreement_id, title=concluded.title, level=concluded.level,
+        jobcenter_id=jobcenter_of(concluded),
         jobcenter_name=None if registered is None else registered.name,
         land=None if registered is None else registered.land, year=concluded.year,
         parties=list(concluded.parties), signed_on=concluded.signed_on,
