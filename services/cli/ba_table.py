@@ -298,14 +298,39 @@ def normal(text: object) -> str:
 ALIASES = {alias: column for column, names in COLUMNS.items() for alias in names}
 
 
-def header_columns(row: Sequence[Cell]) -> dict[str, int] | None:
-    """Column -> index when `row` is the header (it names every required column), else None."""
+@dataclass(frozen=True)
+class Header:
+    """Where a table's columns stand: the named ones, and in a wide table the column of each
+    code (index -> (indicator, breakdown))."""
+
+    columns: dict[str, int]
+    codes: dict[int, tuple[str, str]]
+
+
+def header_columns(row: Sequence[Cell]) -> Header | None:
+    """The header when `row` is one, else None: a long header names every required column; a
+    wide one names `Jobcenter` and `Berichtsmonat` and has a column per code (`K2`, `K2_F`,
+    `elb`), without `Kennzahl` and `Wert`."""
     found: dict[str, int] = {}
+    codes: dict[int, tuple[str, str]] = {}
     for index, cell in enumerate(row):
-        column = ALIASES.get(normal(cell)) if cell is not None else None
+        column = ALIASES.get(normal(cell)) if not blank(cell) else None
         if column is not None and column not in found:
             found[column] = index
-    return found if all(column in found for column in REQUIRED) else None
+        elif column is None and not blank(cell) and (code := code_column(cell)):
+            codes[index] = code
+    if all(column in found for column in REQUIRED):
+        return Header(found, {})
+    wide = "jobcenter" in found and "period" in found and codes
+    return Header(found, codes) if wide and not {"code", "value"} & found.keys() else None
+
+
+def code_column(cell: Cell) -> tuple[str, str] | None:
+    """(indicator, breakdown) of a wide table's column header naming a code, else None."""
+    try:
+        return series(cell, None)
+    except RowFault:
+        return None
 
 
 def _no_header() -> str:
@@ -318,14 +343,14 @@ def parse_rows(rows: Iterator[tuple[int, list[Cell]]]) -> Table:
     """Find the header among the first rows (a title line may name the publication date),
     then read every row below it."""
     table = Table()
-    columns: dict[str, int] | None = None
+    found: Header | None = None
     header: list[Cell] = []
     seen: dict[tuple[str, str, str, str], int] = {}
     types: dict[tuple[str, int], TypeAssignment] = {}
     for line, row in rows:
-        if columns is None:
-            columns = header_columns(row)
-            if columns is None:
+        if found is None:
+            found = header_columns(row)
+            if found is None:
                 table.publication = table.publication or stand(row)
                 if line >= HEADER_SEARCH_ROWS:
                     break
@@ -333,12 +358,12 @@ def parse_rows(rows: Iterator[tuple[int, list[Cell]]]) -> Table:
             header = row
             continue
         try:
-            read_row(table, columns, len(header), line, row, seen, types)
+            read_row(table, found, header, line, row, seen, types)
         except RowFault as fault:
             table.faults.append(Fault(line, str(fault)))
-    if columns is None:
+    if found is None:
         raise TableError(_no_header())
-    named = set(columns.values())
+    named = {*found.columns.values(), *found.codes}
     table.ignored_columns = [str(cell) for index, cell in enumerate(header)
                              if index not in named and cell not in (None, "")]  # fmt: skip
     table.types = list(types.values())
@@ -358,8 +383,8 @@ def stand(row: Sequence[Cell]) -> date | None:
 
 def read_row(
     table: Table,
-    columns: dict[str, int],
-    width: int,
+    found: Header,
+    header: list[Cell],
     line: int,
     row: list[Cell],
     seen: dict[tuple[str, str, str, str], int],
@@ -371,34 +396,43 @@ def read_row(
         return  # a blank line
     if len(filled) == 1 and not JOBCENTER_KEY.match(text(filled[0])):
         return  # a note: "Quelle: ...", the signs' legend, a footnote
-    if any(not blank(cell) for cell in row[width:]):
-        raise RowFault(f"has {len(row)} cells, the header {width}")
+    if any(not blank(cell) for cell in row[len(header) :]):
+        raise RowFault(f"has {len(row)} cells, the header {len(header)}")
+    columns = found.columns
 
-    def cell(column: str) -> Cell:
-        index = columns.get(column)
+    def cell(column: str | int) -> Cell:
+        index = columns.get(column) if isinstance(column, str) else column
         return row[index] if index is not None and index < len(row) else None
 
     key = jobcenter_key(cell("jobcenter"))
     if key is None:
         table.aggregates += 1
         return
-    indicator, breakdown = series(cell("code"), cell("gender") if "gender" in columns else None)
     period = month(cell("period"))
-    value = number(cell("value"), "Wert")
-    if value is None:
-        table.suppressed += 1
-        return
-    numerator = number(cell("numerator"), "Zähler")
-    denominator = number(cell("denominator"), "Nenner")
-    figure = Figure(line, key, indicator, breakdown, period, value, numerator, denominator)
-    check(figure)
-    if figure.key in seen:
-        raise RowFault(f"repeats the figure of line {seen[figure.key]}")
-    if not blank(code := cell("type_code")):
-        assign_type(types, line, key, int(period[:4]), code, cell("type_name"),
+    parts: list[tuple[str, str, Decimal | None, Decimal | None, Decimal | None]]
+    if found.codes:  # wide: a figure per code column, the value alone
+        parts = [(*code, number(cell(index), str(header[index])), None, None)
+                 for index, code in found.codes.items()]  # fmt: skip
+    else:
+        code = series(cell("code"), cell("gender") if "gender" in columns else None)
+        parts = [(*code, number(cell("value"), "Wert"), number(cell("numerator"), "Zähler"),
+                  number(cell("denominator"), "Nenner"))]  # fmt: skip
+    figures = [Figure(line, key, indicator, breakdown, period, value, numerator, denominator)
+               for indicator, breakdown, value, numerator, denominator in parts
+               if value is not None]  # fmt: skip
+    table.suppressed += len(parts) - len(figures)
+    own: set[tuple[str, str, str, str]] = set()
+    for figure in figures:
+        check(figure)
+        if figure.key in seen or figure.key in own:
+            raise RowFault(f"repeats the figure of line {seen.get(figure.key, line)}")
+        own.add(figure.key)
+    if figures and not blank(type_code := cell("type_code")):
+        assign_type(types, line, key, int(period[:4]), type_code, cell("type_name"),
                     cell("typology_version"))  # fmt: skip
-    seen[figure.key] = line
-    table.figures.append(figure)
+    for figure in figures:
+        seen[figure.key] = line
+    table.figures.extend(figures)
 
 
 def blank(cell: Cell) -> bool:

@@ -263,3 +263,33 @@ def test_the_sample_as_an_xlsx_workbook_reads_as_the_csv(tmp_path: Path) -> None
         (6, ("06437", "ltb_stock", "women", "2023-10"), Decimal(1071), None),
     ]
     assert (table.suppressed, table.aggregates) == (1, 1)
+
+
+def test_a_wide_table_has_a_figure_per_code_column(tmp_path: Path) -> None:
+    """One row per jobcenter and month, one column per code (the gender as the code's suffix):
+    each filled cell is a figure without numerator and denominator."""
+    path = tmp_path / "wide.csv"
+    path.write_text(
+        "Kennzahlen nach § 48a SGB II\n"
+        "Jobcenter;Name;Berichtsmonat;K2;K2_F;K2_M;elb;Bemerkung\n"
+        "06437;Odenwaldkreis;10/2023;24,3;19,8;28,1;3.182;\n"
+        "06435;Main-Kinzig-Kreis;10/2023;27,1;*;x;6.210;vorläufig\n"
+        "06;Hessen;10/2023;25,9;21,0;30,2;178.803;\n"
+        "05162;Rhein-Kreis Neuss;10/2023;24,3;1.5;28,1;3.182;\n",
+        encoding="utf-8",
+    )
+
+    table = read_table(path)
+
+    assert [(f.line, f.jobcenter_id, f.indicator, f.breakdown, f.value) for f in table.figures] == [
+        (3, "06437", "k2", "total", Decimal("24.3")),
+        (3, "06437", "k2", "women", Decimal("19.8")),
+        (3, "06437", "k2", "men", Decimal("28.1")),
+        (3, "06437", "elb_stock", "total", Decimal(3182)),
+        (4, "06435", "k2", "total", Decimal("27.1")),
+        (4, "06435", "elb_stock", "total", Decimal(6210)),
+    ]
+    assert {f.numerator for f in table.figures} == {None}
+    assert (table.suppressed, table.aggregates) == (2, 1)
+    assert table.faults == [Fault(6, "K2_F '1.5' is not a German number (e.g. 1.234,5)")]
+    assert table.ignored_columns == ["Bemerkung"]
