@@ -41,12 +41,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "value": ("wert", "kennzahlwert", "ergebnis"),
     "numerator": ("zähler", "zaehler"),
     "denominator": ("nenner",),
-    "type_code": ("vergleichstyp", "sgbiivergleichstyp", "typ"),
+    "type_code": ("vergleichstyp", "sgbiivergleichstyp"),
     "type_name": ("vergleichstypbezeichnung", "vergleichstypname"),
     "typology_version": ("typisierung", "typisierungsstand", "vergleichstypstand"),
 }  # fmt: skip
 """Column -> the header texts naming it, normalised (`normal`): case, spaces and punctuation
-do not count, so "Jobcenter-Schlüssel" and "jobcenter schlüssel" are the same."""
+do not count, so "Jobcenter-Schlüssel" and "jobcenter schlüssel" are the same. Where a header
+has several, the one named first here counts (`Jobcenter` before `Träger`)."""
 REQUIRED = ("jobcenter", "period", "code", "value")
 
 KEY_FIGURES = frozenset(
@@ -295,7 +296,9 @@ def normal(text: object) -> str:
     return "".join(char for char in folded if char.isalnum() or char == "_")
 
 
-ALIASES = {alias: column for column, names in COLUMNS.items() for alias in names}
+ALIASES = {
+    alias: (column, rank) for column, names in COLUMNS.items() for rank, alias in enumerate(names)
+}
 
 
 @dataclass(frozen=True)
@@ -311,14 +314,17 @@ def header_columns(row: Sequence[Cell]) -> Header | None:
     """The header when `row` is one, else None: a long header names every required column; a
     wide one names `Jobcenter` and `Berichtsmonat` and has a column per code (`K2`, `K2_F`,
     `elb`), without `Kennzahl` and `Wert`."""
-    found: dict[str, int] = {}
+    ranked: dict[str, tuple[int, int]] = {}
     codes: dict[int, tuple[str, str]] = {}
     for index, cell in enumerate(row):
-        column = ALIASES.get(normal(cell)) if not blank(cell) else None
-        if column is not None and column not in found:
-            found[column] = index
-        elif column is None and not blank(cell) and (code := code_column(cell)):
+        named = ALIASES.get(normal(cell)) if not blank(cell) else None
+        if named is not None:
+            column, rank = named
+            if column not in ranked or rank < ranked[column][0]:
+                ranked[column] = (rank, index)
+        elif not blank(cell) and (code := code_column(cell)):
             codes[index] = code
+    found = {column: index for column, (_, index) in ranked.items()}
     if all(column in found for column in REQUIRED):
         return Header(found, {})
     wide = "jobcenter" in found and "period" in found and codes
@@ -452,9 +458,17 @@ def printable(cell: Cell, limit: int = 40) -> str:
     return repr(shown + ("…" if len(text(cell)) > limit else ""))
 
 
+def integral(cell: Cell) -> Cell:
+    """A workbook's integral float (`202310.0`, `6437.0`) as an int; any other cell as it is."""
+    if isinstance(cell, float) and cell.is_integer():
+        return int(cell)
+    return cell
+
+
 def jobcenter_key(cell: Cell) -> str | None:
     """The jobcenter's 5-digit key; None for a row of Germany, a part of it or a Land. A
     workbook may hold the key as a number and lose its leading zero: 6437 is "06437"."""
+    cell = integral(cell)
     if isinstance(cell, int) and not isinstance(cell, bool) and 0 < cell <= 99999:
         cell = f"{cell:05d}" if cell > 99 else str(cell)
     key = text(cell)
@@ -497,6 +511,7 @@ def month(cell: Cell) -> str:
     "Februar 2024"."""
     if isinstance(cell, datetime | date):
         return f"{cell.year:04d}-{cell.month:02d}"
+    cell = integral(cell)
     if isinstance(cell, int) and not isinstance(cell, bool):
         cell = str(cell)
     shown = text(cell).casefold()

@@ -62,7 +62,8 @@ def test_a_number_that_is_not_german_is_a_fault(cell: object) -> None:
     ("cell", "expected"),
     [
         ("10/2023", "2023-10"), ("2023-10", "2023-10"), ("202310", "2023-10"),
-        (202310, "2023-10"), ("1.10.2023", "2023-10"), ("Oktober 2023", "2023-10"),
+        (202310, "2023-10"), (202310.0, "2023-10"), ("1.10.2023", "2023-10"),
+        ("Oktober 2023", "2023-10"),
         ("März 2024", "2024-03"), ("Okt. 2023", "2023-10"), (datetime(2023, 10, 31), "2023-10"),
         (date(2024, 2, 1), "2024-02"),
     ],
@@ -245,7 +246,7 @@ def test_the_sample_as_an_xlsx_workbook_reads_as_the_csv(tmp_path: Path) -> None
     sheet.append(["Stand: 26.02.2024"])
     sheet.append([])
     sheet.append(HEADER.split(";"))
-    sheet.append([6437, "Odenwaldkreis", datetime(2023, 10, 1), "K2", "Insgesamt", 24.3, 772,
+    sheet.append([6437.0, "Odenwaldkreis", datetime(2023, 10, 1), "K2", "Insgesamt", 24.3, 772,
                   3176.9])  # fmt: skip
     sheet.append(["06437", "Odenwaldkreis", "10/2023", "lzb", "Frauen", 1071, None, None])
     sheet.append(["06437", "Odenwaldkreis", "10/2023", "K1E3", "Männer", "*", "*", "*"])
@@ -293,3 +294,19 @@ def test_a_wide_table_has_a_figure_per_code_column(tmp_path: Path) -> None:
     assert (table.suppressed, table.aggregates) == (2, 1)
     assert table.faults == [Fault(6, "K2_F '1.5' is not a German number (e.g. 1.234,5)")]
     assert table.ignored_columns == ["Bemerkung"]
+
+
+def test_the_most_specific_header_names_a_column(tmp_path: Path) -> None:
+    """`Träger` (here the carrier's kind) left of `Jobcenter`: the jobcenter's key is read from
+    `Jobcenter`; a column `Typ` is not taken for the comparison type."""
+    path = tmp_path / "carrier.csv"
+    path.write_text(
+        "Träger;Typ;Jobcenter;Berichtsmonat;Kennzahl;Wert\nzkT;zkT;06437;10/2023;lzb;1.987\n",
+        encoding="utf-8",
+    )
+
+    table = read_table(path)
+
+    assert [f.key for f in table.figures] == [("06437", "ltb_stock", "total", "2023-10")]
+    assert table.types == []
+    assert table.ignored_columns == ["Träger", "Typ"]
