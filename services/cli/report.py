@@ -8,10 +8,16 @@ from typing import Annotated
 import typer
 
 from events.store import EventStore
+from services.api.auth import Principal
+from services.api.deps import CATCH_UP_TIMEOUT, ReadAt
+from services.api.routes.reports import with_type_positions
 from services.cli.audit import run_with_store
 from services.replay import position_of
 from services.reports.content import AgreementReport, agreement_report
 from services.reports.files import ReportFormat, agreement_file, agreement_filename
+
+AUDITOR = Principal(subject="zs report", role="auditor")
+"""Who the command reads as: it reads the store directly, as `zs audit` does (every jobcenter)."""
 
 
 def report(
@@ -36,9 +42,11 @@ def report(
 
     async def work(store: EventStore) -> AgreementReport | None:
         position = await position_of(store, as_of, as_of_position)
-        return await agreement_report(
+        built = await agreement_report(
             store, agreement_id, position, as_of=as_of, as_published=as_published, since=since
         )
+        read = ReadAt(store, None, CATCH_UP_TIMEOUT)
+        return None if built is None else await with_type_positions(read, AUDITOR, built)
 
     built = run_with_store(work)
     if built is None:

@@ -43,12 +43,36 @@ class Provenance(BaseModel):
     since: datetime | None = None
 
 
+class TypePosition(BaseModel):
+    """A key-figure target's jobcenter against its comparison type: the latest month of the
+    agreement's year that `GET /key-figures?compare=type` answers, as that view knows it at
+    `position`."""
+
+    period: str
+    value: Number
+    type_code: str
+    type_name: str
+    typology: str
+    typology_version: str
+    jobcenters: int
+    minimum: Presented
+    lower_quartile: Presented
+    median: Presented
+    upper_quartile: Presented
+    maximum: Presented
+    rank: int | None
+    better: str | None
+    position: int
+
+
 class TargetLine(BaseModel):
     """One target: its attainment answer row and its actual at the end of each month."""
 
     result: TargetResult
     trajectory: list[Presented | None]
     """January to December, None after the last month reported (`plan_path` is the plan)."""
+    comparison: TypePosition | None = None
+    """Key-figure targets: where the jobcenter stands in its comparison type."""
 
 
 class GoalLine(BaseModel):

@@ -29,7 +29,7 @@ from reportlab.platypus import (
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
 from services.reports import german
-from services.reports.content import AgreementReport, PortfolioReport, TargetLine
+from services.reports.content import AgreementReport, PortfolioReport, TargetLine, TypePosition
 
 FONT, BOLD = "Vera", "VeraBd"
 for _name, _file in ((FONT, "Vera.ttf"), (BOLD, "VeraBd.ttf")):
@@ -174,12 +174,31 @@ def _targets(report: AgreementReport) -> list[Flowable]:
         path = Table([["", *months], ["Soll", *plan], ["Ist", *actual]],
                      colWidths=[10 * mm] + [14 * mm] * 12)  # fmt: skip
         path.setStyle(GRID)
-        flowables.append(KeepTogether([
+        parts = [
             _p(german.target_name(r.indicator, r.breakdown, r.label), SUBHEADING),
             _p(f"Verlauf {report.year}" + (f" (Planpfad: {basis})" if basis else ""), SMALL),
             chart(line), path,
-        ]))  # fmt: skip
+        ]  # fmt: skip
+        if line.comparison is not None:
+            parts += [Spacer(1, 2 * mm), _p(type_position(line.comparison), SMALL)]
+        flowables.append(KeepTogether(parts))
     return flowables
+
+
+def type_position(c: TypePosition) -> str:
+    """Where the jobcenter stands in its comparison type, as one sentence."""
+    rank = german.DASH if c.rank is None else f"{c.rank} von {c.jobcenters}"
+    better = {"lower": " (niedriger ist besser)", "higher": " (höher ist besser)"}
+    return (
+        f"Vergleichstyp {c.type_code} „{c.type_name}“ ({c.typology} {c.typology_version}), "
+        f"{german.period(c.period)}: Wert {german.with_unit(c.value, 'percent')}; Rang {rank}"
+        f"{better.get(c.better or '', '')}; Minimum {german.with_unit(c.minimum, 'percent')}, "
+        f"unteres Quartil {german.with_unit(c.lower_quartile, 'percent')}, "
+        f"Median {german.with_unit(c.median, 'percent')}, "
+        f"oberes Quartil {german.with_unit(c.upper_quartile, 'percent')}, "
+        f"Maximum {german.with_unit(c.maximum, 'percent')} (Kennzahlen mit Stand Position "
+        f"{c.position})."
+    )
 
 
 def _goals(report: AgreementReport) -> list[Flowable]:

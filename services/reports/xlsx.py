@@ -125,6 +125,19 @@ def agreement_xlsx(report: AgreementReport) -> bytes:
         [["", "", "", "", r.unit, r.unit, "", r.unit, r.unit, "percent"] for r in targets],
     )  # fmt: skip
     _trajectories(workbook, report)
+    compared = [(line.result, line.comparison) for line in report.targets if line.comparison]
+    _sheet(
+        workbook, "Vergleichstyp",
+        ["Ziel-ID", "Kennzahl", "Monat", "Wert", "Typ", "Typname", "Typisierung", "Version",
+         "Jobcenter im Typ", "Minimum", "unteres Quartil", "Median", "oberes Quartil",
+         "Maximum", "Rang", "besser", "Stand (Position)"],
+        [[r.target_id, r.indicator, c.period, value(c.value), c.type_code, c.type_name,
+          c.typology, c.typology_version, c.jobcenters, value(c.minimum),
+          value(c.lower_quartile), value(c.median), value(c.upper_quartile), value(c.maximum),
+          c.rank, {"lower": "niedriger", "higher": "höher"}.get(c.better or "", german.DASH),
+          c.position] for r, c in compared],
+        [["", "", "", "percent", "", "", "", "", "", *["percent"] * 5]] * len(compared),
+    )  # fmt: skip
     _sheet(
         workbook, "Qualitative Ziele", ["Abschnitt", "Ziel", "Unterstützung des Landes"],
         [[g.section, g.text, "\n".join(g.state_support)] for g in report.goals],

@@ -19,6 +19,7 @@ from events.store import EventStore
 from services.cli.demo import demo_envelopes
 from services.pipeline.ingest import Ingestor
 from services.reports import german
+from tests.factories import envelope, figure_envelope
 from tests.integration.helpers import api_app, api_client, ignore, record, token
 from tests.integration.processes import run_zs
 
@@ -266,3 +267,49 @@ async def test_a_pdf_reproduced_at_its_position_is_the_same_file(
 
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == issued.content
+
+
+TYPE_IIB = {"06437": (2000, 1900), "06435": (1000, 1100), "05162": (3000, 2700),
+            "09162": (1000, 1010)}  # fmt: skip
+"""Long-term recipients in March 2021 and 2022 of four jobcenters of type IIb: K3 -5, +10, -10
+and +1 % (tests/integration/test_comparison_types.py computes the statistics by hand)."""
+
+
+async def test_a_key_figure_target_shows_its_type_position_as_the_api_answers_it(
+    store: EventStore,
+) -> None:
+    await record(store, [
+        *(envelope("JobcenterRegistered", {"jobcenter_id": j, "name": j, "land": "DE-HE",
+                                           "kind": "gE"}) for j in TYPE_IIB),
+        *(figure_envelope(j, period, indicator="ltb_stock", value=value, status="final")
+          for j, stocks in TYPE_IIB.items()
+          for period, value in zip(("2021-03", "2022-03"), stocks, strict=True)),
+        *(envelope("ComparisonTypeAssigned", {
+            "jobcenter_id": j, "year": 2022, "type_code": "IIb", "type_name": "Typ IIb",
+            "typology": "SGB-II-Typisierung des IAB", "typology_version": "2024"})
+          for j in TYPE_IIB),
+        envelope("AgreementConcluded", {"agreement_id": "kf", "jobcenter_id": "06437",
+                                        "year": 2022, "parties": ["Kreis", "HMSI"]}),
+        envelope("TargetSet", {"agreement_id": "kf", "target_id": "ltb-change",
+                               "indicator": "k3", "breakdown": "total", "comparator": "at_most",
+                               "value": -3, "unit": "percent", "aggregation": "change_of_mean"}),
+    ])  # fmt: skip
+    async with api_client(api_app(store, Ingestor(store, ignore))) as client:
+        book = workbook(await report_file(client, "kf", "xlsx"))
+        text = pdf_text(await report_file(client, "kf", "pdf"))
+        api = await answer(client, "/key-figures", compare="type", jobcenter_id="06437",
+                           code="k3", year=2022)  # fmt: skip
+
+    latest = api["items"][-1]
+    c = latest["comparison"]
+    [row] = rows(book, "Vergleichstyp")
+    assert (row["Ziel-ID"], row["Monat"], row["Wert"], row["Typ"], row["Jobcenter im Typ"],
+            row["Minimum"], row["unteres Quartil"], row["Median"], row["oberes Quartil"],
+            row["Maximum"], row["Rang"]) == (
+        "ltb-change", latest["period"], latest["value"], c["type_code"], c["jobcenters"],
+        c["minimum"], c["lower_quartile"], c["median"], c["upper_quartile"], c["maximum"],
+        c["rank"],
+    )  # fmt: skip
+    assert (c["jobcenters"], c["median"], c["rank"]) == (4, -2, 2)
+    assert "Rang 2 von 4 (niedriger ist besser)" in " ".join(text.split())
+    assert "Median -2 %" in " ".join(text.split())

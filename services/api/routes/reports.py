@@ -2,20 +2,27 @@
 (`GET /agreements/{id}/report`) and a Land's or Germany's portfolio (`GET /reports/portfolio`),
 as PDF or XLSX, built by `services.reports` from the answers the API gives."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from projections.attainment.answers import PortfolioRow
-from services.api.auth import Reader
+from services.api.auth import Principal, Reader
 from services.api.csv_export import content_disposition
-from services.api.deps import ERRORS, Moment, ReadAtDep, Year
+from services.api.deps import ERRORS, Moment, ReadAt, ReadAtDep, Year
 from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
 from services.api.routes.attainment import portfolio_page
+from services.api.routes.key_figures import key_figures
 from services.replay import position_of
-from services.reports.content import PortfolioReport, agreement_report, provenance_at
+from services.reports.content import (
+    AgreementReport,
+    PortfolioReport,
+    TypePosition,
+    agreement_report,
+    provenance_at,
+)
 from services.reports.files import (
     MEDIA_TYPES,
     ReportFormat,
@@ -26,6 +33,9 @@ from services.reports.files import (
 )
 
 PAGE = 1000
+KeyFigureCode = Literal["k1", "k1e2", "k2", "k3"]
+COMPARED: dict[str, KeyFigureCode] = {code: code for code in get_args(KeyFigureCode)}
+"""The key figures `GET /key-figures` computes and compares within a type."""
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
                       for media in MEDIA_TYPES.values()},
@@ -70,6 +80,7 @@ async def agreement_report_file(
     )
     if report is None:
         raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
+    report = await with_type_positions(read, caller, report)
     body = await run_in_threadpool(agreement_file, report, format)
     return file_response(body, format, agreement_filename(report, format), position)
 
@@ -105,3 +116,33 @@ async def portfolio_report_file(
     report = PortfolioReport(land=land, year=year, rows=rows, provenance=provenance)
     body = await run_in_threadpool(portfolio_file, report, format)
     return file_response(body, format, portfolio_filename(report, format), position)
+
+
+async def with_type_positions(
+    read: ReadAt, caller: Principal, report: AgreementReport
+) -> AgreementReport:
+    """The report with each key-figure target's position in its jobcenter's comparison type:
+    the latest month of the agreement's year `GET /key-figures?compare=type` answers for the
+    jobcenter, the target's key figure and breakdown (as that view knows it now)."""
+    lines = []
+    for line in report.targets:
+        target = line.result
+        if target.indicator in COMPARED:
+            response = Response()
+            answer = await key_figures(
+                read, response, caller, level="jobcenter", jobcenter_id=report.jobcenter_id,
+                land=None, code=COMPARED[target.indicator], breakdown=target.breakdown,
+                year=report.year, period=None, compare="type", limit=12, offset=0,
+            )  # fmt: skip
+            compared = [item for item in answer.items if item.comparison is not None]
+            if compared:
+                latest = compared[-1]
+                assert latest.comparison is not None  # kept above
+                position = int(response.headers["X-Position"])
+                comparison = TypePosition(
+                    period=latest.period, value=latest.value, position=position,
+                    **latest.comparison.model_dump(),
+                )  # fmt: skip
+                line = line.model_copy(update={"comparison": comparison})
+        lines.append(line)
+    return report.model_copy(update={"targets": lines})
