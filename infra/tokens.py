@@ -8,6 +8,11 @@ for RSA, ES256 for P-256; any other `alg` in a token's header is refused) and re
 in this order: a JWKS URL (a ministry's identity provider), a PEM public key file, or the local
 key pair under `<data dir>/auth/` (created on first use; its private half never leaves that
 folder).
+
+A verified token is remembered (bounded, least recently used first out) until its `exp`: the
+same token again costs a dictionary look-up instead of a signature check. A remembered token
+counts only while the key that verified it is still the one its header resolves to now: a key
+the identity provider has withdrawn from its JWKS refuses the token at once, as before.
 """
 
 import time
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jwt
+from cachetools import TLRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -33,6 +39,8 @@ REQUIRED_CLAIMS = ["exp", "sub", "iss", "aud"]
 LOCAL_KEY_FILE = "signing-key.pem"
 LOCAL_ALGORITHM = "EdDSA"
 DEFAULT_LIFETIME_S = 30 * 24 * 3600
+REMEMBERED_TOKENS = 4096
+"""Verified tokens a verifier remembers at most (each until its `exp`)."""
 
 
 class InvalidToken(Exception):
@@ -154,16 +162,32 @@ class TokenVerifier:
             )
         else:
             self.key = local_signing_key(settings).public_key()
+        self.verified: TLRUCache[str, tuple[Claims, Any]] = TLRUCache(
+            REMEMBERED_TOKENS, until_expiry, timer=time.time
+        )
 
     def verify(self, token: str) -> Claims:
         """The validated claims of a valid token; raises `InvalidToken` otherwise (also for a
-        token naming an algorithm other than the trusted key's)."""
+        token naming an algorithm other than the trusted key's). Remembered until `exp`."""
         try:
             key = self.jwks.get_signing_key_from_jwt(token).key if self.jwks else self.key
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
+            raise InvalidToken(str(error)) from error
+        remembered = self.verified.get(token)
+        if remembered is not None and remembered[1] is key:
+            return remembered[0]
+        try:
             claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=algorithms_for(key), audience=self.audience,
                 issuer=self.issuer, options={"require": REQUIRED_CLAIMS},
             )  # fmt: skip
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from error
-        return validated(claims)
+        valid = validated(claims)
+        self.verified[token] = (valid, key)
+        return valid
+
+
+def until_expiry(_token: str, verified: tuple[Claims, Any], _now: float) -> float:
+    """When a remembered token is forgotten: at its `exp` (seconds since the epoch)."""
+    return float(verified[0].exp)
