@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".zs")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    api_workers: int | None = Field(default=None, ge=1)
+    """HTTP API worker processes serving `http_host:http_port` under `zs up` and `zs api`;
+    unset: one per core."""
     database_role: str = "zs_app"
     """Retired by migration 0013, which leaves `zs_app` without privileges: each service now
     switches to its own group role. Still read, so settings files naming it keep loading."""

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -183,7 +184,10 @@ async def open_stores(
     stores: dict[DbRole, EventStore] = {}
     try:
         for role in roles:
-            stores[role] = EventStore(await create_pool(urls[role], role=role.group))
+            pool = await create_pool(  # the API's reads leave their sessions as they were
+                urls[role], role=role.group, reset_sessions=role is not DbRole.API
+            )
+            stores[role] = EventStore(pool)
         if not owner_url and stores:  # it cannot migrate: the schema must be current
             await check_applied(next(iter(stores.values())).pool)
         if projector := stores.get(DbRole.PROJECTOR):
@@ -267,25 +271,40 @@ def fresh_metrics_dir(settings: Settings) -> Path:
     return path
 
 
+def api_workers(settings: Settings) -> int:
+    """How many HTTP API worker processes serve the port: the setting, else one per core."""
+    return settings.api_workers or os.cpu_count() or 1
+
+
 @contextlib.asynccontextmanager
 async def api_and_processes(
-    settings: Settings, urls: Servers, parts: Collection[Part]
-) -> AsyncIterator[tuple[FastAPI, Running]]:
-    """The HTTP API's app (with what it needs: its store, the ingest for `POST /ingest`) and
-    `parts` each as a child process of its own, while the block runs; `/metrics` shows the
-    children's counters with the API process's own."""
-    metrics_dir = fresh_metrics_dir(settings) if parts else None
+    settings: Settings, urls: Servers, parts: Collection[Part], listening: socket.socket
+) -> AsyncIterator[Running]:
+    """`parts` each as a child process of its own, and the HTTP API's workers serving
+    `listening`, while the block runs; what this process keeps of the services (its store, for
+    loading the demo and telling when it is in). `/metrics` shows every child's metrics."""
+    metrics_dir = fresh_metrics_dir(settings)
+    roles = [*(p.role for p in parts), DbRole.API, DbRole.INGEST]
     async with (
         services(settings, urls, set(), api=True) as running,  # migrates: before the logins
         children(
-            settings, await login_urls(settings, urls.database_url, [p.role for p in parts]),
-            urls.broker_url, parts, metrics_dir,
+            settings, await login_urls(settings, urls.database_url, roles), urls.broker_url,
+            parts, metrics_dir, api=(listening, api_workers(settings)),
         ),
     ):  # fmt: skip
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def api_worker(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The HTTP API's app of one worker process (`zs api-worker`, started by `zs up` or
+    `zs api`): its read only store, the ingest for `POST /ingest`, the broker; its Prometheus
+    metrics in the folder its parent emptied, which `/metrics` reads for every process."""
+    urls = Servers("", settings.broker_url or "")
+    async with services(settings, urls, set(), api=True) as running:
         assert running.ingestor is not None  # the API's POST /ingest
-        app = create_app(
+        yield create_app(
             running.store, running.ingestor, settings, TokenVerifier(settings),
             transport=running.transport, broker_url=redact(urls.broker_url),
-            child_metrics=metrics_dir,
+            shared_metrics=settings.data_dir / CHILD_METRICS_DIR,
         )  # fmt: skip
-        yield app, running

@@ -25,6 +25,17 @@ SET_CHECKPOINT = (
 SELECT_CHECKPOINT = (
     "SELECT coalesce(max(position), 0) FROM service.checkpoints WHERE projection = $1"
 )
+
+
+def checkpoint_of(parameter: str) -> str:
+    """A scalar subquery: the checkpoint (0 when none yet) of the projection named by the
+    query's `parameter` (e.g. `$2`), for a statement that reads it with the rows it stands for."""
+    return (
+        "(SELECT coalesce(max(position), 0) FROM service.checkpoints "
+        f"WHERE projection = {parameter})"
+    )
+
+
 SELECT_CHECKPOINTS = "SELECT projection, position FROM service.checkpoints ORDER BY projection"
 FIRST_VERSION = 1
 """The version of tables built before versions were recorded (migration 0015)."""

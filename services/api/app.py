@@ -58,12 +58,13 @@ def create_app(
     *,
     transport: Transport | None = None,
     broker_url: str | None = None,
-    child_metrics: Path | None = None,
+    shared_metrics: Path | None = None,
 ) -> FastAPI:
     """The API over `store`, ingesting through `ingestor`, trusting the tokens `verifier`
     accepts; `transport` (if given) is checked by `/health` and `/ready`, `broker_url` names the
-    server in `/asyncapi.json`; `/metrics` adds the service processes' metrics that are kept in
-    `child_metrics` (if given). Built by the composition root, `services/bootstrap.py`."""
+    server in `/asyncapi.json`; `/metrics` shows the metrics every process keeps in
+    `shared_metrics` (if given; else this process's own). Built by the composition root,
+    `services/bootstrap.py`."""
     app = FastAPI(
         title="Zielsteuerung", version="1", docs_url=None, redoc_url=None,
         responses=ERROR_ANSWERS, dependencies=[Depends(refuse_nul)],
@@ -74,7 +75,7 @@ def create_app(
     app.state.transport = transport
     app.state.broker_url = broker_url
     app.state.max_lag_events = settings.health_max_lag_events
-    app.state.metrics = exposed_metrics(child_metrics)
+    app.state.metrics = exposed_metrics(shared_metrics)
     for error in (*STORE_FAILURES, ApiError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, api_error)
     app.add_middleware(TimingMiddleware)

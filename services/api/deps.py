@@ -67,20 +67,29 @@ class ReadAt:
         """A read-only snapshot level with `min_position`, its position (the `projection`'s
         checkpoint, or the store's head for None) sent as `X-Position`."""
         pool = self.store.pool
-
-        async def position(reader: Reader) -> int:
-            if projection is None:
-                return await EventStore.head(reader)
-            return await Checkpoints.read(reader, projection)
-
-        if self.min_position is not None:  # else the snapshot's own read is the only one
-            await wait_for_position(lambda: position(pool), self.min_position, self.timeout)
+        await self.reached(projection)
         async with (
             pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
-            response.headers["X-Position"] = str(await position(connection))
+            response.headers["X-Position"] = str(await position(connection, projection))
             yield connection
+
+    async def reached(self, projection: str | None) -> None:
+        """Wait until the `projection`'s checkpoint (the store's head for None) reaches
+        `min_position` (no wait without one): for a read of one statement, which is its own
+        snapshot and reads the checkpoint with its rows."""
+        if self.min_position is not None:
+            await wait_for_position(
+                lambda: position(self.store.pool, projection), self.min_position, self.timeout
+            )
+
+
+async def position(reader: Reader, projection: str | None) -> int:
+    """The `projection`'s checkpoint, or the store's head for None, as `reader` sees it."""
+    if projection is None:
+        return await EventStore.head(reader)
+    return await Checkpoints.read(reader, projection)
 
 
 async def read_at(

@@ -70,11 +70,17 @@ def lag_in_seconds(head: int, at: dict[int, datetime], position: int) -> float:
 
 
 async def probe(app: FastAPI) -> Status:
-    """The status of the store, the projections, the relay and the broker."""
-    store: EventStore = app.state.store
+    """The status of the app's store, the projections, the relay and the broker."""
     max_lag = int(getattr(app.state, "max_lag_events", DEFAULT_MAX_LAG_EVENTS))
+    return await look(app.state.store, getattr(app.state, "transport", None), max_lag)
+
+
+async def look(
+    store: EventStore, transport: Transport | None = None,
+    max_lag: int = DEFAULT_MAX_LAG_EVENTS,
+) -> Status:  # fmt: skip
+    """The status of `store`, the projections, the relay and the broker (None: not checked)."""
     status = Status()
-    transport: Transport | None = getattr(app.state, "transport", None)
     if transport is not None:
         problem = await broker_problem(transport)
         status.broker = problem is None

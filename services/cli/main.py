@@ -35,7 +35,7 @@ from services.cli.publish import NotJson, Tally, publish_lines, read_lines, send
 from services.cli.report import report
 from services.cli.schema import schema
 from services.cli.tokens import tokens
-from services.cli.up import run_api, run_up
+from services.cli.up import run_api, run_api_worker, run_up
 from services.pipeline.run import Part
 
 app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced.")
@@ -48,7 +48,7 @@ app.command("import")(import_command)
 app.command()(report)
 
 
-SERVICE_COMMANDS = {"up", "ingest", "relay", "project", "api"}
+SERVICE_COMMANDS = {"up", "ingest", "relay", "project", "api", "api-worker"}
 """The commands that run until stopped and log as they go; the others print their answer and
 log warnings and errors only (unless ZS_LOG_LEVEL is set)."""
 
@@ -70,9 +70,10 @@ def up(
         True, help="Load the demo data (published agreements) on first start."
     ),
 ) -> None:
-    """Run everything until Ctrl-C: the HTTP API and dashboard in this process, the ingest,
-    relay and projector each in a child process; on embedded PostgreSQL and Redis under
-    ZS_DATA_DIR unless ZS_DATABASE_URL and ZS_BROKER_URL are set. One per data folder."""
+    """Run everything until Ctrl-C: the HTTP API and dashboard (ZS_API_WORKERS worker
+    processes on one port), the ingest, relay and projector, each in a child process; on
+    embedded PostgreSQL and Redis under ZS_DATA_DIR unless ZS_DATABASE_URL and ZS_BROKER_URL
+    are set. One per data folder."""
     run_up(get_settings(), load_demo=demo)
 
 
@@ -128,6 +129,15 @@ def api() -> None:
     """Serve only the HTTP API and the dashboard (no ingest, relay or projector)."""
     require_servers([DbRole.API, DbRole.INGEST])
     run_api(get_settings())
+
+
+@app.command("api-worker", hidden=True)
+def api_worker(
+    socket_fd: int = typer.Option(help="The listening socket to serve (bound by the parent)."),
+    ready_fd: int = typer.Option(help="A pipe to write one byte to once serving."),
+) -> None:
+    """One HTTP API worker process, started by `zs up` and `zs api` (ZS_API_WORKERS of them)."""
+    run_api_worker(get_settings(), socket_fd, ready_fd)
 
 
 CHECK_TIMEOUT_S = 10.0

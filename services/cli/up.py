@@ -1,26 +1,31 @@
-"""`zs up`: the HTTP API in this process, the ingest, relay and projector as child processes,
-until interrupted; `zs api`: the HTTP API alone. Both are wired by `services/bootstrap.py`."""
+"""`zs up`: the HTTP API's workers and the ingest, relay and projector as child processes, until
+interrupted; `zs api`: the HTTP API's workers alone; `zs api-worker`: one worker. All are wired
+by `services/bootstrap.py`."""
 
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import socket
 from collections.abc import Collection
 
 import structlog
 import typer
 import uvicorn
-from fastapi import FastAPI
+import uvloop
 from rich.console import Console
 
 from infra.database import redact
 from infra.embedded import broker_passwords
 from infra.settings import Settings
-from services.api.status import probe
+from services.api.status import look
 from services.bootstrap import (
     AlreadyRunning,
     Running,
     Servers,
     api_and_processes,
+    api_worker,
     noted_servers,
     servers,
     sole_up,
@@ -32,6 +37,7 @@ from services.pipeline.run import Part
 
 log = structlog.get_logger()
 STARTUP_POLL_S = 0.05
+LISTEN_BACKLOG = 2048
 PROJECTED_POLL_S = 0.2
 
 
@@ -51,9 +57,7 @@ def with_default_sources(settings: Settings) -> Settings:
     return settings.model_copy(update={"broker_sources": ",".join(demo_sources())})
 
 
-async def publish_demo(
-    running: Running, app: FastAPI, settings: Settings, broker_url: str
-) -> Tally | None:
+async def publish_demo(running: Running, settings: Settings, broker_url: str) -> Tally | None:
     """Publish the demo data as the upstream systems would (each envelope to its source's
     channel, as that source's broker user on the embedded broker) and wait until the
     projections have applied it; what became of it (None: not known in time)."""
@@ -68,14 +72,14 @@ async def publish_demo(
     if tally is not None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DEMO_WAIT_S):
-                await projected(app)
+                await projected(running)
     return tally
 
 
-async def projected(app: FastAPI) -> None:
+async def projected(running: Running) -> None:
     """Return once every projection (and the relay) has applied the store's head."""
     while True:
-        status = await probe(app)
+        status = await look(running.store)
         if status.database and not any(status.lag_events.values()):
             return
         await asyncio.sleep(PROJECTED_POLL_S)
@@ -102,6 +106,20 @@ def announce(settings: Settings, urls: Servers, console: Console) -> None:
     console.file.flush()  # a supervisor reading a pipe sees the URLs at once
 
 
+def listening_socket(settings: Settings) -> socket.socket:
+    """The API's listening socket on `http_host:http_port`, which its workers serve."""
+    try:
+        family = socket.getaddrinfo(settings.http_host, settings.http_port,
+                                    type=socket.SOCK_STREAM)[0][0]  # fmt: skip
+        return socket.create_server(
+            (settings.http_host, settings.http_port), family=family, backlog=LISTEN_BACKLOG
+        )
+    except OSError as error:
+        raise SystemExit(
+            f"the HTTP API could not start on port {settings.http_port}: {error}"
+        ) from None
+
+
 async def serve(
     settings: Settings,
     urls: Servers,
@@ -109,38 +127,59 @@ async def serve(
     load_demo: bool,
     parts: Collection[Part] = tuple(Part),
 ) -> None:
-    """Start the services `parts`, each a child process of its own, and the HTTP API in this
-    one; on the first start (empty store) with `load_demo`, load the demo data; announce the
-    URLs once ready (with the demo, once it is recorded and projected), run
-    until stopped (`zs api` runs no part: the API alone, publishing only its rejections)."""
-    async with api_and_processes(settings, urls, parts) as (app, running):
-        config = uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
+    """Start the services `parts` and the HTTP API's workers, each a child process of its own;
+    on the first start (empty store) with `load_demo`, load the demo data; announce the URLs
+    once ready (with the demo, once it is recorded and projected), run until SIGINT or SIGTERM
+    (`zs api` runs no part: the API alone, publishing only its rejections)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    with listening_socket(settings) as listening:
+        async with api_and_processes(settings, urls, parts, listening) as running:
+            if load_demo and await running.store.last_position() == 0:
+                console.print("Loading the demo data (published agreements) ...")
+                console.file.flush()
+                demo = asyncio.create_task(publish_demo(running, settings, urls.broker_url))
+                stopped = asyncio.create_task(stop.wait())
+                await asyncio.wait([demo, stopped], return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if not demo.done():  # stopped while loading
+                    demo.cancel()
+                    await asyncio.wait([demo])
+                elif (tally := demo.result()) is not None:
+                    console.print(
+                        f"Demo data: {tally.recorded} recorded, {tally.rejected} rejected"
+                    )
+            if not stop.is_set():
+                announce(settings, urls, console)
+                log.info("ready", position=await running.store.last_position())
+            await stop.wait()
+
+
+async def serve_worker(settings: Settings, socket_fd: int, ready_fd: int) -> None:
+    """One HTTP API worker: serve the listening socket `socket_fd` (bound by `zs up` or
+    `zs api`) on uvloop with httptools' parser until SIGINT or SIGTERM; once serving, write a
+    byte to `ready_fd` and close it."""
+    listening = socket.socket(fileno=socket_fd)
+    async with api_worker(settings) as app:
+        config = uvicorn.Config(app, http="httptools", log_config=None, access_log=False)
         server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
         while not server.started and not serving.done():  # noqa: ASYNC110 uvicorn has no event
             await asyncio.sleep(STARTUP_POLL_S)
-        if server.started and load_demo and await running.store.last_position() == 0:
-            console.print("Loading the demo data (published agreements) ...")
-            console.file.flush()
-            demo = asyncio.create_task(publish_demo(running, app, settings, urls.broker_url))
-            await asyncio.wait([demo, serving], return_when=asyncio.FIRST_COMPLETED)
-            if not demo.done():  # stopped while loading
-                demo.cancel()
-                await asyncio.wait([demo])
-            elif (tally := demo.result()) is not None:
-                console.print(f"Demo data: {tally.recorded} recorded, {tally.rejected} rejected")
-        if server.started and not serving.done():
-            announce(settings, urls, console)
-            log.info("ready", position=await running.store.last_position())
+        if server.started:
+            with contextlib.suppress(OSError):  # the parent may be gone
+                os.write(ready_fd, b".")
+        os.close(ready_fd)
         await serving
-        if not server.started:
-            raise SystemExit(f"the HTTP API could not start on port {settings.http_port}")
+
+
+def run_api_worker(settings: Settings, socket_fd: int, ready_fd: int) -> None:
+    """Run one HTTP API worker on uvloop until stopped (SIGTERM as SIGINT: a clean exit)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(serve_worker(settings, socket_fd, ready_fd))
 
 
 def run_api(settings: Settings) -> None:
@@ -164,9 +203,7 @@ def run_up(settings: Settings, load_demo: bool) -> None:
             servers(settings) as urls,
             noted_servers(settings, urls),
         ):
-            asyncio.run(
-                serve(settings, urls, console, load_demo)
-            )  # uvicorn re-raises Ctrl-C once it stopped
+            asyncio.run(serve(settings, urls, console, load_demo))
     except AlreadyRunning as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(1) from None

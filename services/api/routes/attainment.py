@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from projections.attainment.answers import AgreementAttainment, PortfolioRow, TargetResult
+from projections.engine.checkpoints import checkpoint_of
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
 from services.api.deps import Connection, Limit, Moment, Offset, ReadAtDep, Year, page_count
@@ -16,11 +17,16 @@ from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
 from services.replay import attainment_at, attainment_published, position_of
 
-SELECT_AGREEMENT_YEAR = """
-SELECT y.jobcenter_id, y.year, j.land
+SELECT_AGREEMENT_RESULTS = f"""
+SELECT {checkpoint_of("$2")} AS checkpoint, y.jobcenter_id, y.year, j.land,
+       {", ".join(f"a.{name}" for name in TargetResult.model_fields)}
 FROM views.agreement_years AS y LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+  LEFT JOIN views.attainment AS a ON a.agreement_id = y.agreement_id
 WHERE y.agreement_id = $1
+ORDER BY a.ordinal
 """
+"""One agreement's results and the attainment checkpoint they stand at, in one statement (its
+own snapshot): a row per target, or one without a target (`target_id` null) when it has none."""
 SELECT_RESULTS = f"""
 SELECT a.*, j.land, count(*) OVER () AS total
 FROM views.attainment a LEFT JOIN views.jobcenters j USING (jobcenter_id)
@@ -96,17 +102,16 @@ async def attainment_answer(
             raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
         response.headers["X-Position"] = str(position)
         return result.model_copy(update={"position": position})
-    async with read.snapshot(response, "attainment") as connection:
-        known = await connection.fetchrow(SELECT_AGREEMENT_YEAR, agreement_id)
-        if known is None or not caller.sees(known["land"], known["jobcenter_id"]):
-            raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
-        rows = await connection.fetch(
-            SELECT_RESULTS, agreement_id, None, None, None, None, 1000, 0, *caller.scope_args()
-        )
+    await read.reached("attainment")
+    rows = await read.store.pool.fetch(SELECT_AGREEMENT_RESULTS, agreement_id, "attainment")
+    if not rows or not caller.sees(rows[0]["land"], rows[0]["jobcenter_id"]):
+        raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
+    known = rows[0]
+    response.headers["X-Position"] = str(known["checkpoint"])
     return AgreementAttainment(
         agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], year=known["year"],
-        position=int(response.headers["X-Position"]),
-        targets=[TargetResult(**target_result(row)) for row in rows],
+        position=known["checkpoint"],
+        targets=[TargetResult(**target_result(row)) for row in rows if row["target_id"]],
     )  # fmt: skip
 
 
