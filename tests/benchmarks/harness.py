@@ -13,7 +13,9 @@ from rich.console import Console
 
 from tests.benchmarks.national import encode, is_hostile, national_workload
 
-PHASES = ("append", "e2e", "rebuild", "asof", "query", "backlog", "hostile", "memory")
+PHASES = (
+    "append", "e2e", "rebuild", "asof", "query", "api", "backlog", "hostile", "memory",
+)  # fmt: skip
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
 DEFAULT_OUT = Path(".zs/bench/results.json")

@@ -20,7 +20,7 @@ from tests.benchmarks.harness import (
     zs_executable,
 )
 from tests.benchmarks.national import encode, is_hostile, national_workload
-from tests.benchmarks.phases_loaded import phase_asof, phase_query, phase_rebuild
+from tests.benchmarks.phases_loaded import phase_api, phase_asof, phase_query, phase_rebuild
 from tests.benchmarks.system import (
     Progress_,
     System,
@@ -114,6 +114,7 @@ async def phase_loaded(config: Config, report: Report, wanted: set[str]) -> None
             ("rebuild", lambda: phase_rebuild(config, system.env, system.database_url, report)),
             ("asof", lambda: phase_asof(config, system, report, last.head)),
             ("query", lambda: phase_query(config, system, report)),
+            ("api", lambda: phase_api(config, system, report)),
         ):
             if name in wanted and not (name == "rebuild" and rebuilt):
                 await guarded(config, report, name, run)

@@ -7,11 +7,13 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 from rich.console import Console
 from rich.progress import Progress
 
+from tests.benchmarks.cpu import Sampler
 from tests.benchmarks.harness import Config, Report, build_workload, percentile
 from tests.benchmarks.system import (
     System,
@@ -74,6 +76,9 @@ async def phase_e2e(config: Config, report: Report) -> None:
     async with running_system(config, "e2e") as system:
         connection = await asyncpg.connect(system.database_url)
         profiler = profiled(config, system, "e2e")
+        sampler = Sampler(system.process.pid, system.database_url,
+                          urlsplit(system.database_url).path.lstrip("/"))  # fmt: skip
+        sampling = asyncio.create_task(sampler.run())
         try:
             timeline = Timeline()
             began = time.perf_counter()
@@ -84,8 +89,11 @@ async def phase_e2e(config: Config, report: Report) -> None:
             await publishing
             timeline.published_s = time.perf_counter() - began
             last = await followed
+            sampling.cancel()
+            await asyncio.wait([sampling])
             unexpected = await unexpected_rejections(connection)
         finally:
+            sampling.cancel()
             if profiler is not None:
                 await asyncio.to_thread(stop, profiler)
             await connection.close()
@@ -127,6 +135,30 @@ async def phase_e2e(config: Config, report: Report) -> None:
     report.add("e2e: projection lag p50 / p99 (events, worst projection)", "—",
                f"{percentile(lags, 0.5):,.0f} / {percentile(lags, 0.99):,.0f}",
                p50=percentile(lags, 0.5), p99=percentile(lags, 0.99))  # fmt: skip
+    report_cpu(report, sampler, published)
     wrongly = sum(int(row["n"]) for row in unexpected)
     report.add("e2e: valid messages rejected / not recorded", "0 / 0",
                f"{wrongly:,} / {missing:,}", wrongly == 0 and missing == 0)  # fmt: skip
+
+
+def report_cpu(report: Report, sampler: Sampler, messages: int) -> None:
+    """CPU per message over every process and PostgreSQL's backends, CPU seconds and peak RSS
+    per process (from `/proc`, sampled while the year went through)."""
+    used = sampler.by_label()
+    total = sum(entry["cpu_s"] for entry in used.values())
+    per_message_ms = total / messages * 1000
+    report.add("e2e: CPU per message, every process and PostgreSQL", "≤ 0.3 ms",
+               f"{per_message_ms:.2f} ms ({total:.1f} CPU s / {messages:,} messages)",
+               per_message_ms <= 0.3, ms=per_message_ms, cpu_s=total)  # fmt: skip
+    report.add("e2e: CPU seconds per process", "—", ", ".join(
+        f"{label} {entry['cpu_s']:.1f}" + (f" ({entry['processes']:.0f})"
+                                           if entry["processes"] > 1 else "")
+        for label, entry in used.items()
+    ), **{label: entry["cpu_s"] for label, entry in used.items()})  # fmt: skip
+    tree = sampler.tree_peak_rss_mb()
+    report.add("e2e: peak RSS of the `zs up` tree (sum of each process's peak)", "≤ 400 MB",
+               f"{tree:.0f} MB: " + ", ".join(
+                   f"{label} {entry['peak_rss_mb']:.0f}" for label, entry in used.items()
+                   if label != "postgres backend"),
+               tree <= 400, mb=tree)  # fmt: skip
+    report.details["cpu"] = {"per_message_ms": per_message_ms, "by_process": used}

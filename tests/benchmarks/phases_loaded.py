@@ -1,6 +1,7 @@
 """Phases on a loaded system: rebuild of each projection, as-of attainment, the query API."""
 
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -15,8 +16,15 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.benchmarks.harness import Config, Report, auth_headers, percentile, zs_executable
-from tests.benchmarks.system import System, stop
+from tests.benchmarks.harness import (
+    Config,
+    Report,
+    auth_headers,
+    free_port,
+    percentile,
+    zs_executable,
+)
+from tests.benchmarks.system import System, spawn, stop
 
 WRK_SCRIPT = """
 local paths = {}
@@ -242,3 +250,117 @@ async def phase_query(config: Config, system: System, report: Report) -> None:
                 report.add(f"query {name}", "—", value, rps=result["rps"], p50_ms=p50,
                            p99_ms=p99)  # fmt: skip
     report.details["query"] = results
+
+
+async def figure_paths(system: System) -> list[str]:
+    """`/figures?jobcenter_id=J&indicator=I&year=Y` for the figures the view holds."""
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT DISTINCT jobcenter_id, indicator, left(period, 4) AS year FROM views.figures"
+        )
+    finally:
+        await connection.close()
+    return [f"/figures?jobcenter_id={r['jobcenter_id']}&indicator={r['indicator']}"
+            f"&year={r['year']}" for r in rows]  # fmt: skip
+
+
+async def running_peer(system: System, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`tests.benchmarks.peer` on the system's database and signing key, once it answers."""
+    port = free_port()
+    key = Path(system.env["ZS_DATA_DIR"]) / "auth" / "signing-key.pem"
+    process = spawn(
+        [sys.executable, "-m", "tests.benchmarks.peer", "--database-url", system.database_url,
+         "--signing-key", str(key), "--port", str(port)],
+        system.env, workdir / "peer.log", str(Path.cwd()),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the peer exited: {(workdir / 'peer.log').read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                await http.get(f"{base}/peer/agreements/none")
+                return process, base
+            await asyncio.sleep(0.2)
+    stop(process)
+    raise TimeoutError("the peer did not answer within 60 s")
+
+
+def api_workers(system: System) -> int:
+    """The API worker processes `zs up` runs (its children named `api-worker`)."""
+    children = Path(f"/proc/{system.process.pid}/task/{system.process.pid}/children")
+    count = 0
+    with contextlib.suppress(OSError):
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError):
+                count += b"api-worker" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return count
+
+
+async def phase_api(config: Config, system: System, report: Report) -> None:
+    """wrk (20 connections) on the attainment, health and figures endpoints and on the bare
+    FastAPI + asyncpg peer (one process, the same token checked per request), in the same run:
+    the peer before and after the API, their mean the denominator."""
+    agreements = [agreement_id for agreement_id, _ in await agreement_positions(system)]
+    rng = random.Random(config.seed)
+    rng.shuffle(agreements)
+    figures = await figure_paths(system)
+    rng.shuffle(figures)
+    runs = (
+        ("peer", [f"/peer/agreements/{a}" for a in agreements]),
+        ("GET /agreements/{id}/attainment", [f"/agreements/{a}/attainment" for a in agreements]),
+        ("GET /health", ["/health"]),
+        ("GET /figures?jobcenter_id=J&indicator=I&year=Y", figures),
+        ("peer again", [f"/peer/agreements/{a}" for a in agreements]),
+    )
+    results: dict[str, dict[str, Any]] = {}
+    workers = api_workers(system)
+    with tempfile.TemporaryDirectory(prefix="zs-bench-api-") as workdir:
+        peer, peer_base = await running_peer(system, Path(workdir))
+        try:
+            for name, paths in runs:
+                paths_file = Path(workdir) / "paths.txt"
+                paths_file.write_text("\n".join(paths) + "\n")
+                base = peer_base if name.startswith("peer") else system.api
+                config.console.print(f"api: {name} ({len(paths):,} paths)")
+                results[name] = await asyncio.to_thread(
+                    load_generator, base, paths_file, config.scale.query_seconds, system.token,
+                    Path(workdir),
+                )  # fmt: skip
+        finally:
+            stop(peer)
+    peer_rps = (results["peer"]["rps"] + results["peer again"]["rps"]) / 2
+    peer_p99 = max(results["peer"]["p99_us"], results["peer again"]["p99_us"]) / 1000
+
+    def shown(name: str) -> str:
+        result = results[name]
+        errors = f", {result['errors']:,} errors" if result["errors"] else ""
+        return (f"{result['rps']:,.0f} req/s, p50 {result['p50_us'] / 1000:.1f} / "
+                f"p99 {result['p99_us'] / 1000:.1f} ms{errors}")  # fmt: skip
+
+    attainment = results["GET /agreements/{id}/attainment"]
+    p99 = attainment["p99_us"] / 1000
+    report.add("api: GET /agreements/{id}/attainment, wrk 20 connections",
+               "≥ 2,000 req/s, p99 ≤ 20 ms", shown("GET /agreements/{id}/attainment"),
+               attainment["rps"] >= 2000 and p99 <= 20 and not attainment["errors"],
+               rps=attainment["rps"], p99_ms=p99, workers=workers)  # fmt: skip
+    report.add("api: the peer (bare FastAPI + asyncpg, one process, token checked)", "—",
+               f"{peer_rps:,.0f} req/s (mean of before {results['peer']['rps']:,.0f} and after "
+               f"{results['peer again']['rps']:,.0f}), p99 ≤ {peer_p99:.1f} ms",
+               rps=peer_rps, p99_ms=peer_p99)  # fmt: skip
+    ratio = attainment["rps"] / peer_rps
+    per_process = ratio / max(workers, 1)
+    report.add(f"api: attainment ÷ peer ({workers} API worker processes)", "≥ 0.8 per process",
+               f"{ratio:.2f} ({per_process:.2f} per process)", per_process >= 0.8,
+               ratio=ratio, per_process=per_process, workers=workers)  # fmt: skip
+    health = results["GET /health"]
+    report.add("api: GET /health", "≥ 3,000 req/s", shown("GET /health"),
+               health["rps"] >= 3000 and not health["errors"], rps=health["rps"])  # fmt: skip
+    figure = results["GET /figures?jobcenter_id=J&indicator=I&year=Y"]
+    report.add("api: GET /figures?jobcenter_id=J&indicator=I&year=Y", "≥ 1,500 req/s",
+               shown("GET /figures?jobcenter_id=J&indicator=I&year=Y"),
+               figure["rps"] >= 1500 and not figure["errors"], rps=figure["rps"],
+               p99_ms=figure["p99_us"] / 1000)  # fmt: skip
+    report.details["api"] = {"workers": workers, "runs": results}

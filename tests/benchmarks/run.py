@@ -140,7 +140,7 @@ async def run_async(config: Config, report: Report) -> None:
     wanted = set(config.only)
     if "e2e" in wanted:
         await guarded(config, report, "e2e", lambda: phase_e2e(config, report))
-    if wanted & {"rebuild", "asof", "query"}:
+    if wanted & {"rebuild", "asof", "query", "api"}:
         await guarded(config, report, "load", lambda: phase_loaded(config, report, wanted))
     if wanted & {"backlog", "hostile"}:
         from tests.benchmarks import bench_backlog
