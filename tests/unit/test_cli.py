@@ -98,19 +98,25 @@ def test_the_answers_round_computed_numbers_to_two_decimals() -> None:
     assert answer_number(Decimal(10**20)) == 10**20  # counts stay exact
 
 
-def test_metrics_show_the_service_processes_counters_with_their_own(tmp_path: Path) -> None:
-    """`zs up`'s ingest counts in a child process; `/metrics` sums it with the API's."""
-    child = "from services.pipeline import metrics; metrics.ENVELOPES.labels('rejected').inc(3)"
+def test_metrics_show_every_processs_counters_and_the_gauges_as_last_set(tmp_path: Path) -> None:
+    """Under `zs up` every process (the services and each API worker) keeps its metrics in one
+    folder; whichever worker answers `/metrics` sums the counters and shows a gauge as last
+    set, whatever this process counted outside the folder."""
     environment = {"PATH": "", METRICS_DIR_VARIABLE: str(tmp_path)}
-    subprocess.run([sys.executable, "-c", child], env=environment, cwd=ROOT, check=True)
-    before = metrics.ENVELOPES.labels("rejected")._value.get()
-    metrics.ENVELOPES.labels("rejected").inc(2)
+    for child in (
+        "from services.pipeline import metrics; metrics.ENVELOPES.labels('rejected').inc(3)",
+        "from services.pipeline import metrics; metrics.ENVELOPES.labels('rejected').inc(2)",
+        "from services.api import metrics; metrics.HEAD.set(7)",
+        "from services.api import metrics; metrics.HEAD.set(9)",
+    ):
+        subprocess.run([sys.executable, "-c", child], env=environment, cwd=ROOT, check=True)
+    metrics.ENVELOPES.labels("rejected").inc(4)  # not in the folder: not shown
 
-    exposed = generate_latest(exposed_metrics(tmp_path)).decode()
+    exposed = generate_latest(exposed_metrics(tmp_path)).decode().splitlines()
 
-    line = f'zs_ingest_envelopes_total{{outcome="rejected"}} {before + 5:.1f}'
-    assert line in exposed.splitlines()
+    assert 'zs_ingest_envelopes_total{outcome="rejected"} 5.0' in exposed
     assert exposed.count("# TYPE zs_ingest_envelopes_total counter") == 1
+    assert "zs_store_head_position 9.0" in exposed
 
 
 def test_make_run_installs_the_runtime_alone_and_make_test_the_dev_extras(tmp_path: Path) -> None:
