@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from events.catalogue import FIGURE_TYPES, ComparisonTypeAssigned, JobcenterRegistered
+from events.envelope import json_number
 from events.log import RecordedEvent, Selection, figures_stream
 from events.store import EventStore
 from infra.roles import DbRole
@@ -99,7 +100,7 @@ def plan(
     for figure in table.figures:
         fraction = (figure.value, figure.numerator, figure.denominator)
         before = earlier.get(figure.key)
-        if before is not None and same(before, fraction):
+        if before == fraction:  # Decimals: `1,50` equals `1,5`
             unchanged += 1
             continue
         kind = "MonthlyFigureReported" if before is None else "MonthlyFigureCorrected"
@@ -107,8 +108,8 @@ def plan(
         data: dict[str, Any] = {
             "jobcenter_id": figure.jobcenter_id, "indicator": figure.indicator,
             "breakdown": figure.breakdown, "period": figure.period,
-            "value": json_number(figure.value), "numerator": json_number(figure.numerator),
-            "denominator": json_number(figure.denominator),
+            "value": as_json(figure.value), "numerator": as_json(figure.numerator),
+            "denominator": as_json(figure.denominator),
             "status": status(figure.period, publication),
         }  # fmt: skip
         if before is not None:
@@ -127,17 +128,9 @@ def repeats(sent: dict[str, Any], before: dict[str, Any] | None) -> bool:
     return before is not None and all(before.get(k) == v for k, v in sent["data"].items())
 
 
-def same(before: Fraction, now: Fraction) -> bool:
-    """Whether two vintages publish the same numbers (`1,50` equals `1,5`)."""
-    return all(a == b for a, b in zip(before, now, strict=True))
-
-
-def json_number(value: Decimal | None) -> int | float | None:
-    """A number as JSON carries it: an int when integral (the contract's precision keeps a
-    float exact; docs/contract.md)."""
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)
+def as_json(value: Decimal | None) -> int | float | None:
+    """A number as the envelope's JSON carries it (`null` for none)."""
+    return None if value is None else json_number(value)
 
 
 def envelope(message: str, kind: str, at: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +278,6 @@ def import_command(
             outcome = asyncio.run(go(urls))
     if outcome is None:
         report_faults(file, faults)
-    assert outcome is not None
     planned, tally = outcome
     summary(table, planned)
     if dry_run or not planned.envelopes:
