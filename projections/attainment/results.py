@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from events.catalogue import FIGURE_TYPES
 from events.envelope import json_number
 from events.log import RecordedEvent
 from projections.attainment.answers import AgreementAttainment, TargetResult
@@ -41,6 +42,10 @@ class TargetChange(BaseModel):
     event_id: str
     event_type: str
     recorded_at: datetime
+    occurred_at: datetime | None = None
+    """When the source published the event (its envelope's `occurred_at`)."""
+    period: str | None = None
+    """The month a monthly figure event is about (`YYYY-MM`); None for other events."""
     old: dict[str, Any] | None
     new: dict[str, Any] | None
 
@@ -85,6 +90,8 @@ def change(
         event_id=str(event.event_id),
         event_type=event.type,
         recorded_at=event.recorded_at,
+        occurred_at=event.occurred_at,
+        period=event.data.get("period") if event.type in FIGURE_TYPES else None,
         old=old,
         new=new,
     )

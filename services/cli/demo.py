@@ -115,8 +115,7 @@ ODW_2022_GOALS: tuple[Goal, ...] = (
      "freiwillig schon 2022 (ab 2023 verpflichtend): gleichberechtigte Teilhabe von Frauen und "
      "Männern am Arbeitsmarkt, belegt durch Kennzahlen.", ()),
     ("llu-beobachtung", "Leistungen zum Lebensunterhalt", "Die Summe der Leistungen zum "
-     "Lebensunterhalt wird im Jahresverlauf 2022 genau beobachtet (Indikator llu_eur, ohne "
-     "Zielwert).", ()),
+     "Lebensunterhalt wird im Jahresverlauf 2022 genau beobachtet (ohne Zielwert).", ()),
     ("reha", "Menschen mit Behinderungen", "Nachhaltige Förderung der Integration von Menschen "
      "mit Behinderungen: Zusammenarbeit mit Rehabilitationsträgern verstärken, regional "
      "verfügbare Angebote zielführend nutzen.", ()),

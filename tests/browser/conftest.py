@@ -2,8 +2,8 @@
 port) driven through Debian's Chromium by Playwright. Run with `make test-browser`; never
 `playwright install` (Chromium comes from `apt-get install chromium`).
 
-Screenshots of every page go to `ZS_SCREENSHOT_DIR` (default `.zs/screenshots/`), named at the
-end of the run."""
+Screenshots of every page, at 1440 px and at 390 px wide, go to `ZS_SCREENSHOT_DIR` (default
+`.ci/artifacts/screenshots/`, the CI artefact folder), named at the end of the run."""
 
 import os
 import signal
@@ -29,7 +29,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-SCREENSHOTS = Path(os.environ.get("ZS_SCREENSHOT_DIR", ROOT / ".zs" / "screenshots"))
+SCREENSHOTS = Path(os.environ.get("ZS_SCREENSHOT_DIR", ROOT / ".ci" / "artifacts" / "screenshots"))
+WIDTHS = (1440, 390)
+"""Screenshot widths: a laptop and a phone."""
 READY_TIMEOUT_S = 120
 BAD_ENVELOPES: list[Any] = [
     {"message_id": "browser-bad-1", "source": "browser-test", "type": "MonthlyFigureReported",
@@ -76,9 +78,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("zs-browser")
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
     env |= {"ZS_HTTP_PORT": str(free_port()), "ZS_DATA_DIR": str(workdir / ".zs")}
+    log = workdir / "zs-up.log"
     process = subprocess.Popen(
         [ZS, "up"], cwd=workdir, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        stderr=log.open("w"), text=True, start_new_session=True,
     )  # fmt: skip
     try:
         assert process.stdout is not None
@@ -92,9 +95,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 url = words[1]
             if len(words) == 2 and words[0] == "token":
                 TOKENS["auditor"] = words[1]
-        assert url, "zs up did not announce its API"
+        assert url, f"zs up did not announce its API: {log.read_text()[-3000:]}"
         TOKENS["source"] = issue(env, workdir, "--role", "source", "--source", "browser-test")
         TOKENS["reader-he"] = issue(env, workdir, "--role", "reader", "--land", "DE-HE")
+        TOKENS["reader-nw"] = issue(env, workdir, "--role", "reader", "--land", "DE-NW")
+        TOKENS["reader-odw"] = issue(env, workdir, "--role", "reader", "--jobcenter", "06437")
+        TOKENS["admin"] = issue(env, workdir, "--role", "admin")
         while not demo_projected(url):
             assert time.monotonic() < deadline, (
                 f"the demo data was not projected in time: /health says "
@@ -106,8 +112,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ).raise_for_status()
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=60)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=60)
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +133,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh page at laptop size; fails the test on a JavaScript error."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="de-DE")
+    context = browser.new_context(
+        viewport={"width": WIDTHS[0], "height": 900}, locale="de-DE", accept_downloads=True
+    )
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -135,12 +144,19 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == []
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot of `page` as `<name>.png` in the run's folder."""
+def screenshot(page: Page, name: str) -> list[Path]:
+    """Save full-page screenshots of `page` at each of `WIDTHS` as `<name>-<width>.png` in the
+    run's folder; the page is left at its first width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    size = page.viewport_size or {"width": WIDTHS[0], "height": 900}
+    paths = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": size["height"]})
+        path = SCREENSHOTS / f"{name}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        paths.append(path)
+    page.set_viewport_size(size)
+    return paths
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

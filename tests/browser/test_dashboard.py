@@ -14,6 +14,9 @@ pytestmark = pytest.mark.browser
 
 STATUS = {"achieved": "erreicht", "missed": "verfehlt", "on_track": "auf Kurs",
           "at_risk": "gefährdet", "no_data": "keine Daten"}  # fmt: skip
+PLAN_BASIS = {"agreed_plan": "Soll: vereinbarter Monatsplan",
+              "prior_year_profile": "Soll: Verlauf des Vorjahres",
+              "linear": "Soll: gleichmäßig über das Jahr"}  # fmt: skip
 NONE = "\u2013"
 """What the dashboard shows for a missing value (an en dash)."""
 
@@ -95,7 +98,11 @@ def test_portfolio_filters_ask_the_api(page: Page, api: str) -> None:
     assert [shown.nth(i).get_attribute("data-target") for i in range(shown.count())] == [
         row["target_id"] for row in missed
     ]
-    assert "status=missed" in (page.get_attribute("#portfolio-csv", "href") or "")
+    assert "status=missed" in page.url and "year=2021" in page.url  # the filters are in the URL
+    page.reload()
+    page.wait_for_selector("main[data-ready=true]")
+    assert page.locator("tr.target-row").count() == count
+    assert page.input_value("#f-status") == "missed"
 
 
 def test_agreement_draws_each_targets_trajectory(page: Page, api: str) -> None:
@@ -121,7 +128,13 @@ def test_agreement_draws_each_targets_trajectory(page: Page, api: str) -> None:
         assert card.locator("svg circle.point.corrected").count() == corrected
         assert card.locator("svg line.forecast").count() == (0 if target["final"] else 1)
     sums = [t for t in result["targets"] if t["aggregation"] == "sum"]
-    assert page.locator("svg line.expected").count() == len(sums)
+    assert sums and all(len(t["plan_path"]) == 12 for t in sums)
+    for target in sums:  # the Soll is the answer's plan path, labelled by its basis
+        card = page.locator(f'.target-card[data-target="{target["target_id"]}"]')
+        assert (
+            card.locator("svg path.plan-path").get_attribute("data-basis") == target["plan_basis"]
+        )
+        assert card.locator(".plan-basis").inner_text() == PLAN_BASIS[target["plan_basis"]]
 
 
 def test_closed_agreement_shows_final_results_and_dialogs(page: Page, api: str) -> None:
@@ -205,8 +218,9 @@ def test_rejections_list_code_reason_and_source(page: Page, api: str) -> None:
     assert rows.count() == len(rejections) >= 2
     for index, rejection in enumerate(rejections):
         row = rows.nth(index)
-        assert row.locator("td.code").inner_text() == rejection["code"]
-        assert row.locator("td.reason").inner_text() == rejection["reason"]
+        assert row.get_attribute("data-code") == rejection["code"]
+        assert row.locator(".code-name").inner_text() != rejection["code"]  # a German name
+        assert row.locator(".detail").text_content() == rejection["reason"]
     assert "browser-test" in page.locator("#rejections").inner_text()
 
 
@@ -239,4 +253,5 @@ def test_a_reader_of_one_land_sees_no_other_land(page: Page, api: str) -> None:
 
     assert outside, "the demo has agreements outside Hesse"
     assert lands and not lands & set(outside)
-    assert "not_found" in page.locator("main").inner_text()
+    assert page.locator('main .error[data-code="not_found"]').count() == 1
+    assert "außerhalb Ihres Bereichs" in page.locator("main").inner_text()

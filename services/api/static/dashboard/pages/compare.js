@@ -1,0 +1,81 @@
+/* Comparison: one indicator's attainment over the jobcenters of a Land, as bars and a table. */
+
+import { apiAll, claims, jobcenters, query } from "../api.js";
+import { attainmentBars } from "../charts.js";
+import { BREAKDOWN, indicatorName, landName, pct, withUnit } from "../de.js";
+import { cellNum, empty, errorBox, h, select, show, statusBadge } from "../dom.js";
+import { keepParams } from "../nav.js";
+
+export default {
+  id: "compare",
+  title: "Vergleich",
+  roles: ["reader", "auditor"],
+  render,
+};
+
+async function render(main, _arg, params) {
+  const scope = claims();
+  const [everything, centres] = await Promise.all([apiAll("/attainment"), jobcenters()]);
+  const state = { land: "", year: "", indicator: "", breakdown: "total", sort: "value-desc", ...params };
+  const lands = [...new Set(everything.map((r) => r.land).filter(Boolean))].sort();
+  const heading = h("h1", {}, "Vergleich: ein Indikator über die Jobcenter eines Landes");
+  if (!lands.length) {
+    show(main, heading, empty("compare-empty", scope.federal
+      ? "Es liegen noch keine Ziele vor, die sich vergleichen ließen."
+      : "In Ihrem Bereich liegen noch keine Ziele vor, die sich vergleichen ließen."));
+    return;
+  }
+  if (!lands.includes(state.land)) state.land = lands.includes(scope.lands[0]) ? scope.lands[0] : lands.includes("DE-HE") ? "DE-HE" : lands[0];
+  const inLand = () => everything.filter((r) => r.land === state.land);
+  const years = () => [...new Set(inLand().map((r) => String(r.year)))].sort();
+  const indicators = () => [...new Set(inLand().filter((r) => String(r.year) === String(state.year)).map((r) => r.indicator))].sort();
+  const controls = h("div", { class: "filters" });
+  const chart = h("div", { id: "compare-chart", class: "card" });
+  show(main, heading, controls, chart);
+
+  function fixDefaults() {
+    if (!years().includes(String(state.year))) state.year = years().slice(-1)[0] || "";
+    if (!indicators().includes(state.indicator)) {
+      state.indicator = indicators().includes("integrations") ? "integrations" : indicators()[0] || "";
+    }
+  }
+  function drawControls() {
+    fixDefaults();
+    keepParams(state);
+    const set = (key) => (e) => { state[key] = e.target.value; drawControls(); load(); };
+    show(controls,
+      select("c-land", "Land", lands.map((l) => [l, landName(l)]), state.land, set("land")),
+      select("c-year", "Jahr", years().map((y) => [y, y]), state.year, set("year")),
+      select("c-indicator", "Indikator", indicators().map((i) => [i, indicatorName(i)]), state.indicator, set("indicator")),
+      select("c-breakdown", "Aufteilung", Object.entries(BREAKDOWN), state.breakdown, set("breakdown")),
+      select("c-sort", "Sortierung", [["value-desc", "Zielerreichung absteigend"], ["value-asc", "Zielerreichung aufsteigend"], ["name", "Jobcenter (A–Z)"]],
+        state.sort, (e) => { state.sort = e.target.value; keepParams(state); load(); }));
+  }
+  async function load() {
+    try {
+      const rows = (await apiAll("/attainment" + query({ land: state.land, year: state.year, indicator: state.indicator })))
+        .filter((r) => r.breakdown === state.breakdown);
+      show(chart, rows.length ? compareView(rows, centres, state.sort)
+        : empty("compare-empty", "Für diese Auswahl liegen noch keine Ziele vor."));
+    } catch (error) { show(chart, errorBox(error)); }
+  }
+  drawControls();
+  await load();
+}
+
+function compareView(rows, centres, sort) {
+  const name = (r) => (centres[r.jobcenter_id] ? centres[r.jobcenter_id].name : "unbekanntes Jobcenter");
+  const sorted = [...rows].sort(sort === "name" ? (a, b) => name(a).localeCompare(name(b), "de")
+    : (a, b) => (sort === "value-asc" ? 1 : -1) * ((a.attainment_pct ?? -1) - (b.attainment_pct ?? -1)));
+  const table = h("table", { id: "compare-table" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Jobcenter"), h("th", { scope: "col" }, "Zielvereinbarung"),
+      h("th", { scope: "col", class: "num" }, "Zielwert"), h("th", { scope: "col", class: "num" }, "Ist"),
+      h("th", { scope: "col", class: "num" }, "Prognose"), h("th", { scope: "col", class: "num" }, "Zielerreichung"),
+      h("th", { scope: "col" }, "Status"))),
+    h("tbody", {}, sorted.map((r) => h("tr", { "data-jobcenter": r.jobcenter_id },
+      h("td", {}, name(r)), h("td", {}, h("a", { href: `#/agreement/${encodeURIComponent(r.agreement_id)}` }, `${r.year}: ${r.label || indicatorName(r.indicator)}`)),
+      cellNum(withUnit(r.target_value, r.unit), r.target_value, "target-value"), cellNum(withUnit(r.actual, r.unit), r.actual, "actual"),
+      cellNum(withUnit(r.forecast, r.unit), r.forecast, "forecast"), cellNum(pct(r.attainment_pct), r.attainment_pct, "attainment"),
+      h("td", {}, statusBadge(r.status))))));
+  return h("div", {}, h("div", { class: "chart-scroll" }, attainmentBars(sorted, name, "compare-svg")), h("div", { class: "table-scroll" }, table));
+}

@@ -1,0 +1,10 @@
+/* The dashboard's pages in navigation order. A page is a module whose default export is
+   {id, title, roles, render(main, arg, params)}; add a page by adding its module here. */
+
+import agreement from "./agreement.js";
+import compare from "./compare.js";
+import portfolio from "./portfolio.js";
+import rejections from "./rejections.js";
+import timetravel from "./timetravel.js";
+
+export const PAGES = [portfolio, agreement, timetravel, compare, rejections];

@@ -1,0 +1,136 @@
+/* Portfolio: every agreement with its targets' attainment, grouped by Land and year, filtered
+   (filters kept in the URL). Agreements without quantitative targets are listed too. */
+
+import { apiAll, claims, jobcenters, query } from "../api.js";
+import { attainmentBar } from "../charts.js";
+import {
+  STATUS, breakdownName, indicatorName, landName, pct, withUnit,
+} from "../de.js";
+import { cellNum, downloadButton, empty, errorBox, h, select, show, statusBadge } from "../dom.js";
+import { keepParams } from "../nav.js";
+
+const FILTERS = ["land", "year", "indicator", "status"];
+
+export default {
+  id: "portfolio",
+  title: "Portfolio",
+  roles: ["reader", "auditor"],
+  render,
+};
+
+async function render(main, _arg, params) {
+  const scope = claims();
+  const filters = Object.fromEntries(FILTERS.map((key) => [key, params[key] || ""]));
+  if (!("land" in params) && !scope.federal && scope.lands.length === 1) {
+    filters.land = scope.lands[0];  // a Land's reader lands in its Land
+    keepParams(filters);
+  }
+  const [everything, agreements, centres] = await Promise.all([
+    apiAll("/attainment"), apiAll("/agreements"), jobcenters()]);
+  const distinct = (rows, key) => [...new Set(rows.map((row) => row[key]).filter((v) => v !== null))].sort();
+  const byId = Object.fromEntries(agreements.map((a) => [a.agreement_id, a]));
+  const lands = scope.federal ? distinct(agreements, "land") : [...new Set([...scope.lands, ...distinct(agreements, "land")])].sort();
+  const change = (key) => (event) => { filters[key] = event.target.value; keepParams(filters); refresh(); };
+  const filterBar = h("div", { class: "filters" },
+    select("f-land", "Land", [["", scope.federal ? "alle Länder" : "alle Länder Ihres Bereichs"], ...lands.map((l) => [l, landName(l)])],
+      filters.land, change("land")),
+    select("f-year", "Jahr", [["", "alle Jahre"], ...distinct(agreements, "year").map((y) => [y, y])], filters.year, change("year")),
+    select("f-indicator", "Indikator",
+      [["", "alle Indikatoren"], ...distinct(everything, "indicator").map((i) => [i, indicatorName(i)])],
+      filters.indicator, change("indicator")),
+    select("f-status", "Status", [["", "alle"], ...Object.entries(STATUS)], filters.status, change("status")),
+    downloadButton("portfolio-csv", "CSV herunterladen", () => "/attainment" + query({ ...filters, format: "csv" }), "portfolio.csv"),
+  );
+  const results = h("div", { id: "portfolio-results" });
+  show(main, h("h1", {}, "Portfolio: Zielerreichung je Land und Jahr"), scopeNote(scope, centres), filterBar, results);
+
+  async function refresh() {
+    try {
+      const rows = await apiAll("/attainment" + query(filters));
+      const narrowed = filters.indicator || filters.status;
+      const withoutTargets = narrowed ? [] : agreements.filter((a) =>
+        (!filters.land || a.land === filters.land) && (!filters.year || String(a.year) === filters.year) &&
+        !everything.some((row) => row.agreement_id === a.agreement_id));
+      show(results, rows.length || withoutTargets.length
+        ? portfolioTables(rows, withoutTargets, centres, byId)
+        : empty("portfolio-empty", emptyReason(scope, filters)));
+    } catch (error) { show(results, errorBox(error)); }
+  }
+  await refresh();
+}
+
+/** Which part of the country the caller sees. */
+export function scopeNote(scope, centres) {
+  if (scope.federal) return null;
+  const parts = [...scope.lands.map(landName), ...scope.jobcenters.map((id) => (centres[id] ? centres[id].name : `Jobcenter ${id}`))];
+  return h("p", { class: "scope-note", id: "scope-note" }, `Ihr Bereich: ${parts.join(", ")}`);
+}
+
+function emptyReason(scope, filters) {
+  if (filters.land && !scope.federal && !scope.lands.includes(filters.land) && !scope.jobcenters.length) {
+    return `${landName(filters.land)} liegt außerhalb Ihres Bereichs.`;
+  }
+  if (filters.land && !scope.federal && !scope.lands.includes(filters.land)) {
+    return `In ${landName(filters.land)} liegt kein Jobcenter Ihres Bereichs mit Zielen für diese Auswahl.`;
+  }
+  const where = filters.land ? ` in ${landName(filters.land)}` : "";
+  return `Für diese Auswahl${where} liegen noch keine Ziele vor.`;
+}
+
+function agreementRow(agreement, centres) {
+  const centre = centres[agreement.jobcenter_id];
+  return h("tr", { class: "agreement-row", "data-agreement-row": agreement.agreement_id }, h("td", { colspan: 10 },
+    h("a", { href: `#/agreement/${encodeURIComponent(agreement.agreement_id)}` }, agreement.title || `Zielvereinbarung ${agreement.year}`),
+    " · ", centre ? centre.name : "Jobcenter unbekannt"));
+}
+
+function portfolioTables(rows, withoutTargets, centres, byId) {
+  const groups = new Map();
+  const add = (land, year, item) => {
+    const key = `${land ?? ""}|${year}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(item);
+  };
+  for (const row of rows) add(row.land, row.year, { row });
+  for (const agreement of withoutTargets) add(agreement.land, agreement.year, { agreement });
+  const sections = [];
+  for (const [key, group] of [...groups].sort()) {
+    const [land, year] = key.split("|");
+    const body = h("tbody");
+    let current = null;
+    for (const { row, agreement } of group) {
+      if (agreement) {
+        body.append(agreementRow(agreement, centres),
+          h("tr", { class: "no-targets-row", "data-agreement": agreement.agreement_id },
+            h("td", { colspan: 10, class: "muted" }, "Keine quantitativen Ziele vereinbart (nur qualitative Ziele).")));
+        continue;
+      }
+      if (row.agreement_id !== current) {
+        current = row.agreement_id;
+        body.append(agreementRow(byId[row.agreement_id] || { agreement_id: row.agreement_id, jobcenter_id: row.jobcenter_id, year: row.year }, centres));
+      }
+      body.append(h("tr", { "data-agreement": row.agreement_id, "data-target": row.target_id, class: "target-row" },
+        h("td", {}, row.label || indicatorName(row.indicator)),
+        h("td", {}, indicatorName(row.indicator)),
+        h("td", {}, breakdownName(row.breakdown)),
+        cellNum(withUnit(row.target_value, row.unit), row.target_value, "target-value"),
+        cellNum(withUnit(row.actual, row.unit), row.actual, "actual"),
+        cellNum(withUnit(row.forecast, row.unit), row.forecast, "forecast"),
+        cellNum(pct(row.attainment_pct), row.attainment_pct, "attainment"),
+        h("td", {}, attainmentBar(row.attainment_pct, row.status)),
+        h("td", {}, statusBadge(row.status)),
+        h("td", {}, row.final ? "endgültig" : `${row.months_reported} von 12 Monaten`)));
+    }
+    sections.push(h("section", { class: "group", "data-land": land, "data-year": year },
+      h("h2", {}, `${landName(land || null)} · ${year}`),
+      h("div", { class: "table-scroll" }, h("table", {},
+        h("thead", {}, h("tr", {},
+          h("th", { scope: "col" }, "Ziel"), h("th", { scope: "col" }, "Indikator"), h("th", { scope: "col" }, "Aufteilung"),
+          h("th", { scope: "col", class: "num" }, "Zielwert"), h("th", { scope: "col", class: "num" }, "Ist"),
+          h("th", { scope: "col", class: "num" }, "Prognose"), h("th", { scope: "col", class: "num" }, "Zielerreichung"),
+          h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Balken")), h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "Stand"))),
+        body))));
+  }
+  return h("div", {}, sections);
+}
