@@ -43,6 +43,9 @@ TITLE = ParagraphStyle("title", parent=BODY, fontName=BOLD, fontSize=15, leading
 HEADING = ParagraphStyle("heading", parent=BODY, fontName=BOLD, fontSize=11.5, leading=15,
                          spaceBefore=8, spaceAfter=4)  # fmt: skip
 SUBHEADING = ParagraphStyle("subheading", parent=BODY, fontName=BOLD, spaceBefore=6)
+PORTFOLIO_CHUNK = 50
+"""Rows per table of a portfolio: a long table split page by page is laid out again at every
+split, so a portfolio of thousands of rows is a series of short tables."""
 PLAN_COLOUR, ACTUAL_COLOUR = colors.HexColor("#8a8f98"), colors.HexColor("#0b5cad")
 GRID = TableStyle([
     ("FONT", (0, 0), (-1, -1), FONT, 7.5), ("FONT", (0, 0), (-1, 0), BOLD, 7.5),
@@ -58,12 +61,15 @@ def _p(text: str, style: ParagraphStyle = SMALL) -> Paragraph:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
-           numeric: Sequence[int] = ()) -> Table:  # fmt: skip
-    """A table of text cells (wrapped), the columns in `numeric` right-aligned."""
-    cells = [[_p(text, NUMBER if n in numeric else SMALL) for n, text in enumerate(row)]
-             for row in rows]  # fmt: skip
+           numeric: Sequence[int] = (), wrapped: Sequence[int] | None = None) -> Table:  # fmt: skip
+    """A table of text cells, the columns in `numeric` right-aligned; the cells of the columns
+    in `wrapped` (default: all) wrap, the others stay on one line (much faster to lay out)."""
+    wrap = range(len(header)) if wrapped is None else wrapped
+    cells = [[_p(text, NUMBER if n in numeric else SMALL) if n in wrap else text
+              for n, text in enumerate(row)] for row in rows]  # fmt: skip
     table = Table([[_p(h, SMALL) for h in header], *cells], colWidths=widths, repeatRows=1)
     table.setStyle(GRID)
+    table.setStyle([("ALIGN", (n, 1), (n, -1), "RIGHT") for n in numeric if n not in wrap])
     return table
 
 
@@ -292,7 +298,9 @@ def portfolio_pdf(report: PortfolioReport) -> bytes:
         _p("Bericht zur Zielerreichung", HEADING), _p(title, TITLE), Spacer(1, 3 * mm),
         _p(f"Stand: Position {provenance.position} vom {german.moment(provenance.recorded_at)}, "
            f"Kettenhash {provenance.hash}", BODY),
-        Spacer(1, 3 * mm), _table(header, rows, widths, numeric=range(5, 9)),
+        Spacer(1, 3 * mm),
+        *(_table(header, rows[n : n + PORTFOLIO_CHUNK], widths, range(5, 9), wrapped=(4,))
+          for n in range(0, len(rows), PORTFOLIO_CHUNK)),
     ]  # fmt: skip
     footer = _footer(f"{title} · Position {provenance.position}")
     document.build(story, onFirstPage=footer, onLaterPages=footer)

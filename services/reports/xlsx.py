@@ -21,6 +21,8 @@ from services.reports.content import AgreementReport, PortfolioReport, Provenanc
 Cell = str | int | float | date | datetime | None
 DATE_FORMAT = "DD.MM.YYYY"
 TIME_FORMAT = "DD.MM.YYYY HH:MM"
+WRAP = 60
+"""Texts longer than this (or of several lines) wrap in their cell."""
 UNIT_SUFFIX = {"eur": ' "€"', "percent": ' "%"', "count": ""}
 
 
@@ -59,14 +61,16 @@ def _sheet(
     sheet.append(list(header))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for i, row in enumerate(rows):
-        sheet.append(list(row))
+    wrapped = Alignment(vertical="top", wrap_text=True)
+    for i, row in enumerate(rows):  # a style set per cell costs: only where one is needed
         row_units = units[i] if i < len(units) else ()
-        for n, cell in enumerate(sheet[sheet.max_row]):
-            number_format = _format(cell.value, row_units[n] if n < len(row_units) else "count")
+        for n, cell_value in enumerate(row):
+            cell = sheet.cell(row=i + 2, column=n + 1, value=cell_value)
+            number_format = _format(cell_value, row_units[n] if n < len(row_units) else "count")
             if number_format:
                 cell.number_format = number_format
-            cell.alignment = Alignment(vertical="top", wrap_text=isinstance(cell.value, str))
+            elif isinstance(cell_value, str) and (len(cell_value) > WRAP or "\n" in cell_value):
+                cell.alignment = wrapped
     for n, name in enumerate(header, start=1):
         width = max([len(name), *(len(str(r[n - 1])) for r in rows if r[n - 1] is not None)])
         sheet.column_dimensions[get_column_letter(n)].width = min(max(width + 2, 10), 60)
