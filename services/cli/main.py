@@ -1,6 +1,6 @@
 """The `zs` command: its root, the service commands (`up`, `ingest`, `relay`, `project`, `api`,
-`check`), `publish` and `migrate`; `import` and each command group (`audit`, `projections`,
-`token`, `schema`, `asyncapi`) have a module of their own."""
+`check`), `publish` and `migrate`; `import` and each command group (`audit`, `demo`,
+`projections`, `token`, `schema`, `asyncapi`) have a module of their own."""
 
 import asyncio
 import contextlib
@@ -30,6 +30,7 @@ from services.bootstrap import (
 from services.cli.asyncapi import asyncapi
 from services.cli.audit import audit
 from services.cli.ba_import import import_command
+from services.cli.demos import demos
 from services.cli.projections import projections
 from services.cli.publish import NotJson, Tally, publish_lines, read_lines, sender_routes
 from services.cli.report import report
@@ -42,6 +43,7 @@ app = typer.Typer(help="Zielsteuerung: SGB II target agreements, event-sourced."
 app.add_typer(schema, name="schema")
 app.add_typer(asyncapi, name="asyncapi")
 app.add_typer(audit, name="audit")
+app.add_typer(demos, name="demo")
 app.add_typer(projections, name="projections")
 app.add_typer(tokens, name="token")
 app.command("import")(import_command)
@@ -69,12 +71,17 @@ def up(
     demo: bool = typer.Option(
         True, help="Load the demo data (published agreements) on first start."
     ),
+    national: bool = typer.Option(
+        False,
+        help="Load the national demo (404 jobcenters, three years) on first start, after the "
+        "demo data (a few minutes; `zs demo national` loads it later).",
+    ),
 ) -> None:
     """Run everything until Ctrl-C: the HTTP API and dashboard (ZS_API_WORKERS worker
     processes on one port), the ingest, relay and projector, each in a child process; on
     embedded PostgreSQL and Redis under ZS_DATA_DIR unless ZS_DATABASE_URL and ZS_BROKER_URL
     are set. One per data folder."""
-    run_up(get_settings(), load_demo=demo)
+    run_up(get_settings(), demos=[*(["seed"] if demo else []), *(["national"] if national else [])])
 
 
 def require_servers(roles: Collection[DbRole]) -> None:

@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 import structlog
 import typer
@@ -16,13 +18,13 @@ import uvicorn
 import uvloop
 from rich.console import Console
 
+from events.store import EventStore
 from infra.database import redact
 from infra.embedded import broker_passwords
 from infra.settings import Settings
 from services.api.status import look
 from services.bootstrap import (
     AlreadyRunning,
-    Running,
     Servers,
     api_and_processes,
     api_worker,
@@ -31,6 +33,7 @@ from services.bootstrap import (
     sole_up,
 )
 from services.cli.demo import demo_envelopes
+from services.cli.national import SOURCES, national_envelopes
 from services.cli.publish import Tally, publish_lines
 from services.cli.tokens import demo_token
 from services.pipeline.run import Part
@@ -43,11 +46,31 @@ PROJECTED_POLL_S = 0.2
 
 DEMO_WAIT_S = 300.0
 """How long loading the demo waits for the ingest to settle it and the projector to apply it."""
+NATIONAL_WAIT_S = 1800.0
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A set of demo data `zs up` can load on its first start."""
+
+    description: str
+    envelopes: Callable[[], Sequence[Mapping[str, object]]]
+    wait_s: float
+    """How long loading it waits for the ingest to settle it and the projector to apply it."""
+
+
+DEMOS = {
+    "seed": Demo("demo data (published agreements)", demo_envelopes, DEMO_WAIT_S),
+    "national": Demo(
+        "national demo (404 jobcenters, three years)", national_envelopes, NATIONAL_WAIT_S
+    ),
+}
 
 
 def demo_sources() -> list[str]:
-    """The sources of the demo data: `zs up`'s broker channels unless ZS_BROKER_SOURCES is set."""
-    return sorted({str(envelope["source"]) for envelope in demo_envelopes()})
+    """The sources of the demo data (the seed's and the national demo's): `zs up`'s broker
+    channels unless ZS_BROKER_SOURCES is set."""
+    return sorted({str(envelope["source"]) for envelope in demo_envelopes()} | set(SOURCES))
 
 
 def with_default_sources(settings: Settings) -> Settings:
@@ -57,29 +80,36 @@ def with_default_sources(settings: Settings) -> Settings:
     return settings.model_copy(update={"broker_sources": ",".join(demo_sources())})
 
 
-async def publish_demo(running: Running, settings: Settings, broker_url: str) -> Tally | None:
-    """Publish the demo data as the upstream systems would (each envelope to its source's
+async def publish_demo(
+    store: EventStore,
+    settings: Settings,
+    broker_url: str,
+    envelopes: Sequence[Mapping[str, object]],
+    wait_s: float = DEMO_WAIT_S,
+    console: Console | None = None,
+) -> Tally | None:
+    """Publish demo data as the upstream systems would (each envelope to its source's
     channel, as that source's broker user on the embedded broker) and wait until the
     projections have applied it; what became of it (None: not known in time)."""
-    envelopes = demo_envelopes()
     passwords = {} if settings.broker_url else broker_passwords(settings.data_dir)
     tally = await publish_lines(
-        running.store, broker_url, [json.dumps(e).encode() for e in envelopes], DEMO_WAIT_S,
-        Console(quiet=True), passwords=passwords, channels=settings.source_names,
+        store, broker_url, [json.dumps(e, ensure_ascii=False).encode() for e in envelopes],
+        wait_s, console or Console(quiet=True), passwords=passwords,
+        channels=settings.source_names,
     )  # fmt: skip
     log.info("demo data published to zs.ingest.<source>", envelopes=len(envelopes),
              recorded=tally and tally.recorded, rejected=tally and tally.rejected)  # fmt: skip
     if tally is not None:
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(DEMO_WAIT_S):
-                await projected(running)
+            async with asyncio.timeout(wait_s):
+                await projected(store)
     return tally
 
 
-async def projected(running: Running) -> None:
+async def projected(store: EventStore) -> None:
     """Return once every projection (and the relay) has applied the store's head."""
     while True:
-        status = await look(running.store)
+        status = await look(store)
         if status.database and not any(status.lag_events.values()):
             return
         await asyncio.sleep(PROJECTED_POLL_S)
@@ -124,11 +154,11 @@ async def serve(
     settings: Settings,
     urls: Servers,
     console: Console,
-    load_demo: bool,
+    demos: Sequence[str],
     parts: Collection[Part] = tuple(Part),
 ) -> None:
     """Start the services `parts` and the HTTP API's workers, each a child process of its own;
-    on the first start (empty store) with `load_demo`, load the demo data; announce the URLs
+    on the first start (empty store), load the `demos` (names in `DEMOS`); announce the URLs
     once ready (with the demo, once it is recorded and projected), run until SIGINT or SIGTERM
     (`zs api` runs no part: the API alone, publishing only its rejections)."""
     stop = asyncio.Event()
@@ -137,24 +167,44 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     with listening_socket(settings) as listening:
         async with api_and_processes(settings, urls, parts, listening) as running:
-            if load_demo and await running.store.last_position() == 0:
-                console.print("Loading the demo data (published agreements) ...")
-                console.file.flush()
-                demo = asyncio.create_task(publish_demo(running, settings, urls.broker_url))
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait([demo, stopped], return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if not demo.done():  # stopped while loading
-                    demo.cancel()
-                    await asyncio.wait([demo])
-                elif (tally := demo.result()) is not None:
-                    console.print(
-                        f"Demo data: {tally.recorded} recorded, {tally.rejected} rejected"
-                    )
+            if demos and await running.store.last_position() == 0:
+                await load_demos(running.store, settings, urls, console, demos, stop)
             if not stop.is_set():
                 announce(settings, urls, console)
                 log.info("ready", position=await running.store.last_position())
             await stop.wait()
+
+
+async def load_demos(
+    store: EventStore,
+    settings: Settings,
+    urls: Servers,
+    console: Console,
+    demos: Sequence[str],
+    stop: asyncio.Event,
+) -> None:
+    """Load the `demos` one after the other, each recorded and projected before the next;
+    return early once `stop` is set."""
+    for name in demos:
+        demo = DEMOS[name]
+        console.print(f"Loading the {demo.description} ...")
+        console.file.flush()
+        started = time.monotonic()
+        loading = asyncio.create_task(
+            publish_demo(store, settings, urls.broker_url, demo.envelopes(), demo.wait_s)
+        )
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([loading, stopped], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not loading.done():  # stopped while loading
+            loading.cancel()
+            await asyncio.wait([loading])
+            return
+        if (tally := loading.result()) is not None:
+            console.print(
+                f"Demo data: {tally.recorded} recorded, {tally.rejected} rejected "
+                f"({time.monotonic() - started:.0f} s)"
+            )
 
 
 async def serve_worker(settings: Settings, socket_fd: int, ready_fd: int) -> None:
@@ -187,11 +237,11 @@ def run_api(settings: Settings) -> None:
     console = Console(soft_wrap=True)
     urls = Servers(settings.database_url or "", settings.broker_url or "")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, urls, console, load_demo=False, parts=()))
+        asyncio.run(serve(settings, urls, console, demos=(), parts=()))
     console.print("stopped")
 
 
-def run_up(settings: Settings, load_demo: bool) -> None:
+def run_up(settings: Settings, demos: Sequence[str]) -> None:
     """Start the embedded servers as needed and serve until Ctrl-C; then stop them cleanly.
     One `zs up` per data folder: a second one is refused."""
     console = Console(soft_wrap=True)  # URLs stay on one line, whatever the width
@@ -203,7 +253,7 @@ def run_up(settings: Settings, load_demo: bool) -> None:
             servers(settings) as urls,
             noted_servers(settings, urls),
         ):
-            asyncio.run(serve(settings, urls, console, load_demo))
+            asyncio.run(serve(settings, urls, console, demos))
     except AlreadyRunning as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(1) from None
