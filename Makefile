@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 # lint, benchmarks); both pinned by requirements.lock, the one pin file.
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 
-.PHONY: run test test-contract test-browser lint bench lock clean
+.PHONY: run run-national test test-contract test-browser lint bench lock clean
 
 $(RUNTIME): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ $(INSTALLED): $(RUNTIME)
 
 run: $(RUNTIME)
 	$(BIN)/zs up
+
+run-national: $(RUNTIME)  ## `zs up` with the national demo too, on a data folder of its own
+	ZS_DATA_DIR=.zs-national $(BIN)/zs up --national
 
 test: $(INSTALLED)
 	$(BIN)/pytest
@@ -47,4 +50,4 @@ lock: $(INSTALLED)  ## re-pin every dependency after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^zielsteuerung' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .zs
+	rm -rf $(VENV) .zs .zs-national

@@ -82,8 +82,8 @@ TYPOLOGY_VERSION = "2024"
 # labour-market conditions, split by size and structure; not the published assignment).
 TYPES: tuple[tuple[str, str], ...] = (
     ("Ia", "Ländliche Gebiete mit sehr guter Arbeitsmarktlage, geringe Langzeitarbeitslosigkeit"),
-    ("Ib", "Ländliche Gebiete mit guter Arbeitsmarktlage und hoher saisonaler Dynamik"),
-    ("IIa", "Städtisch geprägte Gebiete mit guter Arbeitsmarktlage"),
+    ("Ib", "Ländlich geprägte Gebiete mit unterdurchschnittlicher Arbeitslosigkeit"),
+    ("IIa", "Städtisch geprägte Gebiete mit durchschnittlicher Arbeitslosigkeit"),
     ("IIb", "Ländliche Gebiete mit durchschnittlicher Arbeitsmarktlage"),
     ("IIc", "Verdichtete Gebiete mit durchschnittlicher Arbeitsmarktlage"),
     ("IIIa", "Ländliche Gebiete mit unterdurchschnittlicher Arbeitsmarktlage"),
@@ -254,12 +254,16 @@ class NationalDemo:
         months = month_index(LAST_YEAR + 1, 1) - self.first_month
         elb, ltb, integrations, integrations_women, llu = [], [], [], [], []
         level = jc.elb
+        trend = rng.gauss(-0.0008, 0.0015)  # a month: about -1 % a year, give or take 2 %
+        year_form = 1.0
         for offset in range(months):
-            level *= rng.gauss(1.0005, 0.004)
+            if (self.first_month + offset) % 12 == 0:
+                year_form = rng.gauss(1.0, 0.05)
+            level *= 1.0 + trend + rng.gauss(0.0, 0.002)
             elb.append(round(level))
             ltb.append(round(level * LTB_SHARE * rng.uniform(0.995, 1.005)))
             season = SEASON[(self.first_month + offset) % 12]
-            count = round(level * INTEGRATION_RATE * jc.performance * season
+            count = round(level * INTEGRATION_RATE * jc.performance * year_form * season
                           * rng.uniform(0.9, 1.1))  # fmt: skip
             integrations.append(count)
             integrations_women.append(round(count * WOMEN_SHARE * rng.uniform(0.9, 1.1)))
@@ -276,6 +280,13 @@ class NationalDemo:
                         {"jobcenter_id": jc.jobcenter_id, "name": jc.name, "land": jc.land,
                          "kind": jc.kind})
                for jc in self.jobcenters]  # fmt: skip
+        names = dict(TYPES)
+        out += [envelope(f"type-{jc.jobcenter_id}-{year}", BA, "ComparisonTypeAssigned",
+                         f"{year}-01-15T08:00:00Z",
+                         {"jobcenter_id": jc.jobcenter_id, "year": year,
+                          "type_code": jc.type_code, "type_name": names[jc.type_code],
+                          "typology": TYPOLOGY, "typology_version": TYPOLOGY_VERSION})
+                for year in self.years for jc in self.jobcenters]  # fmt: skip
         return out
 
     # -- runs 2 and 3: the agreements ------------------------------------------------------
@@ -343,7 +354,7 @@ class NationalDemo:
         series = self.series[jc.jobcenter_id]
         before = slice(month_index(year - 1, 1) - self.first_month,
                        month_index(year, 1) - self.first_month)  # fmt: skip
-        ambition = rng.uniform(0.97, 1.07)
+        ambition = rng.uniform(0.95, 1.04)
         if target_id == "integrations-total":
             return round(sum(series["integrations"][before]) * ambition)
         if target_id == "integrations-women":
@@ -355,7 +366,7 @@ class NationalDemo:
             numerator, denominator = self.k2_parts(series, last)
             return round(100 * numerator / denominator * ambition, 1)
         if target_id == "k3-total":
-            return round(rng.uniform(-3.0, 0.5), 1)
+            return round(rng.uniform(-2.5, 0.5), 1)
         return round(rng.uniform(55.0, 62.0), 1)  # k2e3
 
     # -- run 4: the figures ----------------------------------------------------------------

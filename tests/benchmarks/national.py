@@ -29,6 +29,7 @@ from typing import Any
 from events.catalogue import parse_envelope
 from events.log import NewEvent
 from events.recording import new_event
+from services.cli.national import LAENDER as DEMO_LAENDER
 
 Envelope = dict[str, Any]
 Message = Envelope | bytes
@@ -47,33 +48,11 @@ OVERSIZE_BYTES = 70_000
 CORRECTION_REASON = "Revision der BA-Statistik nach Ablauf der dreimonatigen Wartezeit"
 BUDGET_LINE = "eingliederung"
 
-# Land: (ISO code, district-key prefix, jobcenters); 404 in all.
-LAENDER: tuple[tuple[str, str, int], ...] = (
-    ("DE-SH", "01", 15), ("DE-HH", "02", 1), ("DE-NI", "03", 43), ("DE-HB", "04", 2),
-    ("DE-NW", "05", 53), ("DE-HE", "06", 26), ("DE-RP", "07", 36), ("DE-BW", "08", 44),
-    ("DE-BY", "09", 96), ("DE-SL", "10", 6), ("DE-BE", "11", 12), ("DE-BB", "12", 18),
-    ("DE-MV", "13", 8), ("DE-SN", "14", 13), ("DE-ST", "15", 14), ("DE-TH", "16", 17),
-)  # fmt: skip
+# Land: (ISO code, district-key prefix, jobcenters); 404 in all: the national demo's table.
+LAENDER: tuple[tuple[str, str, int], ...] = tuple(row[:3] for row in DEMO_LAENDER)
 NATIONAL_JOBCENTERS = sum(count for _, _, count in LAENDER)
 ZKT_SHARE = 104 / 404
-LAND_MINISTRY = {
-    "DE-SH": "Ministerium für Soziales Schleswig-Holstein",
-    "DE-HH": "Behörde für Arbeit Hamburg",
-    "DE-NI": "Niedersächsisches Ministerium für Soziales, Arbeit und Gleichstellung",
-    "DE-HB": "Senatorin für Arbeit Bremen",
-    "DE-NW": "Ministerium für Arbeit, Gesundheit und Soziales NRW (MAGS)",
-    "DE-HE": "Hessisches Ministerium für Soziales und Integration (HMSI)",
-    "DE-RP": "Ministerium für Arbeit, Soziales, Transformation und Digitalisierung RLP",
-    "DE-BW": "Ministerium für Wirtschaft, Arbeit und Tourismus Baden-Württemberg",
-    "DE-BY": "Bayerisches Staatsministerium für Familie, Arbeit und Soziales",
-    "DE-SL": "Ministerium für Arbeit, Soziales, Frauen und Gesundheit Saarland",
-    "DE-BE": "Senatsverwaltung für Integration, Arbeit und Soziales Berlin",
-    "DE-BB": "Ministerium für Soziales, Gesundheit, Integration Brandenburg",
-    "DE-MV": "Ministerium für Soziales, Gesundheit und Sport Mecklenburg-Vorpommern",
-    "DE-SN": "Sächsisches Staatsministerium für Wirtschaft, Arbeit und Verkehr",
-    "DE-ST": "Ministerium für Arbeit, Soziales, Gesundheit Sachsen-Anhalt",
-    "DE-TH": "Thüringer Ministerium für Arbeit, Soziales, Gesundheit",
-}
+LAND_MINISTRY = {row[0]: row[4] for row in DEMO_LAENDER}
 REGIONAL_DIRECTORATE = "Bundesagentur für Arbeit, Regionaldirektion"
 
 # Series: (indicator, breakdowns, kind); kind decides how a month's value is drawn.

@@ -20,6 +20,43 @@ STARTUP_S = 120.0
 """How long a service process may take to import and install its signal handlers."""
 
 
+BANNER_TIMEOUT_S = 240
+"""The first start loads the demo (about 300 envelopes) before it announces itself."""
+
+
+def environment(data_dir: Path, port: int, **settings: str) -> dict[str, str]:
+    """This process's environment without ZS_ settings, then the given ones."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    return env | {"ZS_DATA_DIR": str(data_dir), "ZS_HTTP_PORT": str(port)} | settings
+
+
+def start(env: dict[str, str], log: Path, *args: str) -> "subprocess.Popen[str]":
+    """`zs up ARGS` with its stderr in `log`."""
+    with log.open("w") as stderr:
+        return subprocess.Popen(
+            [ZS, "up", *args], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+
+
+def banner(process: "subprocess.Popen[str]") -> dict[str, str]:
+    """The announced URLs keyed by their first word (empty if `zs up` ended first)."""
+    assert process.stdout is not None
+    announced: dict[str, str] = {}
+    deadline = time.monotonic() + BANNER_TIMEOUT_S
+    while "database" not in announced and "broker" not in announced:
+        line = process.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            return announced
+        if len(words := line.split()) == 2:
+            announced[words[0]] = words[1]
+    return announced
+
+
+def zs(env: dict[str, str], *args: str) -> "subprocess.CompletedProcess[str]":
+    """A `zs` command run to its end."""
+    return subprocess.run([ZS, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
 def catches_sigterm(pid: int) -> bool:
     """Whether process `pid` has installed a SIGTERM handler (Linux: its `SigCgt` mask), so a
     SIGTERM stops it cleanly rather than killing it the default way."""

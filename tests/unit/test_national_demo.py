@@ -115,3 +115,14 @@ def test_runs_of_one_source_each_valid_where_it_stands(small: list[Envelope]) ->
         _, event = parse_envelope(json.loads(json.dumps(message)))
         known.check(event, datetime.fromisoformat(message["occurred_at"]).date())
         known.apply(event)
+
+
+def test_every_jobcenter_has_a_comparison_type_each_year(national: list[Envelope]) -> None:
+    types = [e["data"] for e in national if e["type"] == "ComparisonTypeAssigned"]
+    ids = {jc["jobcenter_id"] for jc in registered(national)}
+    for year in (2024, 2025, 2026):
+        assert {t["jobcenter_id"] for t in types if t["year"] == year} == ids
+    assert len(types) == 3 * 404
+    by_code = Counter(t["type_code"] for t in types if t["year"] == 2026)
+    assert len(by_code) >= 10 and max(by_code.values()) < 150
+    assert len({(t["type_code"], t["type_name"]) for t in types}) == len(by_code)
