@@ -124,7 +124,11 @@ Year = Annotated[int | None, Query(ge=1, le=9999)]
 
 
 def storable_moment(value: datetime) -> datetime:
-    """`value`, if its UTC time (what the database compares) lies within years 1 to 9999."""
+    """`value`, if it names its time zone (the contract's rule for times; compared with the
+    recorded times, one without would fail) and its UTC time (what the database compares) lies
+    within years 1 to 9999."""
+    if value.tzinfo is None:
+        raise ValueError("the time needs a time zone, e.g. 2022-10-27T08:00:00Z")
     try:
         value.astimezone(UTC)
     except (OverflowError, ValueError):
@@ -133,8 +137,8 @@ def storable_moment(value: datetime) -> datetime:
 
 
 Moment = Annotated[datetime, AfterValidator(storable_moment)]
-"""A time filter (`since`, `as_of`, `as_published`): 422 when it has no UTC time the database
-could hold (`9999-12-31T23:59:59-23:59`), not 500."""
+"""A time filter (`since`, `as_of`, `as_published`): 422 when it names no time zone or has no
+UTC time the database could hold (`9999-12-31T23:59:59-23:59`), not 500."""
 
 
 async def jobcenter_land(reader: Reader, jobcenter_id: str) -> str | None:

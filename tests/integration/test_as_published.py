@@ -92,3 +92,12 @@ async def test_figures_as_published_with_revisions_and_flags(client: httpx.Async
     ]
     live = (await client.get("/figures")).json()
     assert (await client.get("/figures", params={"as_published": LATER})).json() == live
+
+
+async def test_a_time_without_a_zone_is_refused(client: httpx.AsyncClient) -> None:
+    """Times carry a time zone (contract, general conventions); before, comparing one without
+    with the recorded times answered 500."""
+    naive = await client.get("/agreements/odw/attainment", params={"as_published": MAY[:-1]})
+
+    assert naive.status_code == 422, naive.text
+    assert "time zone" in naive.text

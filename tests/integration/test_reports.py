@@ -313,3 +313,12 @@ async def test_a_key_figure_target_shows_its_type_position_as_the_api_answers_it
     assert (c["jobcenters"], c["median"], c["rank"]) == (4, -2, 2)
     assert "Rang 2 von 4 (niedriger ist besser)" in " ".join(text.split())
     assert "Median -2 %" in " ".join(text.split())
+
+
+async def test_a_time_without_a_zone_is_refused_and_no_file_made(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(f"/agreements/{ODW}/report", params={"since": "2022-08-01"})
+
+    assert response.status_code == 422, response.text
+    assert "Content-Disposition" not in response.headers
