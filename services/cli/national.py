@@ -3,10 +3,12 @@ as upstream envelopes (docs/operations.md, "The national demo").
 
 `national_envelopes(jobcenters=404, years=3, seed=1)` builds them deterministically: 404
 jobcenters in 16 Länder (300 gE, 104 zkT), each with a district key and a comparison type per
-year; per jobcenter and year an agreement with six targets, closed in the April after its
-year; thirteen monthly series per jobcenter, published by the BA statistics after the
-three-month waiting period, a share first published preliminary within it and a few revised
-months later. The last year is `LAST_YEAR`, in progress: the demo stands on `HORIZON`.
+year; per year a federal agreement (members: the gE) and 16 Land agreements (members: the
+Land's zkT, or its gE where it has none), and per jobcenter an agreement, each with six
+targets and closed in the April after its year; thirteen monthly series per jobcenter,
+published by the BA statistics after the three-month waiting period, a share first published
+preliminary within it and a few revised months later. The last year is `LAST_YEAR`, in
+progress: the demo stands on `HORIZON`.
 
 Order: four runs of one source each (the registrations and types; the BA's agreements; the
 Länder's; the figures), each in `occurred_at` order, so every envelope is valid where it stands
@@ -278,7 +280,7 @@ class NationalDemo:
         registered = at(month_index(self.years[0] - 1, 11), 2)
         out = [envelope(f"jobcenter-{jc.jobcenter_id}", BA, "JobcenterRegistered", registered,
                         {"jobcenter_id": jc.jobcenter_id, "name": jc.name, "land": jc.land,
-                         "kind": jc.kind})
+                         "kind": jc.kind, "district_key": jc.district_key})
                for jc in self.jobcenters]  # fmt: skip
         names = dict(TYPES)
         out += [envelope(f"type-{jc.jobcenter_id}-{year}", BA, "ComparisonTypeAssigned",
@@ -292,55 +294,77 @@ class NationalDemo:
     # -- runs 2 and 3: the agreements ------------------------------------------------------
 
     def ba_agreements(self) -> list[Envelope]:
-        """The gE's agreements (the BA and the municipal carrier with the jobcenter)."""
-        return [e for jc in self.jobcenters if jc.kind == "gE" for year in self.years
-                for e in self.agreement(jc, year)]  # fmt: skip
+        """The federal agreement (the BMAS with the BA, for the gE) and the gE's agreements
+        (the BA and the municipal carrier with the jobcenter)."""
+        out = []
+        members = [jc for jc in self.jobcenters if jc.kind == "gE"]
+        for year in self.years:
+            if members:
+                out += self.agreement(
+                    f"bund-{year}", BA_AGREEMENTS, year, members, [BMAS, BA_NAME],
+                    f"Zielvereinbarung {year} zwischen BMAS und BA (§ 48b Abs. 1 Nr. 1 SGB II)",
+                    {"level": "federal"}, first_month=1,
+                )  # fmt: skip
+            for jc in members:
+                carrier = jc.name.removeprefix("Jobcenter ")
+                out += self.agreement(
+                    f"{jc.jobcenter_id}-{year}", BA_AGREEMENTS, year, [jc],
+                    [f"{REGIONAL_DIRECTORATE} ({jc.land})", carrier, jc.name],
+                    f"Zielvereinbarung {year} {jc.name}", {"jobcenter_id": jc.jobcenter_id},
+                )  # fmt: skip
+        return out
 
     def land_agreements(self) -> list[Envelope]:
-        """The zkT's agreements (the Land's ministry with the jobcenter)."""
-        return [e for jc in self.jobcenters if jc.kind == "zkT" for year in self.years
-                for e in self.agreement(jc, year)]  # fmt: skip
+        """Each Land's agreement with the BMAS, for its zkT (a Land without zkT: for its gE,
+        whose municipal carrier it is or steers), and the zkT's agreements (the Land's
+        ministry with the jobcenter)."""
+        out = []
+        for land, _, _, _, ministry in LAENDER:
+            in_land = [jc for jc in self.jobcenters if jc.land == land]
+            members = [jc for jc in in_land if jc.kind == "zkT"] or in_land
+            for year in self.years:
+                if members:
+                    out += self.agreement(
+                        f"land-{land.lower()}-{year}", LAND_AGREEMENTS, year, members,
+                        [BMAS, ministry], f"Zielvereinbarung {year} zwischen BMAS und {ministry}",
+                        {"level": "land", "land": land}, first_month=1,
+                    )  # fmt: skip
+                for jc in (jc for jc in in_land if jc.kind == "zkT"):
+                    out += self.agreement(
+                        f"{jc.jobcenter_id}-{year}", LAND_AGREEMENTS, year, [jc],
+                        [ministry, jc.name], f"Zielvereinbarung {year} {jc.name}",
+                        {"jobcenter_id": jc.jobcenter_id},
+                    )  # fmt: skip
+        return out
 
-    def agreement(self, jc: Jobcenter, year: int) -> list[Envelope]:
-        """A jobcenter's agreement for `year`: concluded with its targets in February or March,
-        closed in the April after the year (if that lies before the horizon)."""
-        agreement_id = f"{jc.jobcenter_id}-{year}"
-        source = BA_AGREEMENTS if jc.kind == "gE" else LAND_AGREEMENTS
-        ministry = next(row[4] for row in LAENDER if row[0] == jc.land)
-        carrier = jc.name.removeprefix("Kommunales ").removeprefix("Jobcenter ")
-        parties = [f"{REGIONAL_DIRECTORATE} ({jc.land})", carrier, jc.name] if jc.kind == "gE" \
-            else [ministry, jc.name]  # fmt: skip
-        rng = self.rng("agreement", jc.jobcenter_id, year)
-        signed = month_index(year, 2 + rng.randrange(2))
-        day = 1 + rng.randrange(27)
-        signed_on = f"{period_of(signed)}-{day:02d}"
+    def agreement(self, agreement_id: str, source: str, year: int, members: list[Jobcenter],
+                  parties: list[str], title: str, level: Envelope,
+                  first_month: int = 2) -> list[Envelope]:  # fmt: skip
+        """An agreement for `year`: concluded with its targets in `first_month` or the month
+        after (a roll-up with its members first), closed in the April after the year (if that
+        lies before the horizon)."""
+        rng = self.rng("agreement", agreement_id)
+        signed = month_index(year, first_month + rng.randrange(2))
+        signed_on = f"{period_of(signed)}-{1 + rng.randrange(27):02d}"
+        stamps = iter(range(60))
 
-        def event(key: str, type_: str, second: int, **data: Any) -> Envelope:
+        def event(key: str, type_: str, **data: Any) -> Envelope:
             return envelope(f"{agreement_id}-{key}", source, type_,
-                            f"{signed_on}T10:00:{second:02d}Z",
+                            f"{signed_on}T10:00:{next(stamps):02d}Z",
                             {"agreement_id": agreement_id, **data})  # fmt: skip
 
-        out = [event("concluded", "AgreementConcluded", 0, jobcenter_id=jc.jobcenter_id,
-                     year=year, parties=parties, signed_on=signed_on,
-                     title=f"Zielvereinbarung {year} {jc.name}")]  # fmt: skip
-        for number, (target_id, indicator, breakdown, comparator, unit, aggregation,
-                     label) in enumerate(TARGETS, start=1):  # fmt: skip
-            value = self.target_value(jc, year, target_id, rng)
-            out.append(
-                event(
-                    f"target-{target_id}",
-                    "TargetSet",
-                    number,
-                    target_id=target_id,
-                    indicator=indicator,
-                    breakdown=breakdown,
-                    comparator=comparator,
-                    value=value,
-                    unit=unit,
-                    aggregation=aggregation,
-                    label=label,
-                )
-            )
+        out = [event("concluded", "AgreementConcluded", **level, year=year, parties=parties,
+                     signed_on=signed_on, title=title)]  # fmt: skip
+        if "level" in level:
+            ids = [jc.jobcenter_id for jc in members]
+            out.append(event("members", "AgreementMembersSet", jobcenter_ids=ids))
+        for target_id, indicator, breakdown, comparator, unit, aggregation, label in TARGETS:
+            out.append(event(
+                f"target-{target_id}", "TargetSet", target_id=target_id, indicator=indicator,
+                breakdown=breakdown, comparator=comparator,
+                value=self.target_value(members, year, target_id, rng), unit=unit,
+                aggregation=aggregation, label=label,
+            ))  # fmt: skip
         closed = f"{year + 1}-04-{10 + rng.randrange(15):02d}"
         if f"{closed}T09:00:00Z" <= HORIZON:
             out.append(envelope(f"{agreement_id}-closed", source, "AgreementClosed",
@@ -348,23 +372,28 @@ class NationalDemo:
                                 {"agreement_id": agreement_id, "closed_on": closed}))  # fmt: skip
         return out
 
-    def target_value(self, jc: Jobcenter, year: int, target_id: str,
+    def target_value(self, members: list[Jobcenter], year: int, target_id: str,
                      rng: random.Random) -> int | float:  # fmt: skip
-        """A target near what the year before achieved, a little ambitious."""
-        series = self.series[jc.jobcenter_id]
+        """A target near what the members' summed series achieved the year before, a little
+        ambitious."""
+        series = [self.series[jc.jobcenter_id] for jc in members]
         before = slice(month_index(year - 1, 1) - self.first_month,
                        month_index(year, 1) - self.first_month)  # fmt: skip
         ambition = rng.uniform(0.95, 1.04)
+
+        def summed(name: str) -> int:
+            return sum(sum(one[name][before]) for one in series)
+
         if target_id == "integrations-total":
-            return round(sum(series["integrations"][before]) * ambition)
+            return round(summed("integrations") * ambition)
         if target_id == "integrations-women":
-            return round(sum(series["integrations_women"][before]) * ambition)
+            return round(summed("integrations_women") * ambition)
         if target_id == "ltb-total":
-            return round(sum(series["ltb"][before]) / 12 / ambition)
+            return round(summed("ltb") / 12 / ambition)
         if target_id == "k2-total":
-            last = before.stop - 1
-            numerator, denominator = self.k2_parts(series, last)
-            return round(100 * numerator / denominator * ambition, 1)
+            parts = [self.k2_parts(one, before.stop - 1) for one in series]
+            quota = sum(n for n, _ in parts) / sum(d for _, d in parts)
+            return round(100 * quota * ambition, 1)
         if target_id == "k3-total":
             return round(rng.uniform(-2.5, 0.5), 1)
         return round(rng.uniform(55.0, 62.0), 1)  # k2e3

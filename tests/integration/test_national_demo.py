@@ -4,14 +4,13 @@ agreement and figure; a second run records nothing new. The full national run is
 demo-national` (docs/operations.md), not part of the test suite."""
 
 import re
-from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
 from infra.embedded import free_port
-from services.cli.national import national_envelopes
+from services.cli.national import TARGETS, national_envelopes
 from tests.integration.processes import banner, environment, start, stop, zs
 
 VARIANT = ("--jobcenters", "20", "--years", "2")
@@ -20,7 +19,6 @@ VARIANT = ("--jobcenters", "20", "--years", "2")
 @pytest.mark.slow
 async def test_a_small_national_demo_through_the_broker_reaches_the_api(tmp_path: Path) -> None:
     expected = national_envelopes(jobcenters=20, years=2)
-    types = Counter(e["type"] for e in expected)
     env = environment(tmp_path / ".zs", free_port())
     process = start(env, tmp_path / "up.log", "--no-demo")
     try:
@@ -34,6 +32,7 @@ async def test_a_small_national_demo_through_the_broker_reaches_the_api(tmp_path
             attainment = (
                 await client.get("/attainment", params={"year": 2026, "limit": 500})
             ).json()
+            federal = (await client.get("/agreements/bund-2026")).json()
             one = expected[0]["data"]["jobcenter_id"]
             figures = (await client.get("/figures", params={"jobcenter_id": one})).json()
             compared = await client.get(
@@ -53,7 +52,12 @@ async def test_a_small_national_demo_through_the_broker_reaches_the_api(tmp_path
     assert ready.json()["position"] == len(expected)
     listed = jobcenters["items"] if isinstance(jobcenters, dict) else jobcenters
     assert len(listed) == 20
-    assert attainment["count"] == types["TargetSet"] // 2  # the year 2026
+    assert all(len(jc["district_key"]) == 5 for jc in listed)
+    registered = [e["data"] for e in expected if e["type"] == "JobcenterRegistered"]
+    ge = sorted(jc["jobcenter_id"] for jc in registered if jc["kind"] == "gE")
+    assert (federal["level"], federal["member_count"]) == ("federal", len(ge))
+    assert sorted(m["jobcenter_id"] for m in federal["members"]) == ge
+    assert attainment["count"] == 20 * len(TARGETS)  # the jobcenters' targets of 2026
     assert figures["count"] > 0
     assert compared.status_code == 200, compared.text
     [k2] = [item for item in compared.json()["items"] if item["breakdown"] == "total"]

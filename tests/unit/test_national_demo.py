@@ -2,6 +2,7 @@
 stands, figures published after the waiting period with preliminary months and corrections."""
 
 import json
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -51,13 +52,39 @@ def test_404_jobcenters_in_16_laender_300_ge_104_zkt(national: list[Envelope]) -
 def test_every_jobcenter_has_a_land_and_an_agreement_per_year(national: list[Envelope]) -> None:
     jobcenters = {jc["jobcenter_id"]: jc for jc in registered(national)}
     concluded = [e["data"] for e in national if e["type"] == "AgreementConcluded"]
-    assert Counter(a["year"] for a in concluded) == {2024: 404, 2025: 404, 2026: 404}
-    assert {a["jobcenter_id"] for a in concluded} == set(jobcenters)
+    own = [a for a in concluded if a.get("level", "jobcenter") == "jobcenter"]
+    assert Counter(a["year"] for a in own) == {2024: 404, 2025: 404, 2026: 404}
+    assert {a["jobcenter_id"] for a in own} == set(jobcenters)
     targets = Counter(e["data"]["agreement_id"] for e in national if e["type"] == "TargetSet")
+    assert len(targets) == 3 * (404 + 17)
     assert set(targets.values()) == {len(TARGETS)}
     closed = Counter(e["data"]["agreement_id"][-4:] for e in national
                      if e["type"] == "AgreementClosed")  # fmt: skip
-    assert closed == {"2024": 404, "2025": 404}  # 2026 is in progress
+    assert closed == {"2024": 421, "2025": 421}  # 2026 is in progress
+
+
+def test_17_roll_up_agreements_a_year_with_their_members(national: list[Envelope]) -> None:
+    jobcenters = {jc["jobcenter_id"]: jc for jc in registered(national)}
+    concluded = {e["data"]["agreement_id"]: e["data"] for e in national
+                 if e["type"] == "AgreementConcluded" and "level" in e["data"]}  # fmt: skip
+    members = {e["data"]["agreement_id"]: e["data"]["jobcenter_ids"] for e in national
+               if e["type"] == "AgreementMembersSet"}  # fmt: skip
+    assert set(members) == set(concluded)
+    for year in (2024, 2025, 2026):
+        of_year = {k: a for k, a in concluded.items() if a["year"] == year}
+        assert Counter(a["level"] for a in of_year.values()) == {"federal": 1, "land": 16}
+        federal = members[f"bund-{year}"]
+        assert sorted(federal) == sorted(k for k, jc in jobcenters.items() if jc["kind"] == "gE")
+        assert len({a.get("land") for a in of_year.values()}) == 17  # 16 Länder and None
+    for agreement_id, ids in members.items():
+        land = concluded[agreement_id].get("land")
+        if land is None:
+            continue
+        in_land = {k for k, jc in jobcenters.items() if jc["land"] == land}
+        zkt = {k for k in in_land if jobcenters[k]["kind"] == "zkT"}
+        assert set(ids) == (zkt or in_land)  # a Land without zkT: its gE
+    assert set(members["land-de-be-2026"]) == {k for k, jc in jobcenters.items()
+                                                if jc["land"] == "DE-BE"}  # fmt: skip
 
 
 def test_three_years_of_figures_after_the_waiting_period(national: list[Envelope]) -> None:
@@ -80,12 +107,17 @@ def test_three_years_of_figures_after_the_waiting_period(national: list[Envelope
     assert with_parts == {"k2", "k3", "k2e3"}
 
 
-def test_berlin_shares_one_district_key(national: list[Envelope]) -> None:
-    berlin = [jc for jc in registered(national) if jc["land"] == "DE-BE"]
+def test_district_keys_berlin_shares_one(national: list[Envelope]) -> None:
+    jobcenters = registered(national)
+    prefixes = {land: prefix for land, prefix, _, _, _ in LAENDER}
+    for jc in jobcenters:
+        assert re.fullmatch(r"\d{5}", jc["district_key"])
+        assert jc["district_key"][:2] == prefixes[jc["land"]]
+    berlin = [jc for jc in jobcenters if jc["land"] == "DE-BE"]
     assert len(berlin) == 12
-    assert all(jc["jobcenter_id"].startswith("11") for jc in berlin)
-    # The district key itself arrives with JobcenterRegistered.district_key (issue 19).
-    assert BERLIN_DISTRICT == "11000"
+    assert {jc["district_key"] for jc in berlin} == {BERLIN_DISTRICT}
+    others = [jc["district_key"] for jc in jobcenters if jc["land"] != "DE-BE"]
+    assert len(set(others)) == len(others) == 392
 
 
 def test_deterministic_with_stable_ids(small: list[Envelope]) -> None:
