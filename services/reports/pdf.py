@@ -41,8 +41,9 @@ SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.5, leading=9.5)
 NUMBER = ParagraphStyle("number", parent=SMALL, alignment=TA_RIGHT)
 TITLE = ParagraphStyle("title", parent=BODY, fontName=BOLD, fontSize=15, leading=19)
 HEADING = ParagraphStyle("heading", parent=BODY, fontName=BOLD, fontSize=11.5, leading=15,
-                         spaceBefore=8, spaceAfter=4)  # fmt: skip
-SUBHEADING = ParagraphStyle("subheading", parent=BODY, fontName=BOLD, spaceBefore=6)
+                         spaceBefore=8, spaceAfter=4, keepWithNext=1)  # fmt: skip
+SUBHEADING = ParagraphStyle("subheading", parent=BODY, fontName=BOLD, spaceBefore=6,
+                            keepWithNext=1)  # fmt: skip
 PORTFOLIO_CHUNK = 50
 """Rows per table of a portfolio: a long table split page by page is laid out again at every
 split, so a portfolio of thousands of rows is a series of short tables."""
@@ -57,7 +58,8 @@ GRID = TableStyle([
 
 
 def _p(text: str, style: ParagraphStyle = SMALL) -> Paragraph:
-    return Paragraph(escape(text), style)
+    """`text` as a paragraph, its line breaks kept."""
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
@@ -67,7 +69,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequenc
     wrap = range(len(header)) if wrapped is None else wrapped
     cells = [[_p(text, NUMBER if n in numeric else SMALL) if n in wrap else text
               for n, text in enumerate(row)] for row in rows]  # fmt: skip
-    table = Table([[_p(h, SMALL) for h in header], *cells], colWidths=widths, repeatRows=1)
+    head = [_p(h, NUMBER if n in numeric else SMALL) for n, h in enumerate(header)]
+    table = Table([head, *cells], colWidths=widths, repeatRows=1)
     table.setStyle(GRID)
     table.setStyle([("ALIGN", (n, 1), (n, -1), "RIGHT") for n in numeric if n not in wrap])
     return table
@@ -169,6 +172,8 @@ def _targets(report: AgreementReport) -> list[Flowable]:
             german.STATUS[r.status] + (" (endgültig)" if r.final else ""),
         ])  # fmt: skip
     widths = [w * mm for w in (48, 17, 18, 12, 20, 18, 24, 21)]
+    if not rows:
+        return [_p("Ziele und Zielerreichung", HEADING), _p("Keine quantitativen Ziele.", BODY)]
     flowables: list[Flowable] = [_p("Ziele und Zielerreichung", HEADING),
                                  _table(header, rows, widths, numeric=range(1, 7))]  # fmt: skip
     for line in report.targets:
@@ -226,9 +231,10 @@ def _budgets(report: AgreementReport) -> list[Flowable]:
     rows = [[line.budget_line, german.with_unit(line.allocated, "eur"),
              "\n".join(f"{german.period(d.period)}: {german.with_unit(d.amount_eur, 'eur')} "
                        f"({d.reason})" for d in line.deviations) or german.DASH,
-             german.with_unit(line.current, "eur"), "; ".join(line.measures) or german.DASH]
+             german.with_unit(line.current, "eur"),
+             "\n".join(f"• {m}" for m in line.measures) or german.DASH]
             for line in report.budget_lines]  # fmt: skip
-    widths = [w * mm for w in (30, 24, 50, 24, 50)]
+    widths = [w * mm for w in (36, 22, 46, 22, 52)]
     return [_p("Haushalt und Abweichungen", HEADING),
             _table(header, rows, widths, numeric=(1, 3))]  # fmt: skip
 
