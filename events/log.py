@@ -89,6 +89,8 @@ class Selection:
     types: Collection[str] | None = None
     until: int | None = None
     """Recorded at or before this position."""
+    after: int | None = None
+    """Recorded after this position."""
     published_by: datetime | None = None
     """Their envelope's `occurred_at` at or before this time."""
     fields: Mapping[str, Collection[str]] = field(default_factory=dict)
@@ -106,6 +108,7 @@ class Selection:
             (self.stream is None or event.stream_id == self.stream)
             and (self.types is None or event.type in self.types)
             and (self.until is None or event.position <= self.until)
+            and (self.after is None or event.position > self.after)
             and (self.published_by is None or event.occurred_at <= self.published_by)
             and all(data.get(name) in values for name, values in self.fields.items())
             and all(

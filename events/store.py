@@ -272,6 +272,8 @@ def selection_query(selection: Selection) -> tuple[str, list[object]]:
         conditions.append(f"type = ANY({argument(sorted(selection.types))}::text[])")
     if selection.until is not None:
         conditions.append(f"position <= {argument(selection.until)}")
+    if selection.after is not None:
+        conditions.append(f"position > {argument(selection.after)}")
     if selection.published_by is not None:
         conditions.append(f"occurred_at <= {argument(selection.published_by)}")
     for name, values in selection.fields.items():

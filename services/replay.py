@@ -2,18 +2,28 @@
 published at a time (the envelopes' `occurred_at`): for the as-of, as-published, history and
 vintages API and the audit commands. The events an agreement's result depends on are
 `projections.attainment.inputs`'s; the result itself is
-`projections.attainment.calculation.attainment`. Every read goes through the store's generic
-`select`."""
+`projections.attainment.calculation.attainment` (for the query API folded on from the
+agreement's nearest snapshot, `projections.attainment.snapshots`). Every read of the log goes
+through the store's generic `select`."""
 
+from dataclasses import replace
 from datetime import datetime
 
 from events.catalogue import FIGURE_TYPES
 from events.log import RecordedEvent, Selection, figures_stream
 from events.store import EventStore, Reader
 from projections.attainment.answers import AgreementAttainment
-from projections.attainment.calculation import attainment
-from projections.attainment.inputs import concluded_in, figure_inputs, jobcenter_of, own_events
+from projections.attainment.calculation import agreement_result, apply, attainment
+from projections.attainment.inputs import (
+    concluded_in,
+    figure_inputs,
+    jobcenter_of,
+    own_events,
+    relevant,
+)
+from projections.attainment.projection import ATTAINMENT
 from projections.attainment.results import TargetChange, walk
+from projections.attainment.snapshots import nearest_snapshot
 from projections.figures.calculation import Amounts, FigureRow, flags_by_key, fold_figures
 
 FigureKey = tuple[str, str, str, str]
@@ -93,6 +103,28 @@ async def attainment_at(
     """The agreement's attainment as it was known at `position`."""
     events = await agreement_events(store, agreement_id, position)
     return None if events is None else attainment(agreement_id, events)
+
+
+async def attainment_from_snapshot(
+    store: EventStore, agreement_id: str, position: int
+) -> AgreementAttainment | None:
+    """The same answer as `attainment_at`, folded from the agreement's nearest kept state at or
+    before `position` (`projections.attainment.snapshots`) through the events recorded after
+    it; from the start when none is kept. For the query API; `zs audit` folds the log whole."""
+    kept = await nearest_snapshot(store.pool, agreement_id, position, ATTAINMENT.version)
+    if kept is None:
+        return await attainment_at(store, agreement_id, position)
+    at, state = kept
+    agreement = state.agreement
+    own = replace(own_events(agreement_id, position), after=at)
+    figures = replace(figure_inputs(agreement, position), after=at)
+    events = sorted([*await store.select(store.pool, own),
+                     *await store.select(store.pool, figures)], key=_position)  # fmt: skip
+    for event in events:
+        data = relevant(agreement, event)
+        if data is not None:
+            apply(state, event, data)
+    return agreement_result(state, max([at, *(event.position for event in events)]))
 
 
 async def explain(

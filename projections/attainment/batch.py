@@ -29,9 +29,13 @@ from projections.attainment.calculation import (
     put_figure,
     touches,
 )
+from projections.attainment.codec import encode_state
 from projections.attainment.inputs import RELEVANT_TYPES, decode, jobcenter_of
 from projections.attainment.results import compared
 
+SNAPSHOT_EVERY = 200
+"""Events folded into an agreement between two of its snapshots (`snapshots.py`): about two a
+year (an agreement takes in its own events and its jobcenter's figures of two years)."""
 COMPACT = json.JSONEncoder(separators=(",", ":"))
 """`json.dumps(..., separators=(",", ":"))` without making an encoder for each row."""
 Seed = Callable[[AgreementConcluded, int], Iterable[tuple[Vintage, FigureKey, Month]]]
@@ -60,6 +64,9 @@ class Batch:
     orders: dict[str, list[str]] = field(default_factory=dict)
     """Agreement -> its target order before this batch changed it."""
     current: dict[tuple[str, str], Evaluation | None] = field(default_factory=dict)
+    snapshots: list[tuple[object, ...]] = field(default_factory=list)
+    """(agreement, position, state as JSON) every `snapshot_every` events of an agreement."""
+    snapshot_every: int = field(default_factory=lambda: SNAPSHOT_EVERY)
     by_year: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -113,6 +120,8 @@ class Batch:
             if key not in self.current:
                 self.current[key] = evaluate(state, target_id)
         apply(state, recorded, event, targets)
+        if state.events % self.snapshot_every == 0:
+            self.snapshots.append((agreement_id, position, CanonicalJson(encode_state(state))))
         for target_id in targets:
             key = (agreement_id, target_id)
             old, new = self.current[key], evaluate(state, target_id)
@@ -127,6 +136,11 @@ class Batch:
     def take_history(self) -> list[tuple[object, ...]]:
         """The history rows noted so far, forgetting them."""
         rows, self.history = self.history, []
+        return rows
+
+    def take_snapshots(self) -> list[tuple[object, ...]]:
+        """The snapshots taken so far, forgetting them."""
+        rows, self.snapshots = self.snapshots, []
         return rows
 
 

@@ -57,6 +57,8 @@ class State:
     revised: set[str] = field(default_factory=set)
     at_close: dict[str, Signature | None] = field(default_factory=dict)
     """Each target's signature at the close, moved on with every revision after it."""
+    events: int = 0
+    """How many events were folded into it since the conclusion (its snapshots' clock)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def apply(
     change (`touches`, computed here unless given)."""
     position = recorded.position
     touched = touches(state, event) if touched is None else touched
+    state.events += 1
     if state.closed_at is None and isinstance(event, FigureEvent):  # no arithmetic: no context
         put_figure(state, vintage(recorded), *figure_entry(event))
         return touched

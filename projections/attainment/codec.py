@@ -63,6 +63,7 @@ def encode_state(state: State) -> str:
         "closed_at": state.closed_at,
         "revised": sorted(state.revised),
         "at_close": {tid: _signature(sig) for tid, sig in state.at_close.items()},
+        "events": state.events,
     }
     return json.dumps(document, separators=(",", ":"))
 
@@ -96,4 +97,5 @@ def decode_state(document: dict[str, Any]) -> State:
             tid: None if sig is None else (_number(sig[0]), Decimal(sig[1]), sig[2], sig[3])
             for tid, sig in document["at_close"].items()
         },
+        events=document.get("events", 0),
     )

@@ -84,6 +84,14 @@ ATTAINMENT_DDL = (
     )
     """,
     """
+    CREATE TABLE {attainment_snapshots} (
+        agreement_id text   NOT NULL,
+        position     bigint NOT NULL,
+        state        jsonb  NOT NULL,
+        PRIMARY KEY (agreement_id, position)
+    )
+    """,
+    """
     CREATE TABLE {attainment_history} (
         agreement_id text        NOT NULL,
         target_id    text        NOT NULL,
@@ -127,6 +135,11 @@ ON CONFLICT (agreement_id, target_id) DO UPDATE SET
 """
 DELETE_RESULT = "DELETE FROM {attainment} WHERE agreement_id = $1 AND target_id = $2"
 SET_ORDINAL = "UPDATE {attainment} SET ordinal = $3 WHERE agreement_id = $1 AND target_id = $2"
+INSERT_SNAPSHOTS = """
+INSERT INTO {attainment_snapshots} (agreement_id, position, state)
+SELECT a, p, t::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(a, p, t)
+ON CONFLICT (agreement_id, position) DO NOTHING
+"""
 INSERT_HISTORY = """
 INSERT INTO {attainment_history} VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
 """
@@ -136,9 +149,12 @@ class AttainmentProjection:
     """Attainment per (agreement, target), with the history of its changes."""
 
     name = "attainment"
-    version = 2
+    version = 3
     """Raised with every change of its tables or its fold: the projector then rebuilds it."""
-    tables = ("agreement_years", "attainment", "attainment_history", "attainment_state")
+    tables = (
+        "agreement_years", "attainment", "attainment_history", "attainment_state",
+        "attainment_snapshots",
+    )  # fmt: skip
     types = RELEVANT_TYPES
     ddl = ATTAINMENT_DDL
 
@@ -233,6 +249,10 @@ async def write(connection: Connection, batch: Batch, tables: Mapping[str, str])
         await connection.executemany(SET_ORDINAL.format(**tables), moved)
     if history := batch.take_history():
         await connection.executemany(INSERT_HISTORY.format(**tables), history)
+    if snapshots := batch.take_snapshots():
+        await connection.execute(
+            INSERT_SNAPSHOTS.format(**tables), *map(list, zip(*snapshots, strict=True))
+        )
 
 
 ATTAINMENT = AttainmentProjection()

@@ -73,6 +73,7 @@ class AttainmentFold:
                 for agreement_id, state in batch.states.items()
             ],
             "attainment_history": batch.take_history(),
+            "attainment_snapshots": batch.take_snapshots(),
         }
 
 

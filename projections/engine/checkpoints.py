@@ -36,6 +36,15 @@ def checkpoint_of(parameter: str) -> str:
     )
 
 
+def version_of(parameter: str) -> str:
+    """A scalar subquery: the version of the live tables of the projection named by the query's
+    `parameter` (`FIRST_VERSION` without a row)."""
+    return (
+        f"(SELECT coalesce(max(version), {FIRST_VERSION}) FROM service.projection_versions "
+        f"WHERE projection = {parameter})"
+    )
+
+
 SELECT_CHECKPOINTS = "SELECT projection, position FROM service.checkpoints ORDER BY projection"
 FIRST_VERSION = 1
 """The version of tables built before versions were recorded (migration 0015)."""

@@ -15,7 +15,7 @@ from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, w
 from services.api.deps import Connection, Limit, Moment, Offset, ReadAtDep, Year, page_count
 from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
-from services.replay import attainment_at, attainment_published, position_of
+from services.replay import attainment_from_snapshot, attainment_published, position_of
 
 SELECT_AGREEMENT_RESULTS = f"""
 SELECT {checkpoint_of("$2")} AS checkpoint, y.jobcenter_id, y.year, j.land,
@@ -94,7 +94,7 @@ async def attainment_answer(
         await require_in_scope(read, caller, agreement_id)  # before the replay
         position = await position_of(read.store, as_of, as_of_position)
         result = (
-            await attainment_at(read.store, agreement_id, position)
+            await attainment_from_snapshot(read.store, agreement_id, position)
             if as_published is None
             else await attainment_published(read.store, agreement_id, position, as_published)
         )
