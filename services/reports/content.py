@@ -12,6 +12,7 @@ from events.anchor import event_at
 from events.catalogue import (
     FIGURE_TYPES,
     AgreementClosed,
+    AgreementMembersSet,
     BudgetAllocated,
     BudgetDeviationRecorded,
     DialogHeld,
@@ -27,7 +28,7 @@ from events.numbers import Presented
 from events.store import EventStore
 from projections.attainment.answers import PortfolioRow, TargetResult
 from projections.attainment.calculation import agreement_result, fold, trajectory
-from projections.attainment.inputs import decode, jobcenter_of
+from projections.attainment.inputs import decode
 from services.replay import agreement_events
 
 
@@ -112,6 +113,7 @@ class DialogLine(BaseModel):
 class CorrectionLine(BaseModel):
     """A correction of a monthly figure of a target's series: the vintage before and after."""
 
+    jobcenter_id: str
     indicator: str
     breakdown: str
     period: str
@@ -128,8 +130,11 @@ class AgreementReport(BaseModel):
     agreement_id: str
     title: str | None
     level: str
-    jobcenter_id: str
+    jobcenter_id: str | None
+    """None for a Land's or the federal agreement (`level` land or federal)."""
     jobcenter_name: str | None
+    members: list[str]
+    """A Land's or the federal agreement's member jobcenters (the latest list set)."""
     land: str | None
     year: int
     parties: list[str]
@@ -200,15 +205,18 @@ async def agreement_report(
         return None
     answer = agreement_result(state, position)
     concluded = state.agreement
-    registered = await _registration(store, jobcenter_of(concluded), position)
+    jobcenter_id = concluded.jobcenter_id  # None for a Land's or the federal agreement
+    registered = None
+    if jobcenter_id is not None:
+        registered = await _registration(store, jobcenter_id, position)
     own = [decode(e) for e in events if e.stream_id == agreement_stream(agreement_id)]
     series = {(t.indicator, t.breakdown) for t in answer.targets}
     closed = [event for event in own if isinstance(event, AgreementClosed)]
     return AgreementReport(
         agreement_id=agreement_id, title=concluded.title, level=concluded.level,
-        jobcenter_id=jobcenter_of(concluded),
+        jobcenter_id=jobcenter_id, members=_members(own),
         jobcenter_name=None if registered is None else registered.name,
-        land=None if registered is None else registered.land, year=concluded.year,
+        land=concluded.land if registered is None else registered.land, year=concluded.year,
         parties=list(concluded.parties), signed_on=concluded.signed_on,
         status="closed" if closed else "open", closed_on=closed[0].closed_on if closed else None,
         targets=[
@@ -231,6 +239,12 @@ async def _registration(
     found = [decode(event) for event in await store.select(store.pool, selection)]
     registrations = [event for event in found if isinstance(event, JobcenterRegistered)]
     return registrations[-1] if registrations else None
+
+
+def _members(own: list[DomainEvent]) -> list[str]:
+    """The latest member list set (none for a jobcenter's agreement)."""
+    lists = [list(e.jobcenter_ids) for e in own if isinstance(e, AgreementMembersSet)]
+    return lists[-1] if lists else []
 
 
 def _goals(own: list[DomainEvent]) -> list[GoalLine]:
@@ -290,24 +304,24 @@ def _corrections(
         (event for event in events if event.type in FIGURE_TYPES),
         key=lambda event: (event.occurred_at, event.position),
     )
-    in_force: dict[tuple[str, str, str], Decimal] = {}
+    in_force: dict[tuple[str, str, str, str], Decimal] = {}
     corrections = []
     for recorded in figures:
         figure = decode(recorded)
         assert isinstance(figure, FigureEvent)  # selected by type
-        key = (figure.indicator, figure.breakdown, figure.period)
+        key = (figure.jobcenter_id, figure.indicator, figure.breakdown, figure.period)
         if (
             isinstance(figure, MonthlyFigureCorrected)
-            and key[:2] in series
+            and key[1:3] in series
             and (since is None or recorded.occurred_at >= since)
         ):
             corrections.append(
                 CorrectionLine(
-                    indicator=figure.indicator, breakdown=figure.breakdown,
-                    period=figure.period, previous=in_force.get(key), value=figure.value,
-                    reason=figure.reason, published_at=recorded.occurred_at,
-                    position=recorded.position,
+                    jobcenter_id=figure.jobcenter_id, indicator=figure.indicator,
+                    breakdown=figure.breakdown, period=figure.period,
+                    previous=in_force.get(key), value=figure.value, reason=figure.reason,
+                    published_at=recorded.occurred_at, position=recorded.position,
                 )
             )  # fmt: skip
         in_force[key] = figure.value
-    return sorted(corrections, key=lambda line: (line.period, line.indicator, line.position))
+    return sorted(corrections, key=lambda c: (c.period, c.jobcenter_id, c.indicator, c.position))

@@ -136,7 +136,6 @@ def _overview(report: AgreementReport) -> list[Flowable]:
     facts = [
         ("Vereinbarung", report.agreement_id), ("Jahr", str(report.year)),
         ("Ebene", german.LEVEL.get(report.level, report.level)),
-        ("Jobcenter", f"{report.jobcenter_name or report.jobcenter_id} ({report.jobcenter_id})"),
         ("Land", german.land_name(report.land)),
         ("Partner", "; ".join(report.parties)),
         ("Unterzeichnet am", german.day(report.signed_on)),
@@ -146,6 +145,12 @@ def _overview(report: AgreementReport) -> list[Flowable]:
                                  f"{german.moment(provenance.recorded_at)}"),
         ("Kettenhash", provenance.hash),
     ]  # fmt: skip
+    if report.jobcenter_id is not None:
+        name = report.jobcenter_name or report.jobcenter_id
+        facts.insert(3, ("Jobcenter", f"{name} ({report.jobcenter_id})"))
+    if report.members:
+        facts.insert(3, ("Mitglieder", f"{len(report.members)} Jobcenter: "
+                                       + ", ".join(report.members)))  # fmt: skip
     if provenance.as_of is not None:
         facts.append(("Bekannt am", german.moment(provenance.as_of)))
     if provenance.as_published is not None:
@@ -252,7 +257,9 @@ def _corrections(report: AgreementReport) -> list[Flowable]:
     if not report.corrections:
         return [_p(title, HEADING), _p("Keine Korrekturen.", BODY)]
     header = ["Reihe", "Monat", "Bisher", "Neu", "Grund", "Veröffentlicht", "Position"]
-    rows = [[german.series_name(c.indicator, c.breakdown), german.period(c.period),
+    rows = [[german.series_name(c.indicator, c.breakdown)
+             + ("" if c.jobcenter_id == report.jobcenter_id else f", {c.jobcenter_id}"),
+             german.period(c.period),
              german.number(c.previous), german.number(c.value), c.reason,
              german.day(c.published_at), str(c.position)] for c in report.corrections]  # fmt: skip
     widths = [w * mm for w in (40, 14, 16, 16, 52, 20, 18)]

@@ -110,6 +110,7 @@ def agreement_xlsx(report: AgreementReport) -> bytes:
         ("Titel", report.title), ("Jahr", report.year),
         ("Ebene", german.LEVEL.get(report.level, report.level)),
         ("Jobcenter", report.jobcenter_id), ("Name", report.jobcenter_name),
+        ("Mitglieder", ", ".join(report.members) or None),
         ("Land", german.land_name(report.land)), ("Partner", "; ".join(report.parties)),
         ("Unterzeichnet am", report.signed_on),
         ("Stand", german.AGREEMENT_STATUS.get(report.status, report.status)),
@@ -163,9 +164,10 @@ def agreement_xlsx(report: AgreementReport) -> bytes:
            [[d.held_on, d.summary] for d in report.dialogs])  # fmt: skip
     _sheet(
         workbook, "Korrekturen",
-        ["Reihe", "Kennzahl", "Aufschlüsselung", "Monat", "Bisher", "Neu", "Grund",
+        ["Reihe", "Jobcenter", "Kennzahl", "Aufschlüsselung", "Monat", "Bisher", "Neu", "Grund",
          "Veröffentlicht (UTC)", "Position"],
-        [[german.series_name(c.indicator, c.breakdown), c.indicator, c.breakdown, c.period,
+        [[german.series_name(c.indicator, c.breakdown), c.jobcenter_id, c.indicator,
+          c.breakdown, c.period,
           value(c.previous), value(c.value), c.reason, _utc(c.published_at), c.position]
          for c in report.corrections],
     )  # fmt: skip

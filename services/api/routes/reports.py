@@ -124,6 +124,8 @@ async def with_type_positions(
     """The report with each key-figure target's position in its jobcenter's comparison type:
     the latest month of the agreement's year `GET /key-figures?compare=type` answers for the
     jobcenter, the target's key figure and breakdown (as that view knows it now)."""
+    if report.jobcenter_id is None:  # a Land's or the federal agreement: no one jobcenter
+        return report
     lines = []
     for line in report.targets:
         target = line.result
