@@ -3,8 +3,10 @@
 
 import agreement from "./agreement.js";
 import compare from "./compare.js";
+import country from "./country.js";
+import keyfigures from "./keyfigures.js";
 import portfolio from "./portfolio.js";
 import rejections from "./rejections.js";
 import timetravel from "./timetravel.js";
 
-export const PAGES = [portfolio, agreement, timetravel, compare, rejections];
+export const PAGES = [portfolio, country, keyfigures, agreement, timetravel, compare, rejections];
