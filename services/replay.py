@@ -15,9 +15,9 @@ from events.store import EventStore, Reader
 from projections.attainment.answers import AgreementAttainment
 from projections.attainment.calculation import agreement_result, apply, attainment
 from projections.attainment.inputs import (
+    candidates,
     concluded_in,
     figure_inputs,
-    jobcenter_of,
     own_events,
     relevant,
 )
@@ -33,33 +33,39 @@ FigureKey = tuple[str, str, str, str]
 async def agreement_events(
     store: EventStore, agreement_id: str, position: int
 ) -> list[RecordedEvent] | None:
-    """The events the agreement's result depends on (its own, its jobcenter's figures for its
+    """The events the agreement's result depends on (its own, its jobcenters' figures for its
     year and the year before), recorded at or before `position`, in order; None if it was not
     concluded by then."""
     own = await store.select(store.pool, own_events(agreement_id, position))
     concluded = concluded_in(agreement_id, own)
     if concluded is None:
         return None
-    figures = await store.select(store.pool, figure_inputs(concluded, position))
+    figures = []
+    for selection in figure_inputs(candidates(concluded, own), concluded.year, position):
+        figures += await store.select(store.pool, selection)
     return sorted([*own, *figures], key=lambda event: event.position)
 
 
 async def agreement_history(
     reader: Reader, agreement_id: str, until: int, limit: int, offset: int
 ) -> tuple[list[RecordedEvent], int] | None:
-    """A page of the agreement's events and its jobcenter's figures for its year, up to
-    position `until`, with the total count (0 past the last page); None if it was not
-    concluded by then."""
+    """A page of the agreement's events and its jobcenter's figures for its year (a Land or
+    federal agreement: its own events only; its members' figures are theirs), up to position
+    `until`, with the total count (0 past the last page); None if it was not concluded by
+    then."""
     own = await EventStore.select(reader, own_events(agreement_id, until))
     concluded = concluded_in(agreement_id, own)
     if concluded is None:
         return None
-    of_year = Selection(
-        stream=figures_stream(jobcenter_of(concluded)),
-        until=until,
-        prefixes={"period": [f"{concluded.year:04d}"]},
-    )
-    events = sorted([*own, *await EventStore.select(reader, of_year)], key=_position)
+    figures = []
+    if concluded.jobcenter_id is not None:
+        of_year = Selection(
+            stream=figures_stream(concluded.jobcenter_id),
+            until=until,
+            prefixes={"period": [f"{concluded.year:04d}"]},
+        )
+        figures = await EventStore.select(reader, of_year)
+    events = sorted([*own, *figures], key=_position)
     page = events[offset : offset + limit]
     return page, len(events) if page else 0
 
@@ -110,18 +116,22 @@ async def attainment_from_snapshot(
 ) -> AgreementAttainment | None:
     """The same answer as `attainment_at`, folded from the agreement's nearest kept state at or
     before `position` (`projections.attainment.snapshots`) through the events recorded after
-    it; from the start when none is kept. For the query API; `zs audit` folds the log whole."""
+    it; from the start when none is kept, and always for a Land or federal agreement (its kept
+    states lack the member figures a later member list may bring in). For the query API;
+    `zs audit` folds the log whole."""
     kept = await nearest_snapshot(store.pool, agreement_id, position, ATTAINMENT.version)
-    if kept is None:
+    jobcenter_id = None if kept is None else kept[1].agreement.jobcenter_id
+    if kept is None or jobcenter_id is None:
         return await attainment_at(store, agreement_id, position)
     at, state = kept
-    agreement = state.agreement
+    agreement, jobcenters = state.agreement, frozenset({jobcenter_id})
     own = replace(own_events(agreement_id, position), after=at)
-    figures = replace(figure_inputs(agreement, position), after=at)
+    [of_jobcenter] = figure_inputs(jobcenters, agreement.year, position)
+    figures = replace(of_jobcenter, after=at)
     events = sorted([*await store.select(store.pool, own),
                      *await store.select(store.pool, figures)], key=_position)  # fmt: skip
     for event in events:
-        data = relevant(agreement, event)
+        data = relevant(agreement, jobcenters, event)
         if data is not None:
             apply(state, event, data)
     return agreement_result(state, max([at, *(event.position for event in events)]))

@@ -58,7 +58,11 @@ class AgreementAttainment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     agreement_id: str
-    jobcenter_id: str
+    jobcenter_id: str | None
+    """Its jobcenter; null for a Land or federal agreement (measured on its members' sum)."""
+    level: Literal["jobcenter", "land", "federal"] = "jobcenter"
+    land: str | None = None
+    """A Land agreement's Land (null at the other levels)."""
     year: int
     position: int
     targets: list[TargetResult]
@@ -68,6 +72,10 @@ class PortfolioRow(TargetResult):
     """One (agreement, target) of the portfolio view."""
 
     agreement_id: str
-    jobcenter_id: str
+    level: Literal["jobcenter", "land", "federal"] = "jobcenter"
+    """The agreement's level in the cascade."""
+    jobcenter_id: str | None
+    """The agreement's jobcenter; null for a Land or federal agreement."""
     land: str | None
+    """The jobcenter's Land, or the Land agreement's; null for a federal agreement."""
     year: int

@@ -3,7 +3,9 @@ the in-memory core of the attainment projection, shared by its live batches and 
 
 Invariants: each event is decoded once and applied, in position order, to the state of every
 agreement it concerns (an agreement event to its agreement; a figure to the agreements of its
-jobcenter for the figure's year and the year after); after each event only the targets it
+jobcenter, and the Land and federal agreements it is a member of, for the figure's year and the
+year after); a jobcenter that becomes a member brings its figures recorded before (`seed`, as a
+conclusion does); after each event only the targets it
 touches are recomputed; a target's row is due when its result changed, a history entry when a
 compared field changed (`projections.attainment.results.compared`).
 """
@@ -13,12 +15,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import localcontext
 from typing import Any
 
-from events.catalogue import AgreementConcluded, AgreementEvent, DomainEvent, FigureEvent
+from events.catalogue import (
+    AgreementConcluded,
+    AgreementEvent,
+    AgreementMembersSet,
+    DomainEvent,
+    FigureEvent,
+)
 from events.log import CanonicalJson, RecordedEvent
 from projections.attainment.aggregations import Month
 from projections.attainment.calculation import (
+    CONTEXT,
     Evaluation,
     FigureKey,
     State,
@@ -26,11 +36,11 @@ from projections.attainment.calculation import (
     apply,
     evaluate,
     new_state,
-    put_figure,
+    put_jobcenter_figure,
     touches,
 )
 from projections.attainment.codec import encode_state
-from projections.attainment.inputs import RELEVANT_TYPES, decode, jobcenter_of
+from projections.attainment.inputs import RELEVANT_TYPES, decode
 from projections.attainment.results import compared
 
 SNAPSHOT_EVERY = 200
@@ -38,9 +48,12 @@ SNAPSHOT_EVERY = 200
 year (an agreement takes in its own events and its jobcenter's figures of two years)."""
 COMPACT = json.JSONEncoder(separators=(",", ":"))
 """`json.dumps(..., separators=(",", ":"))` without making an encoder for each row."""
-Seed = Callable[[AgreementConcluded, int], Iterable[tuple[Vintage, FigureKey, Month]]]
-"""The jobcenter's figures (Y-1 and Y) recorded before an agreement's conclusion at a position:
-(position, key, figure), in position order."""
+Seed = Callable[[str, int, int], Iterable[tuple[Vintage, FigureKey, Month]]]
+"""A jobcenter's figures of a year and the year before, recorded before a position (of the
+conclusion of its agreement, or of a member list naming it): `seed(jobcenter, year, position)`
+gives (vintage, key, figure), in position order."""
+Concluded = tuple[str, str | None, int, str, str | None]
+"""(agreement, jobcenter, year, level, land) of an agreement concluded."""
 
 
 def figure_year(event: FigureEvent) -> int:
@@ -57,8 +70,10 @@ class Batch:
     history: list[tuple[object, ...]] = field(default_factory=list)
     changed: dict[tuple[str, str], int] = field(default_factory=dict)
     """(agreement, target) -> position of the last event that changed its result."""
-    concluded: list[tuple[str, str, int]] = field(default_factory=list)
-    """(agreement, jobcenter, year) concluded in this batch."""
+    concluded: list[Concluded] = field(default_factory=list)
+    """The agreements concluded in this batch."""
+    memberships: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    """Roll-up whose members this batch set -> (its year, its members now)."""
     touched: dict[str, int] = field(default_factory=dict)
     """Agreement whose state changed -> the position of the last event applied to it."""
     orders: dict[str, list[str]] = field(default_factory=dict)
@@ -74,8 +89,13 @@ class Batch:
             self._index(agreement_id, state)
 
     def _index(self, agreement_id: str, state: State) -> None:
-        key = (jobcenter_of(state.agreement), state.agreement.year)
-        self.by_year.setdefault(key, []).append(agreement_id)
+        """File the agreement under the (jobcenter, year) of each jobcenter it reads."""
+        for jobcenter in _jobcenters(state):
+            self.by_year.setdefault((jobcenter, state.agreement.year), []).append(agreement_id)
+
+    def _unindex(self, agreement_id: str, state: State) -> None:
+        for jobcenter in _jobcenters(state):
+            self.by_year[(jobcenter, state.agreement.year)].remove(agreement_id)
 
     def add(self, events: Iterable[RecordedEvent]) -> None:
         """Apply `events` (in position order); types other than the fold's are skipped."""
@@ -86,8 +106,10 @@ class Batch:
     def apply(self, recorded: RecordedEvent, event: DomainEvent) -> None:
         """Apply one decoded event to every agreement it concerns."""
         if isinstance(event, AgreementConcluded):
-            if not event.roll_up:  # Land and federal agreements: not measured yet
-                self._conclude(recorded.position, event)
+            self._conclude(recorded.position, event)
+        elif isinstance(event, AgreementMembersSet):
+            if event.agreement_id in self.states:
+                self._set_members(recorded, event)
         elif isinstance(event, AgreementEvent):
             if event.agreement_id in self.states:
                 self._apply(event.agreement_id, recorded, event)
@@ -101,12 +123,32 @@ class Batch:
         if event.agreement_id in self.states:
             return  # only the first conclusion counts
         state = new_state(event)
-        for published, key, figure in self.seed(event, position):
-            put_figure(state, published, key, figure)
+        if event.jobcenter_id is not None:
+            self._seed(state, event.jobcenter_id, position)
         self.states[event.agreement_id] = state
         self._index(event.agreement_id, state)
-        self.concluded.append((event.agreement_id, jobcenter_of(event), event.year))
+        self.concluded.append(
+            (event.agreement_id, event.jobcenter_id, event.year, event.level, event.land)
+        )
         self.touched[event.agreement_id] = position
+
+    def _seed(self, state: State, jobcenter_id: str, position: int) -> None:
+        """Bring in the jobcenter's figures recorded before `position`."""
+        with localcontext(CONTEXT):
+            for published, key, figure in self.seed(jobcenter_id, state.agreement.year, position):
+                put_jobcenter_figure(state, jobcenter_id, published, key, figure)
+
+    def _set_members(self, recorded: RecordedEvent, event: AgreementMembersSet) -> None:
+        """A roll-up's new member list: the joining jobcenters' figures recorded before it come
+        in, the index follows, and every target is measured anew."""
+        state = self.states[event.agreement_id]
+        self._unindex(event.agreement_id, state)
+        for jobcenter_id in event.jobcenter_ids:
+            if jobcenter_id not in state.members:
+                self._seed(state, jobcenter_id, recorded.position)
+        self._apply(event.agreement_id, recorded, event)
+        self._index(event.agreement_id, state)
+        self.memberships[event.agreement_id] = (state.agreement.year, state.members)
 
     def _apply(self, agreement_id: str, recorded: RecordedEvent, event: DomainEvent) -> None:
         state = self.states[agreement_id]
@@ -120,7 +162,7 @@ class Batch:
             if key not in self.current:
                 self.current[key] = evaluate(state, target_id)
         apply(state, recorded, event, targets)
-        if state.events % self.snapshot_every == 0:
+        if state.events % self.snapshot_every == 0 and not state.agreement.roll_up:
             self.snapshots.append((agreement_id, position, CanonicalJson(encode_state(state))))
         for target_id in targets:
             key = (agreement_id, target_id)
@@ -142,6 +184,12 @@ class Batch:
         """The snapshots taken so far, forgetting them."""
         rows, self.snapshots = self.snapshots, []
         return rows
+
+
+def _jobcenters(state: State) -> tuple[str, ...]:
+    """The jobcenters whose figures an agreement reads now: its own, or a roll-up's members."""
+    jobcenter_id = state.agreement.jobcenter_id
+    return state.members if jobcenter_id is None else (jobcenter_id,)
 
 
 def _history(
@@ -175,7 +223,7 @@ def result_rows(
             continue
         t, agreement = evaluation.result(), state.agreement
         rows.append((
-            agreement_id, target_id, list(state.targets).index(target_id), jobcenter_of(agreement),
+            agreement_id, target_id, list(state.targets).index(target_id), agreement.jobcenter_id,
             agreement.year, t.indicator, t.breakdown, t.comparator, t.unit, t.aggregation,
             t.label, t.budget_line, t.agreed_value, t.target_value, t.actual, t.months_reported,
             t.expected_to_date, t.forecast, t.attainment_pct, t.status, t.final,

@@ -26,10 +26,15 @@ CAPACITY = 1000
 """States kept: the agreements of about one national year and the next (a few hundred KiB each)."""
 
 SELECT_POSITIONS = """
+WITH pairs (jobcenter_id, year) AS (SELECT * FROM unnest($2::text[], $3::integer[]))
 SELECT y.agreement_id, s.position, current_database() AS database
 FROM {agreement_years} y JOIN {attainment_state} s USING (agreement_id)
 WHERE y.agreement_id = ANY($1::text[])
-   OR (y.jobcenter_id, y.year) IN (SELECT * FROM unnest($2::text[], $3::integer[]))
+   OR (y.jobcenter_id, y.year) IN (SELECT * FROM pairs)
+   OR y.agreement_id IN (
+       SELECT m.agreement_id FROM {agreement_members} m
+       WHERE (m.jobcenter_id, m.year) IN (SELECT * FROM pairs)
+   )
 """
 SELECT_STATES = """
 SELECT agreement_id, state FROM {attainment_state} WHERE agreement_id = ANY($1::text[])
@@ -56,8 +61,8 @@ class StateCache:
         tables: Mapping[str, str],
     ) -> tuple[dict[str, State], dict[str, int], str]:
         """The stored states of `agreements` and of the agreements of the (jobcenter, year)
-        pairs `years`, with their positions and the database's name; from memory where the
-        position matches."""
+        pairs `years` (its own, and those it is a member of), with their positions and the
+        database's name; from memory where the position matches."""
         pairs = sorted(years)
         rows = await connection.fetch(
             SELECT_POSITIONS.format(**tables), sorted(agreements),

@@ -1,10 +1,12 @@
 """The one calculation: attainment of every target of an agreement, as a fold over events.
 
 Pure (no IO). `apply(state, position, event)` folds one event of the agreement's stream or of its
-jobcenter's figures (years Y-1 and Y matter), in position order, and names the targets it may
-change; `evaluate`/`target_result` give one target's result from the state. The live projector
-and the rebuild keep the state and apply each event once; the as-of replay and the audit CLI fold
-a list (`attainment`, `projections.attainment.results.walk`).
+jobcenters' figures (years Y-1 and Y matter), in position order, and names the targets it may
+change; a Land or federal agreement (a roll-up) keeps each member's figures and measures its
+targets on their sum (`summed`: numerators, denominators and counts added, never a key figure's
+values averaged); `evaluate`/`target_result` give one target's result from the state. The live
+projector and the rebuild keep the state and apply each event once; the as-of replay and the
+audit CLI fold a list (`attainment`, `projections.attainment.results.walk`).
 
 Longer than most modules on purpose: the fold, the per-target numbers and their presentation are
 the one calculation and are read together.
@@ -17,6 +19,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from events.catalogue import (
     AgreementClosed,
     AgreementConcluded,
+    AgreementMembersSet,
     BudgetAllocated,
     BudgetDeviationRecorded,
     DomainEvent,
@@ -26,15 +29,28 @@ from events.catalogue import (
     TargetSet,
     TargetWithdrawn,
 )
+from events.indicators import LEVEL_CHANGES, known_indicator
 from events.log import RecordedEvent
-from projections.attainment.aggregations import Month, Outcome, Signature, Target, judge
+from projections.attainment.aggregations import (
+    HUNDRED,
+    Month,
+    Outcome,
+    Signature,
+    Target,
+    judge,
+)
 from projections.attainment.answers import AgreementAttainment, TargetResult
-from projections.attainment.inputs import concluded_in, jobcenter_of, relevant
+from projections.attainment.inputs import candidates, concluded_in, relevant
 
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 FigureKey = tuple[str, str, int, int]
-"""(indicator, breakdown, year, month) of a figure of the agreement's jobcenter."""
+"""(indicator, breakdown, year, month) of a figure of the agreement's jobcenter (of a roll-up:
+of one member, or of their sum)."""
 
+
+ADDITIVE = frozenset({"sum", "mean"})
+"""The default aggregations of the known series whose values add up across jobcenters (counts,
+stocks, amounts); the others' values are percentages."""
 
 Vintage = tuple[int, int]
 """Which publication of a month is in force: (`occurred_at` in µs since the epoch, position);
@@ -53,6 +69,13 @@ class State:
     allocated: dict[str, Decimal] = field(default_factory=dict)
     deviations: dict[str, Decimal] = field(default_factory=dict)
     figures: dict[FigureKey, tuple[Vintage, Month]] = field(default_factory=dict)
+    """The series the targets are measured on: the jobcenter's figures in force, or a roll-up's
+    summed months (those every member has; the vintage is the latest of the members')."""
+    members: tuple[str, ...] = ()
+    """A roll-up's member jobcenters: its latest recorded `AgreementMembersSet`."""
+    member_figures: dict[str, dict[FigureKey, tuple[Vintage, Month]]] = field(default_factory=dict)
+    """A roll-up's figures in force per jobcenter whose figures reached it (members and
+    jobcenters that were or will be members; only the members are summed)."""
     closed_at: int | None = None
     revised: set[str] = field(default_factory=set)
     at_close: dict[str, Signature | None] = field(default_factory=dict)
@@ -93,8 +116,9 @@ def apply(
     position = recorded.position
     touched = touches(state, event) if touched is None else touched
     state.events += 1
-    if state.closed_at is None and isinstance(event, FigureEvent):  # no arithmetic: no context
-        put_figure(state, vintage(recorded), *figure_entry(event))
+    if state.closed_at is None and isinstance(event, FigureEvent):
+        with localcontext(CONTEXT):  # a roll-up sums
+            put_jobcenter_figure(state, event.jobcenter_id, vintage(recorded), *figure_entry(event))
         return touched
     with localcontext(CONTEXT):
         _apply(state, recorded, event)
@@ -120,9 +144,13 @@ def touches(state: State, event: DomainEvent) -> list[str]:
     if isinstance(event, FigureEvent):
         if event.year_month[0] not in (state.agreement.year - 1, state.agreement.year):
             return []
+        if state.agreement.roll_up and event.jobcenter_id not in state.members:
+            return []
         series = (event.indicator, event.breakdown)
         return [tid for tid, t in state.targets.items() if (t.indicator, t.breakdown) == series]
     if isinstance(event, AgreementClosed) and state.closed_at is None:
+        return list(state.targets)
+    if isinstance(event, AgreementMembersSet):
         return list(state.targets)
     return []
 
@@ -148,7 +176,9 @@ def agreement_result(state: State, position: int) -> AgreementAttainment:
     evaluations = [evaluate(state, target_id) for target_id in state.targets]
     return AgreementAttainment(
         agreement_id=state.agreement.agreement_id,
-        jobcenter_id=jobcenter_of(state.agreement),
+        jobcenter_id=state.agreement.jobcenter_id,
+        level=state.agreement.level,
+        land=state.agreement.land,
         year=state.agreement.year,
         position=position,
         targets=[evaluation.result() for evaluation in evaluations if evaluation],
@@ -162,8 +192,9 @@ def fold(agreement_id: str, events: Iterable[RecordedEvent]) -> State | None:
     if concluded is None:
         return None
     state = new_state(concluded)
+    jobcenters = candidates(concluded, recorded)
     for event in recorded:
-        data = relevant(concluded, event)
+        data = relevant(concluded, jobcenters, event)
         if data is not None:
             apply(state, event, data)
     return state
@@ -195,8 +226,10 @@ def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:
     elif isinstance(event, BudgetDeviationRecorded):
         line = event.budget_line
         state.deviations[line] = state.deviations.get(line, Decimal(0)) + event.amount_eur
+    elif isinstance(event, AgreementMembersSet):
+        set_members(state, event.jobcenter_ids)
     elif isinstance(event, FigureEvent):
-        put_figure(state, vintage(recorded), *figure_entry(event))
+        put_jobcenter_figure(state, event.jobcenter_id, vintage(recorded), *figure_entry(event))
 
 
 def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
@@ -215,6 +248,70 @@ def put_figure(state: State, published: Vintage, key: FigureKey, figure: Month) 
         return
     if key not in state.figures or state.figures[key][0] <= published:
         state.figures[key] = (published, figure)
+
+
+def put_jobcenter_figure(
+    state: State, jobcenter_id: str, published: Vintage, key: FigureKey, figure: Month
+) -> None:
+    """Keep a figure of `jobcenter_id`: an agreement's own jobcenter's as `put_figure`; a
+    roll-up's as that jobcenter's figure in force, summed anew where it is a member (call
+    within `CONTEXT`)."""
+    if not state.agreement.roll_up:
+        put_figure(state, published, key, figure)
+        return
+    if key[2] not in (state.agreement.year - 1, state.agreement.year):
+        return
+    figures = state.member_figures.setdefault(jobcenter_id, {})
+    if key in figures and figures[key][0] > published:
+        return
+    figures[key] = (published, figure)
+    if jobcenter_id in state.members:
+        _sum_month(state, key)
+
+
+def set_members(state: State, jobcenter_ids: Iterable[str]) -> None:
+    """A roll-up's new member list: its series summed anew (call within `CONTEXT`)."""
+    state.members = tuple(jobcenter_ids)
+    keys = {key for figures in state.member_figures.values() for key in figures}
+    state.figures = {}
+    for key in sorted(keys):
+        _sum_month(state, key)
+
+
+def _sum_month(state: State, key: FigureKey) -> None:
+    """A roll-up's month of a series: the sum over its members, when every member has it."""
+    found = [state.member_figures.get(member, {}).get(key) for member in state.members]
+    present = [entry for entry in found if entry is not None]
+    if not present or len(present) < len(found):
+        state.figures.pop(key, None)
+        return
+    month = summed(key[0], [entry[1] for entry in present])
+    if month is None:
+        state.figures.pop(key, None)
+        return
+    state.figures[key] = (max(entry[0] for entry in present), month)
+
+
+def summed(indicator: str, months: list[Month]) -> Month | None:
+    """Several jobcenters' figures of one month as one: where every one gives a numerator and a
+    denominator, those added and the value taken from them (a percentage; for a key figure of
+    levels the change in percent); else counts, stocks and amounts added, and a percentage
+    without its parts gives no sum (None): never a sum or mean of percentages."""
+    if len(months) == 1:
+        return months[0]
+    numerators = [m.numerator for m in months if m.numerator is not None]
+    denominators = [m.denominator for m in months if m.denominator is not None]
+    if len(numerators) < len(months) or len(denominators) < len(months):
+        known = known_indicator(indicator)
+        if known is not None and known.aggregation not in ADDITIVE:
+            return None
+        return Month(sum((m.value for m in months), Decimal(0)))
+    numerator, denominator = sum(numerators, Decimal(0)), sum(denominators, Decimal(0))
+    if denominator == 0:
+        return Month(Decimal(0), numerator, denominator)
+    percent = numerator / denominator * HUNDRED
+    value = percent - HUNDRED if indicator in LEVEL_CHANGES else percent
+    return Month(value, numerator, denominator)
 
 
 def _signature(state: State, target_id: str) -> Signature | None:

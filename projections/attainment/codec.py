@@ -44,28 +44,28 @@ def encode_state(state: State) -> str:
         "plans": {tid: [str(value) for value in plan] for tid, plan in state.plans.items()},
         "allocated": {line: str(value) for line, value in state.allocated.items()},
         "deviations": {line: str(value) for line, value in state.deviations.items()},
-        "figures": [
-            [
-                indicator,
-                breakdown,
-                year,
-                month,
-                published[0],
-                published[1],
-                str(figure.value),
-                _text(figure.numerator),
-                _text(figure.denominator),
-            ]
-            for (indicator, breakdown, year, month), (published, figure) in sorted(
-                state.figures.items()
-            )
-        ],
+        "figures": _rows(state.figures),
+        "members": list(state.members),
+        "member_figures": {
+            jobcenter: _rows(figures) for jobcenter, figures in state.member_figures.items()
+        },
         "closed_at": state.closed_at,
         "revised": sorted(state.revised),
         "at_close": {tid: _signature(sig) for tid, sig in state.at_close.items()},
         "events": state.events,
     }
     return json.dumps(document, separators=(",", ":"))
+
+
+def _rows(figures: dict[FigureKey, tuple[Vintage, Month]]) -> list[list[Any]]:
+    """Figures as JSON rows."""
+    return [
+        [
+            indicator, breakdown, year, month, published[0], published[1], str(figure.value),
+            _text(figure.numerator), _text(figure.denominator),
+        ]
+        for (indicator, breakdown, year, month), (published, figure) in sorted(figures.items())
+    ]  # fmt: skip
 
 
 def _figures(rows: list[list[Any]]) -> dict[FigureKey, tuple[Vintage, Month]]:
@@ -91,6 +91,11 @@ def decode_state(document: dict[str, Any]) -> State:
         allocated={line: Decimal(value) for line, value in document["allocated"].items()},
         deviations={line: Decimal(value) for line, value in document["deviations"].items()},
         figures=_figures(document["figures"]),
+        members=tuple(document.get("members", ())),
+        member_figures={
+            jobcenter: _figures(rows)
+            for jobcenter, rows in document.get("member_figures", {}).items()
+        },
         closed_at=document["closed_at"],
         revised=set(document["revised"]),
         at_close={

@@ -1,5 +1,7 @@
 """The "attainment" projection: the result of every active target, and one history row per
-change of a result, naming the event that caused it.
+change of a result, naming the event that caused it. A Land or federal agreement's targets are
+measured on its members' summed series (`projections.attainment.calculation`); its current
+members are indexed in `agreement_members`, so that a member's figure finds it.
 
 Invariants: rows equal `projections.attainment.calculation.attainment` over the log up to the
 checkpoint (the one calculation, applied as a fold: each agreement's state is kept in
@@ -13,7 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from events.catalogue import AgreementConcluded, AgreementEvent, FigureEvent
+from events.catalogue import (
+    AgreementConcluded,
+    AgreementEvent,
+    AgreementMembersSet,
+    DomainEvent,
+    FigureEvent,
+)
 from events.log import RecordedEvent
 from events.store import EventStore
 from projections.attainment.aggregations import Month
@@ -21,6 +29,7 @@ from projections.attainment.batch import Batch, figure_year, result_rows
 from projections.attainment.cache import StateCache
 from projections.attainment.calculation import (
     FigureKey,
+    State,
     Vintage,
     figure_entry,
     vintage,
@@ -37,17 +46,28 @@ ATTAINMENT_DDL = (
     """
     CREATE TABLE {agreement_years} (
         agreement_id text    PRIMARY KEY,
-        jobcenter_id text    NOT NULL,
-        year         integer NOT NULL
+        jobcenter_id text,
+        year         integer NOT NULL,
+        level        text    NOT NULL,
+        land         text
     )
     """,
     "CREATE INDEX agreement_years_jobcenter_idx ON {agreement_years} (jobcenter_id, year)",
+    """
+    CREATE TABLE {agreement_members} (
+        agreement_id text    NOT NULL,
+        jobcenter_id text    NOT NULL,
+        year         integer NOT NULL,
+        PRIMARY KEY (agreement_id, jobcenter_id)
+    )
+    """,
+    "CREATE INDEX agreement_members_jobcenter_idx ON {agreement_members} (jobcenter_id, year)",
     """
     CREATE TABLE {attainment} (
         agreement_id        text    NOT NULL,
         target_id           text    NOT NULL,
         ordinal             integer NOT NULL,
-        jobcenter_id        text    NOT NULL,
+        jobcenter_id        text,
         year                integer NOT NULL,
         indicator           text    NOT NULL,
         breakdown           text    NOT NULL,
@@ -106,9 +126,14 @@ ATTAINMENT_DDL = (
     """,
 )
 UPSERT_AGREEMENT_YEARS = """
-INSERT INTO {agreement_years} (agreement_id, jobcenter_id, year)
-SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
+INSERT INTO {agreement_years} (agreement_id, jobcenter_id, year, level, land)
+SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[])
 ON CONFLICT (agreement_id) DO NOTHING
+"""
+DELETE_MEMBERS = "DELETE FROM {agreement_members} WHERE agreement_id = ANY($1::text[])"
+INSERT_MEMBERS = """
+INSERT INTO {agreement_members} (agreement_id, jobcenter_id, year)
+SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
 """
 UPSERT_STATES = """
 INSERT INTO {attainment_state} AS s (agreement_id, state, position)
@@ -149,11 +174,11 @@ class AttainmentProjection:
     """Attainment per (agreement, target), with the history of its changes."""
 
     name = "attainment"
-    version = 3
+    version = 4
     """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = (
-        "agreement_years", "attainment", "attainment_history", "attainment_state",
-        "attainment_snapshots",
+        "agreement_years", "agreement_members", "attainment", "attainment_history",
+        "attainment_state", "attainment_snapshots",
     )  # fmt: skip
     types = RELEVANT_TYPES
     ddl = ATTAINMENT_DDL
@@ -170,15 +195,11 @@ class AttainmentProjection:
         if not decoded:
             return
         try:
-            seeds = {
-                data.agreement_id: await earlier_figures(connection, data, recorded.position)
-                for recorded, data in decoded
-                if isinstance(data, AgreementConcluded) and not data.roll_up
-            }
             states, positions, database = await self.states.load(
                 connection, *concerned(decoded), tables
             )
-            batch = Batch(states, lambda a, _: seeds[a.agreement_id])
+            seeds = await earlier_figures(connection, decoded, states)
+            batch = Batch(states, lambda jobcenter, year, at: seeds[(jobcenter, year, at)])
             for recorded, data in decoded:
                 batch.apply(recorded, data)
             await write(connection, batch, tables)
@@ -192,22 +213,48 @@ class AttainmentProjection:
         return REBUILD
 
 
+Seeds = dict[tuple[str, int, int], list[tuple[Vintage, FigureKey, Month]]]
+"""(jobcenter, year, position) -> its figures of the year and the year before recorded before
+the position (the batch's `seed`)."""
+
+
 async def earlier_figures(
-    connection: Connection, agreement: AgreementConcluded, position: int
-) -> list[tuple[Vintage, FigureKey, Month]]:
-    """The jobcenter's figures of Y-1 and Y recorded before the conclusion at `position`."""
-    found = []
-    for recorded in await EventStore.select(connection, figure_inputs(agreement, position - 1)):
-        data = decode(recorded)
-        assert isinstance(data, FigureEvent)  # FIGURE_TYPES decode to figure events
-        found.append((vintage(recorded), *figure_entry(data)))
-    return found
+    connection: Connection,
+    decoded: Sequence[tuple[RecordedEvent, DomainEvent]],
+    states: Mapping[str, State],
+) -> Seeds:
+    """The figures recorded before each event of the batch that brings jobcenters into an
+    agreement: a jobcenter's agreement's conclusion (its jobcenter), a member list (the
+    jobcenters not members just before it)."""
+    wanted: list[tuple[str, int, int]] = []
+    years = {agreement_id: state.agreement.year for agreement_id, state in states.items()}
+    members = {agreement_id: set(state.members) for agreement_id, state in states.items()}
+    for recorded, data in decoded:
+        if isinstance(data, AgreementConcluded):
+            years.setdefault(data.agreement_id, data.year)
+            members.setdefault(data.agreement_id, set())
+            if data.jobcenter_id is not None:
+                wanted.append((data.jobcenter_id, data.year, recorded.position))
+        elif isinstance(data, AgreementMembersSet) and data.agreement_id in years:
+            year, before = years[data.agreement_id], members[data.agreement_id]
+            wanted += [(j, year, recorded.position) for j in data.jobcenter_ids if j not in before]
+            members[data.agreement_id] = set(data.jobcenter_ids)
+    seeds: Seeds = {}
+    for jobcenter, year, position in wanted:
+        [selection] = figure_inputs([jobcenter], year, position - 1)
+        found = seeds.setdefault((jobcenter, year, position), [])
+        for recorded in await EventStore.select(connection, selection):
+            data = decode(recorded)
+            assert isinstance(data, FigureEvent)  # FIGURE_TYPES decode to figure events
+            found.append((vintage(recorded), *figure_entry(data)))
+    return seeds
 
 
 def concerned(
     decoded: Iterable[tuple[RecordedEvent, object]],
 ) -> tuple[set[str], set[tuple[str, int]]]:
-    """The agreements the events concern: by id, and by (jobcenter, year) for figures."""
+    """The agreements the events concern: by id, and by (jobcenter, year) for figures (the
+    jobcenter's own agreements and those it is a member of)."""
     agreements: set[str] = set()
     years: set[tuple[str, int]] = set()
     for _, data in decoded:
@@ -224,6 +271,15 @@ async def write(connection: Connection, batch: Batch, tables: Mapping[str, str])
     if batch.concluded:
         await connection.execute(
             UPSERT_AGREEMENT_YEARS.format(**tables), *map(list, zip(*batch.concluded, strict=True))
+        )
+    if batch.memberships:
+        changed = sorted(batch.memberships)
+        await connection.execute(DELETE_MEMBERS.format(**tables), changed)
+        members = [
+            (a, j, batch.memberships[a][0]) for a in changed for j in batch.memberships[a][1]
+        ]
+        await connection.execute(
+            INSERT_MEMBERS.format(**tables), *map(list, zip(*members, strict=True))
         )
     touched = sorted(batch.touched)
     if touched:

@@ -1,19 +1,20 @@
 """The attainment projection's rebuild: the fold over the log in memory, a few jobcenters at a
 time, its tables written by COPY.
 
-Invariants: an agreement's state depends only on its own stream and on its jobcenter's figure
-stream (`projections.attainment.calculation`: figures of other jobcenters never reach it), so
+Invariants: an agreement's state depends only on its own stream and on its jobcenters' figure
+streams (`projections.attainment.calculation`: figures of other jobcenters never reach it), so
 the log splits into independent groups, one per jobcenter: its figure streams and the streams of
-the agreements whose first conclusion names it. Folding a group's events in position order gives
-the rows the whole log's fold gives for its agreements; memory holds the groups being folded,
-not ten years.
+the agreements whose first conclusion names it; a Land or federal agreement joins the groups of
+every jobcenter any of its member lists names (a federal agreement joins them all). Folding a
+group's events in position order gives the rows the whole log's fold gives for its agreements;
+memory holds the groups being folded, not ten years (with a federal agreement: every group).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from events.catalogue import FIGURE_TYPES, AgreementConcluded, FigureEvent
+from events.catalogue import FIGURE_TYPES, AgreementConcluded, AgreementMembersSet, FigureEvent
 from events.log import CanonicalJson, RecordedEvent, Selection
 from events.store import EventStore, Group
 from events.trusted import is_figure, trusted_figure
@@ -26,7 +27,7 @@ from projections.attainment.calculation import (
     vintage,
 )
 from projections.attainment.codec import encode_state
-from projections.attainment.inputs import RELEVANT_TYPES, decode, jobcenter_of
+from projections.attainment.inputs import RELEVANT_TYPES, decode
 from projections.engine.rebuild import Groups, Rows, join_groups
 
 AGREEMENT_TYPES = RELEVANT_TYPES - FIGURE_TYPES
@@ -40,11 +41,15 @@ class AttainmentFold:
         """Jobcenter -> the latest figure of each (series, month), for agreements to come."""
         self.batch = Batch({}, self._seed)
 
-    def _seed(
-        self, agreement: AgreementConcluded, _: int
-    ) -> list[tuple[Vintage, FigureKey, Month]]:
-        figures = self.figures.get(jobcenter_of(agreement), {})
-        return sorted((published, key, figure) for key, (published, figure) in figures.items())
+    def _seed(self, jobcenter_id: str, year: int, _: int) -> list[tuple[Vintage, FigureKey, Month]]:
+        """The jobcenter's figures of `year` and the year before folded so far (all recorded
+        before the event being applied)."""
+        figures = self.figures.get(jobcenter_id, {})
+        return sorted(
+            (published, key, figure)
+            for key, (published, figure) in figures.items()
+            if key[2] in (year - 1, year)
+        )
 
     def add(self, events: Sequence[RecordedEvent]) -> Rows:
         """Apply a page; the history rows it made."""
@@ -64,9 +69,19 @@ class AttainmentFold:
     def finish(self) -> Rows:
         """The agreements, results and states at the end."""
         batch = self.batch
-        years = [(a, jobcenter_of(s.agreement), s.agreement.year) for a, s in batch.states.items()]
+        years = [
+            (a, s.agreement.jobcenter_id, s.agreement.year, s.agreement.level, s.agreement.land)
+            for a, s in batch.states.items()
+        ]
+        members = [
+            (a, jobcenter, s.agreement.year)
+            for a, s in batch.states.items()
+            if s.agreement.roll_up
+            for jobcenter in s.members
+        ]
         return {
             "agreement_years": years,
+            "agreement_members": members,
             "attainment": result_rows(batch, batch.states, batch.changed),
             "attainment_state": [
                 (agreement_id, CanonicalJson(encode_state(state)), batch.touched[agreement_id])
@@ -79,18 +94,34 @@ class AttainmentFold:
 
 async def jobcenters(store: EventStore, until: int) -> list[Group]:
     """Per jobcenter: its figure streams and the streams of its agreements (by their first
-    conclusion); streams of agreements never concluded are left out (the fold skips them)."""
-    owners: dict[str, str] = {}
-    conclusions = Selection(types=[AgreementConcluded.event_type], until=until)
-    for recorded in await store.select(store.pool, conclusions):
-        if "jobcenter_id" in recorded.data:  # Land and federal agreements: not measured yet
-            owners.setdefault(recorded.data["agreement_id"], recorded.data["jobcenter_id"])
+    conclusion) and of the Land and federal agreements any member list of which names it (one
+    without members is a group of its own); streams of agreements never concluded are left out
+    (the fold skips them)."""
+    owners: dict[str, list[str]] = {}
+    named: dict[str, set[str]] = {}
+    cascade = Selection(
+        types=[AgreementConcluded.event_type, AgreementMembersSet.event_type], until=until
+    )
+    for recorded in await store.select(store.pool, cascade):
+        agreement_id = recorded.data["agreement_id"]
+        if recorded.type == AgreementMembersSet.event_type:
+            named.setdefault(agreement_id, set()).update(recorded.data["jobcenter_ids"])
+        elif agreement_id not in owners:
+            jobcenter_id = recorded.data.get("jobcenter_id")
+            owners[agreement_id] = [f"agreement:{agreement_id}"] + (
+                [f"jobcenter:{jobcenter_id}"] if jobcenter_id is not None else []
+            )
     figures, figure_sizes = await store.stream_keys(until, FIGURE_TYPES, "jobcenter_id")
     agreements, agreement_sizes = await store.stream_keys(until, AGREEMENT_TYPES, "agreement_id")
     keys = {s: [f"jobcenter:{j}" for j in found] for s, found in figures.items()}
     for stream, found in agreements.items():
-        if jobcenters := [f"jobcenter:{owners[a]}" for a in found if a in owners]:
-            keys[stream] = jobcenters
+        if in_groups := [
+            key
+            for a in found
+            if a in owners
+            for key in [*owners[a], *(f"jobcenter:{j}" for j in sorted(named.get(a, ())))]
+        ]:
+            keys[stream] = in_groups
     return join_groups(keys, figure_sizes | agreement_sizes)
 
 

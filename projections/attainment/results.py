@@ -20,7 +20,7 @@ from projections.attainment.calculation import (
     evaluate,
     new_state,
 )
-from projections.attainment.inputs import concluded_in, relevant
+from projections.attainment.inputs import candidates, concluded_in, relevant
 
 COMPARED = (
     "target_value", "actual", "months_reported", "expected_to_date", "forecast",
@@ -106,10 +106,11 @@ def walk(
     if concluded is None:
         return None, []
     state = new_state(concluded)
+    jobcenters = candidates(concluded, list(events))
     current: dict[str, dict[str, Any] | None] = {}
     found: list[TargetChange] = []
     for event in events:
-        data = relevant(concluded, event)
+        data = relevant(concluded, jobcenters, event)
         if data is None:
             continue
         for target_id in apply(state, event, data):

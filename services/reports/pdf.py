@@ -300,7 +300,7 @@ def portfolio_pdf(report: PortfolioReport) -> bytes:
     document = _document(buffer, title, landscape(A4))
     header = ["Vereinbarung", "Jobcenter", "Land", "Jahr", "Ziel", "Zielwert", "Ist",
               "Prognose", "Zielerreichung", "Status"]  # fmt: skip
-    rows = [[r.agreement_id, r.jobcenter_id, r.land or german.DASH, str(r.year),
+    rows = [[r.agreement_id, r.jobcenter_id or german.DASH, r.land or german.DASH, str(r.year),
              german.target_name(r.indicator, r.breakdown, r.label),
              german.with_unit(r.target_value, r.unit), german.with_unit(r.actual, r.unit),
              german.with_unit(r.forecast, r.unit), german.percent(r.attainment_pct),

@@ -1,8 +1,13 @@
 """Attainment: one agreement's (`GET /agreements/{id}/attainment`, live, as known at an earlier
-moment or as published by then, replayed from the store) and the portfolio (`GET /attainment`)."""
+moment or as published by then, replayed from the store) and the portfolio (`GET /attainment`)
+at one level of the cascade: the jobcenters' agreements, the Länder's or the federal ones.
+
+Scope: a jobcenter's agreement is its jobcenter's and its Land's; a Land agreement its Land's (a
+reader scoped to single jobcenters does not see it: it sums other jobcenters too); a federal
+agreement a federal reader's only."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, Response
@@ -17,8 +22,11 @@ from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
 from services.replay import attainment_from_snapshot, attainment_published, position_of
 
+LAND = "coalesce(y.land, j.land)"
+"""An agreement's Land: a Land agreement's own, a jobcenter's agreement's jobcenter's."""
 SELECT_AGREEMENT_RESULTS = f"""
-SELECT {checkpoint_of("$2")} AS checkpoint, y.jobcenter_id, y.year, j.land,
+SELECT {checkpoint_of("$2")} AS checkpoint, y.jobcenter_id, y.year, y.level,
+       y.land AS own_land, {LAND} AS land,
        {", ".join(f"a.{name}" for name in TargetResult.model_fields)}
 FROM views.agreement_years AS y LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
   LEFT JOIN views.attainment AS a ON a.agreement_id = y.agreement_id
@@ -28,14 +36,19 @@ ORDER BY a.ordinal
 """One agreement's results and the attainment checkpoint they stand at, in one statement (its
 own snapshot): a row per target, or one without a target (`target_id` null) when it has none."""
 SELECT_RESULTS = f"""
-SELECT a.*, j.land, count(*) OVER () AS total
-FROM views.attainment a LEFT JOIN views.jobcenters j USING (jobcenter_id)
+SELECT a.*, y.level, {LAND} AS land, count(*) OVER () AS total
+FROM views.attainment a JOIN views.agreement_years y USING (agreement_id)
+LEFT JOIN views.jobcenters j ON j.jobcenter_id = a.jobcenter_id
 WHERE ($1::text IS NULL OR a.agreement_id = $1) AND ($2::int IS NULL OR a.year = $2)
-  AND ($3::text IS NULL OR j.land = $3) AND ($4::text IS NULL OR a.indicator = $4)
-  AND ($5::text IS NULL OR a.status = $5) AND {scope_sql("j.land", "a.jobcenter_id", 8)}
+  AND ($3::text IS NULL OR {LAND} = $3) AND ($4::text IS NULL OR a.indicator = $4)
+  AND ($5::text IS NULL OR a.status = $5) AND ($8::text IS NULL OR y.level = $8)
+  AND {scope_sql(LAND, "a.jobcenter_id", 9)}
 ORDER BY a.year, a.agreement_id, a.ordinal
 LIMIT $6 OFFSET $7
 """
+Level = Literal["jobcenter", "land", "germany"]
+"""The levels of `GET /attainment`, named as `GET /key-figures` names them."""
+AGREEMENT_LEVEL: dict[Level, str] = {"jobcenter": "jobcenter", "land": "land", "germany": "federal"}
 
 router = APIRouter()
 
@@ -109,8 +122,8 @@ async def attainment_answer(
     known = rows[0]
     response.headers["X-Position"] = str(known["checkpoint"])
     return AgreementAttainment(
-        agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], year=known["year"],
-        position=known["checkpoint"],
+        agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], level=known["level"],
+        land=known["own_land"], year=known["year"], position=known["checkpoint"],
         targets=[TargetResult(**target_result(row)) for row in rows if row["target_id"]],
     )  # fmt: skip
 
@@ -125,14 +138,19 @@ async def portfolio(
     land: str | None = None,
     indicator: str | None = None,
     status: str | None = None,
+    level: Level = "jobcenter",
     limit: Limit = 100,
     offset: Offset = 0,
     format: ExportFormat = None,
 ) -> Portfolio | Response:
-    """One row per (agreement, target), filtered, for portfolio views."""
+    """One row per (agreement, target), filtered, for portfolio views: of the jobcenters'
+    agreements (`level=jobcenter`, the default), the Länder's (`land`) or the federal ones
+    (`germany`), each measured on its members' summed series."""
+    if level == "germany" and land is not None:
+        raise ApiError(422, "invalid_request", "land filters level=jobcenter or level=land")
     async with read.snapshot(response, "attainment") as connection:
         items, count = await portfolio_page(
-            connection, caller, year, land, indicator, status, limit, offset
+            connection, caller, year, land, indicator, status, limit, offset, level
         )
     if wants_csv(request, format):
         name = f"portfolio-{response.headers['X-Position']}.csv"
@@ -143,14 +161,17 @@ async def portfolio(
 async def portfolio_page(
     connection: Connection, caller: Principal, year: int | None, land: str | None,
     indicator: str | None, status: str | None, limit: int, offset: int,
+    level: Level = "jobcenter",
 ) -> tuple[list[PortfolioRow], int]:  # fmt: skip
-    """A page of the portfolio rows in the caller's scope, and their total count."""
+    """A page of the portfolio rows of one level in the caller's scope, and their total
+    count."""
     rows = await connection.fetch(
-        SELECT_RESULTS, None, year, land, indicator, status, limit, offset, *caller.scope_args()
-    )
+        SELECT_RESULTS, None, year, land, indicator, status, limit, offset,
+        AGREEMENT_LEVEL[level], *caller.scope_args(),
+    )  # fmt: skip
     items = [
         PortfolioRow(
-            **target_result(row), agreement_id=row["agreement_id"],
+            **target_result(row), agreement_id=row["agreement_id"], level=row["level"],
             jobcenter_id=row["jobcenter_id"], land=row["land"], year=row["year"],
         )
         for row in rows
