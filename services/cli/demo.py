@@ -3,8 +3,10 @@
 Odenwaldkreis 2021/2022 (HMSI agreements) with BA monthly figures 2020 to
 September 2022, Main-Kinzig-Kreis 2018 (budgets and projects), Rhein-Kreis Neuss
 2012 (qualitative goals with the Land's support) and the NRW framework agreement "NRW inklusiv"
-(2018) that the Rhein-Kreis Neuss joined, and each jobcenter's comparison type for 2020 to 2022
-(illustrative codes and names, docs/domain.md section 11).
+(2018) that the Rhein-Kreis Neuss joined, each jobcenter's comparison type for 2020 to 2022
+(illustrative codes and names, docs/domain.md section 11), and a Land agreement of Hessen for
+2022 measured on the summed series of its members (docs/domain.md section 12; invented: the
+demo's only Hessian zkT with 2022 figures is the Odenwaldkreis, so it is the one member).
 
 Invariants: deterministic (fixed ids, sources and timestamps); in publication order (sorted by
 `occurred_at`, ties in build order), so every envelope is valid where it stands; the latest
@@ -102,6 +104,13 @@ ODW_2022_TARGETS: tuple[Row, ...] = (
      "ratio", "Kontinuierliche Beschäftigung nach Integration: Anstieg um 1,8 Prozent auf 58 %"),
     ("u25-training-integrations-total", "u25_training_integrations", "total", "at_least", 70,
      "count", "sum", "Integrationen unter 25-Jähriger in voll qualifizierende Ausbildung"),
+)  # fmt: skip
+HE_ZKT_2022 = "he-zkt-2022"
+"""The Land agreement of the demo (§ 48b Abs. 1 Nr. 3 SGB II: the BMAS with Hessen for its zkT)."""
+HE_ZKT_2022_TARGETS: tuple[Row, ...] = (
+    ("integrations-total", "integrations", "total", "at_least", 770, "count", "sum",
+     INTEGRATIONS_LABEL),
+    ("ltb-total", "ltb_stock", "total", "at_most", 2020, "count", "mean", LTB_LABEL),
 )  # fmt: skip
 ODW_2022_U25_PLAN = (2, 4, 7, 9, 13, 18, 26, 46, 62, 66, 68, 70)
 """An agreed cumulative monthly plan (invented) for the 70 training integrations of under-25s:
@@ -372,6 +381,20 @@ def _odenwald() -> list[Envelope]:
         _event("odw-2022", "plan-u25", "TargetPlanSet", dialog_at,
                target_id="u25-training-integrations-total", plan=list(ODW_2022_U25_PLAN),
                reason="Planwerte aus dem Zielsteuerungsdialog"),
+        *_hessen_2022(),
+    ]  # fmt: skip
+
+
+def _hessen_2022() -> list[Envelope]:
+    """The Land agreement of Hessen for its zkT in 2022, with its members and targets."""
+    at = "2022-05-10T09:00:00Z"
+    return [
+        _event(HE_ZKT_2022, "concluded", "AgreementConcluded", at, level="land", land="DE-HE",
+               year=2022, title="Zielvereinbarung 2022 für die zugelassenen kommunalen Träger",
+               parties=["Bundesministerium für Arbeit und Soziales (BMAS)", HMSI]),
+        _event(HE_ZKT_2022, "members", "AgreementMembersSet", at, jobcenter_ids=[ODW],
+               reason="Zugelassene kommunale Träger mit Zielvereinbarung 2022"),
+        *_targets(HE_ZKT_2022, at, HE_ZKT_2022_TARGETS),
     ]  # fmt: skip
 
 

@@ -193,3 +193,26 @@ def test_the_2022_agreement_shows_its_plan_bases(envelopes: list[dict[str, Any]]
     assert bases["ltb-total"] is None  # a level
     u25 = next(t for t in result.targets if t.target_id == "u25-training-integrations-total")
     assert u25.plan_path == [Decimal(v) for v in (2, 4, 7, 9, 13, 18, 26, 46, 62, 66, 68, 70)]
+
+
+def test_the_land_agreement_of_hessen_sums_its_one_member(envelopes: list[dict[str, Any]]) -> None:
+    recorded = [
+        RecordedEvent(
+            **envelope, stream_id=event.stream_id, position=position, stream_version=position,
+            recorded_at=datetime(2022, 10, 1, tzinfo=UTC), prev_hash="0" * 64, hash="0" * 64,
+        )
+        for position, envelope in enumerate(envelopes, start=1)
+        for event in [parse_envelope(envelope)[1]]
+    ]  # fmt: skip
+    land, odenwald = attainment("he-zkt-2022", recorded), attainment("odw-2022", recorded)
+
+    assert land is not None and odenwald is not None
+    assert (land.level, land.land, land.jobcenter_id) == ("land", "DE-HE", None)
+    own = {t.target_id: t for t in odenwald.targets}
+    for target in land.targets:  # the sum of one member is its own series
+        assert (target.actual, target.months_reported, target.attainment_pct) == (
+            own[target.target_id].actual, own[target.target_id].months_reported,
+            own[target.target_id].attainment_pct,
+        )  # fmt: skip
+    assert [t.target_id for t in land.targets] == ["integrations-total", "ltb-total"]
+    assert all(t.months_reported > 0 for t in land.targets)

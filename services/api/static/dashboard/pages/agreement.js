@@ -17,6 +17,11 @@ export default {
   render: (main, arg) => (arg ? renderAgreement(main, arg) : renderAgreementList(main, "agreement")),
 };
 
+const LEVEL_NAMES = {
+  land: "Landesebene (Summe der Mitglieder)",
+  federal: "Bundesebene (Summe der Mitglieder)",
+};
+
 export async function renderAgreementList(main, page) {
   const [agreements, centres] = await Promise.all([apiAll("/agreements"), jobcenters()]);
   const heading = h("h1", {}, page === "timetravel" ? "Zeitreise: Zielvereinbarung wählen" : "Zielvereinbarungen");
@@ -29,7 +34,8 @@ export async function renderAgreementList(main, page) {
       h("th", { scope: "col" }, "Land"), h("th", { scope: "col" }, "Jahr"), h("th", { scope: "col" }, "Status"))),
     h("tbody", {}, agreements.map((a) => h("tr", { "data-agreement": a.agreement_id },
       h("td", {}, h("a", { href: `#/${page}/${encodeURIComponent(a.agreement_id)}` }, a.title || `Zielvereinbarung ${a.year}`)),
-      h("td", {}, centres[a.jobcenter_id] ? centres[a.jobcenter_id].name : "unbekannt"), h("td", {}, landName(a.land)),
+      h("td", {}, a.jobcenter_id ? (centres[a.jobcenter_id] ? centres[a.jobcenter_id].name : "unbekannt")
+        : LEVEL_NAMES[a.level]), h("td", {}, landName(a.land)),
       h("td", {}, a.year), h("td", {}, a.status === "closed" ? `abgeschlossen (${day(a.closed_on)})` : "offen")))))));
 }
 
@@ -38,8 +44,9 @@ async function renderAgreement(main, id) {
   const [agreement, result, centres] = await Promise.all([api(path), api(`${path}/attainment`), jobcenters()]);
   const figuresByIndicator = {};
   await Promise.all([...new Set(result.targets.map((t) => t.indicator))].map(async (indicator) => {
-    figuresByIndicator[indicator] = await apiAll("/figures" + query({
-      jobcenter_id: agreement.jobcenter_id, indicator, year: agreement.year }));
+    // A Land or federal agreement is measured on its members' sum: no one jobcenter's months.
+    figuresByIndicator[indicator] = agreement.jobcenter_id ? await apiAll("/figures" + query({
+      jobcenter_id: agreement.jobcenter_id, indicator, year: agreement.year })) : [];
   }));
   const definitions = Object.fromEntries(agreement.targets.map((t) => [t.target_id, t]));
   const cards = result.targets.map((target) => targetCard(
@@ -49,7 +56,9 @@ async function renderAgreement(main, id) {
   show(main,
     h("h1", {}, agreement.title || `Zielvereinbarung ${agreement.year} – ${centre ? centre.name : "unbekanntes Jobcenter"}`),
     h("div", { class: "card" },
-      h("p", { id: "agreement-facts" }, `Jobcenter: ${centre ? centre.name : "unbekannt"} · `,
+      h("p", { id: "agreement-facts" }, agreement.jobcenter_id
+        ? `Jobcenter: ${centre ? centre.name : "unbekannt"} · `
+        : `${LEVEL_NAMES[agreement.level]}: ${agreement.members.map((m) => m.name || m.jobcenter_id).join(", ")} · `,
         `Land: ${landName(agreement.land)} · Jahr ${agreement.year} · `,
         agreement.status === "closed" ? `abgeschlossen am ${day(agreement.closed_on)}` : "offen"),
       h("p", { class: "muted" }, "Partner: ", agreement.parties.join("; ")),
