@@ -35,6 +35,7 @@ from projections.attainment.calculation import (
     Vintage,
     apply,
     evaluate,
+    figure_entry,
     new_state,
     put_jobcenter_figure,
     touches,
@@ -74,6 +75,8 @@ class Batch:
     """The agreements concluded in this batch."""
     memberships: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
     """Roll-up whose members this batch set -> (its year, its members now)."""
+    member_figures: set[tuple[str, str, FigureKey]] = field(default_factory=set)
+    """(roll-up, jobcenter, key) of the member figures this batch put."""
     touched: dict[str, int] = field(default_factory=dict)
     """Agreement whose state changed -> the position of the last event applied to it."""
     orders: dict[str, list[str]] = field(default_factory=dict)
@@ -134,9 +137,18 @@ class Batch:
 
     def _seed(self, state: State, jobcenter_id: str, position: int) -> None:
         """Bring in the jobcenter's figures recorded before `position`."""
+        agreement_id = state.agreement.agreement_id
         with localcontext(CONTEXT):
             for published, key, figure in self.seed(jobcenter_id, state.agreement.year, position):
                 put_jobcenter_figure(state, jobcenter_id, published, key, figure)
+                self._note_member_figure(agreement_id, state, jobcenter_id, key)
+
+    def _note_member_figure(
+        self, agreement_id: str, state: State, jobcenter_id: str, key: FigureKey
+    ) -> None:
+        """Note a roll-up's member figure to be written, if the state keeps it."""
+        if key in state.member_figures.get(jobcenter_id, {}):
+            self.member_figures.add((agreement_id, jobcenter_id, key))
 
     def _set_members(self, recorded: RecordedEvent, event: AgreementMembersSet) -> None:
         """A roll-up's new member list: the joining jobcenters' figures recorded before it come
@@ -164,6 +176,9 @@ class Batch:
         apply(state, recorded, event, targets)
         if state.events % self.snapshot_every == 0 and not state.agreement.roll_up:
             self.snapshots.append((agreement_id, position, CanonicalJson(encode_state(state))))
+        if state.agreement.roll_up and isinstance(event, FigureEvent):
+            figure_key, _ = figure_entry(event)
+            self._note_member_figure(agreement_id, state, event.jobcenter_id, figure_key)
         for target_id in targets:
             key = (agreement_id, target_id)
             old, new = self.current[key], evaluate(state, target_id)

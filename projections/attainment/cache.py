@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
+from decimal import localcontext
 
-from projections.attainment.calculation import State
-from projections.attainment.codec import decode_state
+from projections.attainment.calculation import CONTEXT, State, count
+from projections.attainment.codec import decode_state, with_member_figures
 from projections.engine.rebuild import Connection
 
 CAPACITY = 1000
@@ -38,6 +39,9 @@ WHERE y.agreement_id = ANY($1::text[])
 """
 SELECT_STATES = """
 SELECT agreement_id, state FROM {attainment_state} WHERE agreement_id = ANY($1::text[])
+"""
+SELECT_MEMBER_FIGURES = """
+SELECT * FROM {attainment_member_figures} WHERE agreement_id = ANY($1::text[])
 """
 
 SELECT_DATABASE = "SELECT current_database()"
@@ -79,7 +83,16 @@ class StateCache:
         missing = sorted(set(positions) - set(states))
         if missing:
             found = await connection.fetch(SELECT_STATES.format(**tables), missing)
-            states |= {row["agreement_id"]: decode_state(row["state"]) for row in found}
+            decoded = {row["agreement_id"]: decode_state(row["state"]) for row in found}
+            roll_ups = sorted(a for a, state in decoded.items() if state.agreement.roll_up)
+            if roll_ups:  # their member figures are rows of their own (codec.member_rows)
+                rows = await connection.fetch(SELECT_MEMBER_FIGURES.format(**tables), roll_ups)
+                for row in rows:
+                    with_member_figures(decoded[row["agreement_id"]], [tuple(row)])
+                with localcontext(CONTEXT):
+                    for agreement_id in roll_ups:
+                        count(decoded[agreement_id])  # their running sums
+            states |= decoded
         return states, positions, database
 
     def keep(

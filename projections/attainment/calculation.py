@@ -76,6 +76,8 @@ class State:
     member_figures: dict[str, dict[FigureKey, tuple[Vintage, Month]]] = field(default_factory=dict)
     """A roll-up's figures in force per jobcenter whose figures reached it (members and
     jobcenters that were or will be members; only the members are summed)."""
+    tallies: "dict[FigureKey, Tally]" = field(default_factory=dict, compare=False, repr=False)
+    """A roll-up's running sums of its members' figures (derived from `member_figures`)."""
     closed_at: int | None = None
     revised: set[str] = field(default_factory=set)
     at_close: dict[str, Signature | None] = field(default_factory=dict)
@@ -254,42 +256,103 @@ def put_jobcenter_figure(
     state: State, jobcenter_id: str, published: Vintage, key: FigureKey, figure: Month
 ) -> None:
     """Keep a figure of `jobcenter_id`: an agreement's own jobcenter's as `put_figure`; a
-    roll-up's as that jobcenter's figure in force, summed anew where it is a member (call
-    within `CONTEXT`)."""
+    roll-up's as that jobcenter's figure in force, its sum moved by the difference where it is
+    a member (call within `CONTEXT`)."""
     if not state.agreement.roll_up:
         put_figure(state, published, key, figure)
         return
     if key[2] not in (state.agreement.year - 1, state.agreement.year):
         return
     figures = state.member_figures.setdefault(jobcenter_id, {})
-    if key in figures and figures[key][0] > published:
+    old = figures.get(key)
+    if old is not None and old[0] > published:
         return
     figures[key] = (published, figure)
     if jobcenter_id in state.members:
+        tally = state.tallies.setdefault(key, Tally())
+        if old is not None:
+            tally.take(old[1])
+        tally.add(published, figure)
         _sum_month(state, key)
 
 
 def set_members(state: State, jobcenter_ids: Iterable[str]) -> None:
-    """A roll-up's new member list: its series summed anew (call within `CONTEXT`)."""
+    """A roll-up's new member list: its sums counted anew (call within `CONTEXT`)."""
     state.members = tuple(jobcenter_ids)
-    keys = {key for figures in state.member_figures.values() for key in figures}
-    state.figures = {}
-    for key in sorted(keys):
+    count(state)
+
+
+def count(state: State) -> None:
+    """A roll-up's sums and summed series counted from its members' figures (after a new member
+    list, or once its member figures are read back)."""
+    state.tallies, state.figures = {}, {}
+    for member in state.members:
+        for key, (published, figure) in state.member_figures.get(member, {}).items():
+            state.tallies.setdefault(key, Tally()).add(published, figure)
+    for key in sorted(state.tallies):
         _sum_month(state, key)
+
+
+@dataclass
+class Tally:
+    """The running sum of one month of a series over a roll-up's members that have it."""
+
+    present: int = 0
+    """Members with a figure."""
+    fractions: int = 0
+    """Of them, those giving a numerator and a denominator."""
+    value: Decimal = Decimal(0)
+    numerator: Decimal = Decimal(0)
+    denominator: Decimal = Decimal(0)
+    published: Vintage = (0, 0)
+    """The latest vintage among them (a member's figure is only ever replaced by a later one)."""
+    only: Month | None = None
+    """The figure itself while one member has it (the sum of one is that figure)."""
+
+    def add(self, published: Vintage, month: Month) -> None:
+        """Count a member's figure in."""
+        self._move(month, 1)
+        self.published = max(self.published, published)
+
+    def take(self, month: Month) -> None:
+        """Count a member's figure out (it is being replaced)."""
+        self._move(month, -1)
+
+    def _move(self, month: Month, sign: int) -> None:
+        self.present += sign
+        self.value += sign * month.value
+        self.only = month if sign > 0 and self.present == 1 else None
+        if month.numerator is not None and month.denominator is not None:
+            self.fractions += sign
+            self.numerator += sign * month.numerator
+            self.denominator += sign * month.denominator
+
+    def month(self, indicator: str) -> Month | None:
+        """The summed month (see `summed`)."""
+        if self.present == 1 and self.only is not None:
+            return self.only
+        if self.fractions < self.present:
+            known = known_indicator(indicator)
+            if known is not None and known.aggregation not in ADDITIVE:
+                return None
+            return Month(self.value)
+        if self.denominator == 0:
+            return Month(Decimal(0), self.numerator, self.denominator)
+        percent = self.numerator / self.denominator * HUNDRED
+        value = percent - HUNDRED if indicator in LEVEL_CHANGES else percent
+        return Month(value, self.numerator, self.denominator)
 
 
 def _sum_month(state: State, key: FigureKey) -> None:
     """A roll-up's month of a series: the sum over its members, when every member has it."""
-    found = [state.member_figures.get(member, {}).get(key) for member in state.members]
-    present = [entry for entry in found if entry is not None]
-    if not present or len(present) < len(found):
-        state.figures.pop(key, None)
-        return
-    month = summed(key[0], [entry[1] for entry in present])
+    tally = state.tallies.get(key)
+    month = None
+    if tally is not None and tally.present == len(state.members):
+        month = tally.month(key[0])
     if month is None:
         state.figures.pop(key, None)
-        return
-    state.figures[key] = (max(entry[0] for entry in present), month)
+    else:
+        state.figures[key] = (tally.published if tally else (0, 0), month)
 
 
 def summed(indicator: str, months: list[Month]) -> Month | None:
@@ -297,21 +360,10 @@ def summed(indicator: str, months: list[Month]) -> Month | None:
     denominator, those added and the value taken from them (a percentage; for a key figure of
     levels the change in percent); else counts, stocks and amounts added, and a percentage
     without its parts gives no sum (None): never a sum or mean of percentages."""
-    if len(months) == 1:
-        return months[0]
-    numerators = [m.numerator for m in months if m.numerator is not None]
-    denominators = [m.denominator for m in months if m.denominator is not None]
-    if len(numerators) < len(months) or len(denominators) < len(months):
-        known = known_indicator(indicator)
-        if known is not None and known.aggregation not in ADDITIVE:
-            return None
-        return Month(sum((m.value for m in months), Decimal(0)))
-    numerator, denominator = sum(numerators, Decimal(0)), sum(denominators, Decimal(0))
-    if denominator == 0:
-        return Month(Decimal(0), numerator, denominator)
-    percent = numerator / denominator * HUNDRED
-    value = percent - HUNDRED if indicator in LEVEL_CHANGES else percent
-    return Month(value, numerator, denominator)
+    tally = Tally()
+    for month in months:
+        tally.add((0, 0), month)
+    return tally.month(indicator)
 
 
 def _signature(state: State, target_id: str) -> Signature | None:

@@ -1,7 +1,10 @@
-"""The attainment fold's state as compact JSON, for the projection's `attainment_state` table.
+"""The attainment fold's state as compact JSON, for the projection's `attainment_state` table,
+and a roll-up's member figures as rows of `attainment_member_figures` (a federal agreement's are
+hundreds of thousands: written as they change, not with every state).
 
-Invariant: `decode_state(encode_state(s))` gives back a state equal to `s`, Decimals exactly
-(written as strings, so 66.50 stays 66.50), targets in their order.
+Invariant: `with_member_figures(decode_state(encode_state(s)), member_rows(s))` gives back a
+state equal to `s`, Decimals exactly (written as strings, so 66.50 stays 66.50), targets in
+their order.
 """
 
 from __future__ import annotations
@@ -46,9 +49,6 @@ def encode_state(state: State) -> str:
         "deviations": {line: str(value) for line, value in state.deviations.items()},
         "figures": _rows(state.figures),
         "members": list(state.members),
-        "member_figures": {
-            jobcenter: _rows(figures) for jobcenter, figures in state.member_figures.items()
-        },
         "closed_at": state.closed_at,
         "revised": sorted(state.revised),
         "at_close": {tid: _signature(sig) for tid, sig in state.at_close.items()},
@@ -92,10 +92,6 @@ def decode_state(document: dict[str, Any]) -> State:
         deviations={line: Decimal(value) for line, value in document["deviations"].items()},
         figures=_figures(document["figures"]),
         members=tuple(document.get("members", ())),
-        member_figures={
-            jobcenter: _figures(rows)
-            for jobcenter, rows in document.get("member_figures", {}).items()
-        },
         closed_at=document["closed_at"],
         revised=set(document["revised"]),
         at_close={
@@ -104,3 +100,38 @@ def decode_state(document: dict[str, Any]) -> State:
         },
         events=document.get("events", 0),
     )
+
+
+MemberRow = tuple[str, str, str, str, int, int, int, int, Decimal, Decimal | None, Decimal | None]
+"""A row of `attainment_member_figures`: agreement, jobcenter, indicator, breakdown, year,
+month, the vintage (`occurred_at` in µs, position), value, numerator, denominator."""
+
+
+def member_row(agreement_id: str, jobcenter_id: str, state: State, key: FigureKey) -> MemberRow:
+    """The row of one member figure of a roll-up's state."""
+    (occurred_us, position), figure = state.member_figures[jobcenter_id][key]
+    indicator, breakdown, year, month = key
+    return (
+        agreement_id, jobcenter_id, indicator, breakdown, year, month, occurred_us, position,
+        figure.value, figure.numerator, figure.denominator,
+    )  # fmt: skip
+
+
+def member_rows(agreement_id: str, state: State) -> list[MemberRow]:
+    """Every member figure of a roll-up's state as rows."""
+    return [
+        member_row(agreement_id, jobcenter_id, state, key)
+        for jobcenter_id, figures in state.member_figures.items()
+        for key in sorted(figures)
+    ]
+
+
+def with_member_figures(state: State, rows: list[MemberRow]) -> State:
+    """`state` with the member figures of `rows` (its own agreement's) put back."""
+    for row in rows:
+        _, jobcenter_id, indicator, breakdown, year, month, occurred_us, position = row[:8]
+        value, numerator, denominator = row[8:]
+        state.member_figures.setdefault(jobcenter_id, {})[(indicator, breakdown, year, month)] = (
+            (occurred_us, position), Month(value, numerator, denominator),
+        )  # fmt: skip
+    return state

@@ -34,7 +34,7 @@ from projections.attainment.calculation import (
     figure_entry,
     vintage,
 )
-from projections.attainment.codec import encode_state
+from projections.attainment.codec import encode_state, member_row
 from projections.attainment.inputs import RELEVANT_TYPES, decode, figure_inputs
 from projections.attainment.rebuild import REBUILD
 from projections.engine.decoded import stored_data
@@ -62,6 +62,22 @@ ATTAINMENT_DDL = (
     )
     """,
     "CREATE INDEX agreement_members_jobcenter_idx ON {agreement_members} (jobcenter_id, year)",
+    """
+    CREATE TABLE {attainment_member_figures} (
+        agreement_id text    NOT NULL,
+        jobcenter_id text    NOT NULL,
+        indicator    text    NOT NULL,
+        breakdown    text    NOT NULL,
+        year         integer NOT NULL,
+        month        integer NOT NULL,
+        occurred_us  bigint  NOT NULL,
+        position     bigint  NOT NULL,
+        value        numeric NOT NULL,
+        numerator    numeric,
+        denominator  numeric,
+        PRIMARY KEY (agreement_id, jobcenter_id, indicator, breakdown, year, month)
+    )
+    """,
     """
     CREATE TABLE {attainment} (
         agreement_id        text    NOT NULL,
@@ -131,6 +147,12 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text
 ON CONFLICT (agreement_id) DO NOTHING
 """
 DELETE_MEMBERS = "DELETE FROM {agreement_members} WHERE agreement_id = ANY($1::text[])"
+UPSERT_MEMBER_FIGURES = """
+INSERT INTO {attainment_member_figures} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (agreement_id, jobcenter_id, indicator, breakdown, year, month) DO UPDATE SET
+    occurred_us = EXCLUDED.occurred_us, position = EXCLUDED.position, value = EXCLUDED.value,
+    numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator
+"""
 INSERT_MEMBERS = """
 INSERT INTO {agreement_members} (agreement_id, jobcenter_id, year)
 SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])
@@ -178,7 +200,7 @@ class AttainmentProjection:
     """Raised with every change of its tables or its fold: the projector then rebuilds it."""
     tables = (
         "agreement_years", "agreement_members", "attainment", "attainment_history",
-        "attainment_state", "attainment_snapshots",
+        "attainment_member_figures", "attainment_state", "attainment_snapshots",
     )  # fmt: skip
     types = RELEVANT_TYPES
     ddl = ATTAINMENT_DDL
@@ -281,6 +303,12 @@ async def write(connection: Connection, batch: Batch, tables: Mapping[str, str])
         await connection.execute(
             INSERT_MEMBERS.format(**tables), *map(list, zip(*members, strict=True))
         )
+    if batch.member_figures:
+        figures = [
+            member_row(agreement_id, jobcenter_id, batch.states[agreement_id], key)
+            for agreement_id, jobcenter_id, key in sorted(batch.member_figures)
+        ]
+        await connection.executemany(UPSERT_MEMBER_FIGURES.format(**tables), figures)
     touched = sorted(batch.touched)
     if touched:
         states = [encode_state(batch.states[a]) for a in touched]

@@ -26,7 +26,7 @@ from projections.attainment.calculation import (
     figure_entry,
     vintage,
 )
-from projections.attainment.codec import encode_state
+from projections.attainment.codec import encode_state, member_rows
 from projections.attainment.inputs import RELEVANT_TYPES, decode
 from projections.engine.rebuild import Groups, Rows, join_groups
 
@@ -83,6 +83,11 @@ class AttainmentFold:
             "agreement_years": years,
             "agreement_members": members,
             "attainment": result_rows(batch, batch.states, batch.changed),
+            "attainment_member_figures": [
+                row
+                for agreement_id, state in batch.states.items()
+                for row in member_rows(agreement_id, state)
+            ],
             "attainment_state": [
                 (agreement_id, CanonicalJson(encode_state(state)), batch.touched[agreement_id])
                 for agreement_id, state in batch.states.items()
