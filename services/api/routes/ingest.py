@@ -95,8 +95,9 @@ def array_elements(text: str, at: int) -> list[str]:
 async def ingest(request: Request, ingestor: IngestorDep, caller: Source) -> IngestResults:
     """Record envelopes like the broker ingest does; one outcome per envelope. Only as the
     caller's own source, and only the types and jobcenters its token names (where it does)."""
+    assert caller.source is not None  # `infra.tokens.Claims` refuses a source token without one
     sender = Sender(
-        source=caller.source or caller.subject,
+        source=caller.source,
         types=frozenset(caller.types) if caller.types is not None else None,
         jobcenters=frozenset(caller.jobcenters) if caller.jobcenters is not None else None,
     )
