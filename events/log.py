@@ -9,10 +9,12 @@ Stream names are made here and nowhere else: `jobcenter-<id>`, `agreement-<id>`,
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from events.chain import canonical_json
 
 FIGURES_STREAM_PREFIX = "figures-"
 
@@ -74,6 +76,22 @@ class RecordedEvent(NewEvent):
     recorded_at: datetime
     prev_hash: str
     hash: str
+
+
+class Payload(NamedTuple):
+    """What a repeat of a recorded (source, message_id) must carry to be a duplicate rather
+    than an idempotency conflict: the same type, schema version, occurred_at and data (as
+    canonical JSON, so that numbers compare as written)."""
+
+    type: str
+    schema_version: int
+    occurred_at: datetime
+    data: str
+
+    @classmethod
+    def of(cls, event: NewEvent) -> "Payload":
+        """The payload of an event to append or recorded."""
+        return cls(event.type, event.schema_version, event.occurred_at, canonical_json(event.data))
 
 
 class CanonicalJson(str):

@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel, ConfigDict
 
 from events.chain import canonical_frame, canonical_json
-from events.log import CanonicalJson, NewEvent, RecordedEvent, Selection
+from events.log import CanonicalJson, NewEvent, Payload, RecordedEvent, Selection
 
 APPEND_LOCK_KEY = 0x5A53_4150  # "ZSAP": the one lock every append takes
 NOTIFY_CHANNEL = "zs_events"
@@ -38,10 +38,11 @@ EVENT_COLUMNS = (
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM store.events"
 
 APPEND = """
-SELECT event_id, position, stream_version, duplicate
+SELECT event_id, position, stream_version, duplicate,
+       original_type, original_schema_version, original_occurred_at, original_data
 FROM store.append_events(
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-"""  # infra/migrations/0007_append_function.sql, 0012_event_principal.sql
+"""  # infra/migrations/0007_append_function.sql, 0012_event_principal.sql, 0016_...sql
 WRONG_EXPECTED_VERSION = "ZS409"  # the SQLSTATE store.append_events raises for a stale version
 SELECT_RECORDED_KEYS = """
 SELECT e.*
@@ -136,6 +137,9 @@ class Appended(BaseModel):
     position: int
     stream_version: int
     duplicate: bool
+    original: Payload | None = None
+    """Given by `append` for a duplicate: the payload of the event it repeats, as recorded
+    (read by the append under its lock), or of the batch's first event with its key."""
 
 
 def append_arguments(
@@ -168,11 +172,21 @@ def first_occurrences(events: Sequence[NewEvent]) -> list[int]:
     return [first.setdefault((e.source, e.message_id), index) for index, e in enumerate(events)]
 
 
-def appended(row: asyncpg.Record, *, duplicate: bool) -> Appended:
-    """An `Appended` from a row of store.append_events, marked a duplicate if it repeats one."""
-    return Appended.model_construct(
-        event_id=row[0], position=row[1], stream_version=row[2], duplicate=row[3] or duplicate
+def appended(row: asyncpg.Record, first: NewEvent, *, repeat: bool) -> Appended:
+    """An `Appended` from the row store.append_events answered for the batch's `first` event
+    with a key: a duplicate of the recorded event that one repeats, else, for a later event of
+    the batch with that key (`repeat`), of `first`."""
+    original = (
+        Payload(row[4], row[5], row[6], canonical_json(row[7]))
+        if row[3]
+        else Payload.of(first)
+        if repeat
+        else None
     )
+    return Appended.model_construct(
+        event_id=row[0], position=row[1], stream_version=row[2], duplicate=original is not None,
+        original=original,
+    )  # fmt: skip
 
 
 def append_error(error: asyncpg.PostgresError) -> StoreError:
@@ -303,7 +317,8 @@ class EventStore:
         `expected_versions` maps a stream to the version it must be at now (0: must not
         exist yet); streams not named accept any version. An event whose (source,
         message_id) is already recorded (or appears earlier in the batch) is not recorded
-        again: its `Appended` is the original's, with `duplicate=True`. If every event of a
+        again: its `Appended` is the original's, with `duplicate=True` and the original's
+        payload (so the caller can tell a duplicate from a conflict). If every event of a
         stream is a duplicate, that stream's expected version is not checked (a retry).
         Raises `WrongExpectedVersion` (nothing is recorded) or `StoreUnavailable`.
         """
@@ -344,7 +359,7 @@ class EventStore:
             raise StoreUnavailable(f"append failed: {error}") from error
         outcomes = dict(zip(dict.fromkeys(firsts), rows, strict=True))
         return [
-            appended(outcomes[first], duplicate=first != index)
+            appended(outcomes[first], events[first], repeat=first != index)
             for index, first in enumerate(firsts)
         ]
 

@@ -23,7 +23,7 @@ from rich.progress import Progress
 
 from events.catalogue import CATALOGUE
 from events.chain import canonical_json
-from events.log import RecordedEvent
+from events.log import Payload, RecordedEvent
 from events.rejections import RejectionLog
 from events.store import EventStore
 from infra.broker import create_transport
@@ -92,9 +92,7 @@ def same_payload(line: bytes, event: RecordedEvent) -> bool:
         data = CATALOGUE.decode(kind, version, envelope["data"]).model_dump(mode="json")
     except Exception:  # whatever the line holds: the ingest rejects it, the log shows it
         return False
-    repeated = (kind, version, occurred_at, canonical_json(data))
-    return repeated == (event.type, event.schema_version, event.occurred_at,
-                        canonical_json(event.data))  # fmt: skip
+    return Payload(kind, version, occurred_at, canonical_json(data)) == Payload.of(event)
 
 
 def channel_of(

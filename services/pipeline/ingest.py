@@ -28,11 +28,11 @@ from events.envelope import (
     storable,
     unstorable,
 )
-from events.log import NewEvent, is_figures_stream
+from events.log import Payload, is_figures_stream
 from events.recording import new_event
 from events.rejections import RejectionLog, StoredRejection, body_text
 from events.rules import REFERENCE_TYPES, KnownEntities, Sender
-from events.store import EventStore, WrongExpectedVersion
+from events.store import Appended, EventStore, WrongExpectedVersion
 from services.pipeline import metrics
 from services.pipeline.channels import MAX_DELIVERIES, Delivery
 
@@ -102,21 +102,11 @@ class Rejection:
         )  # fmt: skip
 
 
-Payload = tuple[str, int, datetime, str]
-"""What must be equal for a repeated (source, message_id) to be a duplicate: type, schema
-version, occurred_at and the canonical data."""
-
-
-def payload(event: NewEvent) -> Payload:
-    """The payload of a recorded event."""
-    return event.type, event.schema_version, event.occurred_at, canonical_json(event.data)
-
-
 def accepted_payload(item: Accepted) -> Payload:
     """The payload of an accepted envelope, as it would be recorded."""
     envelope, event = item.envelope, item.event
     data = canonical_json(event.model_dump(mode="json"))
-    return envelope.type, envelope.schema_version, envelope.occurred_at, data
+    return Payload(envelope.type, envelope.schema_version, envelope.occurred_at, data)
 
 
 @dataclass(frozen=True)
@@ -284,7 +274,9 @@ class Ingestor:
     ) -> list[IngestOutcome]:
         accepted = [item for item in decoded if isinstance(item, Accepted)]
         recorded = await self.store.recorded_events([a.envelope.idempotency_key for a in accepted])
-        judged = self._judge(decoded, {k: payload(e) for k, e in recorded.items()}, origin.sender)
+        judged = self._judge(
+            decoded, {k: Payload.of(e) for k, e in recorded.items()}, origin.sender
+        )
         to_append = [item for item in judged if isinstance(item, Accepted)]
         expected = {
             stream: self.known.stream_version(stream)
@@ -300,35 +292,27 @@ class Ingestor:
                 expected,
             )
         positions = {key: found.position for key, found in recorded.items()}
-        raced = list[Accepted]()  # recorded by a concurrent ingest between look-up and append
+        raced = dict[int, Judged]()  # recorded by a concurrent ingest between look-up and append
         for item, result in zip(to_append, appended, strict=True):
             positions[item.envelope.idempotency_key] = result.position
             if result.duplicate:
-                raced.append(item)
+                raced[id(item)] = self._against_original(item, result)
             log.debug("recorded", source=item.envelope.source,
                       message_id=item.envelope.message_id, event_id=str(result.event_id),
                       position=result.position, correlation_id=item.envelope.correlation_id,
                       duplicate=result.duplicate)  # fmt: skip
-        if raced:
-            judged = await self._against_winners(judged, raced)
+        judged = [raced.get(id(item), item) for item in judged]
         await self.reject([item for item in judged if isinstance(item, Rejection)])
         return [outcome(item, positions) for item in judged]
 
-    async def _against_winners(self, judged: list[Judged], raced: list[Accepted]) -> list[Judged]:
-        """`judged` with each raced delivery settled against the event that won the race: its
-        key when the payloads are equal, else an `idempotency_conflict`. The append function
-        decided under its lock which one is recorded, and a recorded event never changes, so
-        comparing with it afterwards is exact however many ingests race."""
-        winners = await self.store.recorded_events([a.envelope.idempotency_key for a in raced])
-        settled: dict[int, Judged] = {}
-        for item in raced:
-            key = item.envelope.idempotency_key
-            settled[id(item)] = (
-                key
-                if payload(winners[key]) == accepted_payload(item)
-                else conflict(item.delivery, key)
-            )
-        return [settled.get(id(item), item) for item in judged]
+    @staticmethod
+    def _against_original(item: Accepted, result: Appended) -> Judged:
+        """A delivery another ingest recorded first, between this one's look-up and its
+        append: its key when the payload is the one recorded, else an `idempotency_conflict`.
+        The append decided under its lock which one is recorded and answered that one's
+        payload, so this is exact however many ingests race."""
+        key = item.envelope.idempotency_key
+        return key if result.original == accepted_payload(item) else conflict(item.delivery, key)
 
     def _judge(
         self,

@@ -6,13 +6,14 @@ import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import asyncpg
 import httpx
 import pytest
 
-from events.store import EventStore
+from events.store import APPEND_LOCK_KEY, EventStore, create_pool
 from services.pipeline.ingest import Ingestor
 from tests.factories import agreement_setup, figure_envelope, unique
-from tests.integration.helpers import api_app, api_client, ignore, token
+from tests.integration.helpers import api_app, api_client, eventually, ignore, token
 
 
 @pytest.fixture
@@ -218,31 +219,51 @@ async def test_a_number_is_recorded_as_sent_when_within_the_precision(
     assert Decimal(str(event.data["value"])) == Decimal("0.000001")
 
 
+RACERS = 30
+WAITING_AT_THE_APPEND_LOCK = """
+SELECT count(*) FROM pg_locks
+WHERE locktype = 'advisory' AND NOT granted
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""  # pg_locks, not pg_stat_activity: a transaction sees the latter as at its first look
+
+
 @pytest.mark.parametrize("same_payload", [False, True])
-async def test_concurrent_posts_of_one_message_id_are_one_recorded_and_the_rest_settled(
-    client: httpx.AsyncClient, store: EventStore, same_payload: bool
+async def test_posts_of_one_message_id_racing_to_the_append_are_one_recorded_and_the_rest_settled(
+    tests_url: str, owner_connection: asyncpg.Connection, same_payload: bool
 ) -> None:
-    """Thirty POSTs of one message id at once, in five rounds: one is recorded; the others are
-    duplicates (same payload) or each an `idempotency_conflict` kept as a rejection."""
-    [register, *_] = agreement_setup(jobcenter := unique("jc"), unique("agr"))
-    await client.post("/ingest", json=register)
-    for round_ in range(5):
-        original = figure_envelope(jobcenter, f"2022-{round_ + 1:02d}")
+    """Thirty POSTs of one message id at once, held at the append lock until every one of them
+    waits there, so each has looked the key up and found nothing recorded: the append records
+    one; each other is told what the append found recorded, a duplicate (same payload) or an
+    `idempotency_conflict` kept as a rejection, never a duplicate of another payload."""
+    store = EventStore(await create_pool(tests_url, max_size=RACERS + 2))
+    async with api_client(api_app(store, Ingestor(store, ignore))) as client:
+        [register, *_] = agreement_setup(jobcenter := unique("jc"), unique("agr"))
+        await client.post("/ingest", json=register)
+        original = figure_envelope(jobcenter, "2022-01")
         variants = [
             original | {"data": original["data"] | {"value": 0 if same_payload else n}}
-            for n in range(30)
+            for n in range(RACERS)
         ]
+        async with owner_connection.transaction():
+            await owner_connection.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+            posts = asyncio.gather(*(client.post("/ingest", json=v) for v in variants))
+            await eventually(lambda: all_waiting(owner_connection), f"{RACERS} appends at the lock")
+        answers = await posts
+        rejections = (await client.get("/rejections", params={"limit": 500})).json()
+        head = await store.last_position()
+    await store.pool.close()
 
-        answers = await asyncio.gather(*(client.post("/ingest", json=v) for v in variants))
+    items = [answer.json()["items"][0] for answer in answers]
+    others = "duplicate" if same_payload else "rejected"
+    assert sorted(i["status"] for i in items) == sorted(["recorded"] + [others] * (RACERS - 1))
+    if not same_payload:
+        assert {i["code"] for i in items if i["status"] == "rejected"} == {
+            "idempotency_conflict"}  # fmt: skip
+    assert len({i["position"] for i in items if i["status"] != "rejected"}) == 1
+    assert rejections["count"] == (0 if same_payload else RACERS - 1)
+    assert head == 2
 
-        items = [answer.json()["items"][0] for answer in answers]
-        statuses = sorted(i["status"] for i in items)
-        others = "duplicate" if same_payload else "rejected"
-        assert statuses == sorted(["recorded"] + [others] * 29), (round_, items)
-        if not same_payload:
-            assert {i["code"] for i in items if i["status"] == "rejected"} == {
-                "idempotency_conflict"}  # fmt: skip
-        assert len({i["position"] for i in items if i["status"] != "rejected"}) == 1
-    rejections = (await client.get("/rejections", params={"limit": 500})).json()
-    assert rejections["count"] == (0 if same_payload else 5 * 29)
-    assert await store.last_position() == 1 + 5
+
+async def all_waiting(connection: asyncpg.Connection) -> bool:
+    """Whether every racing append waits for the append lock."""
+    return bool(await connection.fetchval(WAITING_AT_THE_APPEND_LOCK) == RACERS)

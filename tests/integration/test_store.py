@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from events.log import Selection
+from events.log import Payload, Selection
 from events.store import EventStore, StoreError, StoreUnavailable, WrongExpectedVersion
 from events.verify import verify_chain
 from tests.factories import figure_event, unique
@@ -77,6 +77,8 @@ async def test_repeated_message_is_recorded_once_and_answers_the_original(
 
     assert again.duplicate
     assert (again.position, again.event_id) == (first.position, original.event_id)
+    assert again.original == Payload.of(original) != Payload.of(retry)  # read by the append
+    assert first.original is None
     assert await store.last_position() == 1
     [recorded] = await store.read_stream(original.stream_id)
     assert recorded.data == original.data
@@ -90,6 +92,7 @@ async def test_duplicate_within_one_batch_is_recorded_once(store: EventStore) ->
 
     assert [o.duplicate for o in outcomes] == [False, True, False]
     assert outcomes[1].position == outcomes[0].position
+    assert outcomes[1].original == Payload.of(event)
     assert await store.last_position() == 2
 
 
