@@ -32,9 +32,10 @@ const PAGE_SIZE = 120;
 
 async function render(main, arg, params) {
   const scope = claims();
-  if (!arg && !scope.federal && scope.lands.length === 1) {  // a Land's reader lands in its Land
-    arg = scope.lands[0];
-    history.replaceState(null, "", location.pathname + location.search + href("laender", arg, params));
+  if (!arg && !scope.federal) {  // a Land's reader lands in its Land, a jobcenter's in its jobcenter's
+    const centre = (await jobcenters())[scope.jobcenters[0]];
+    arg = scope.lands.length === 1 ? scope.lands[0] : !scope.lands.length && centre ? centre.land : "";
+    if (arg) history.replaceState(null, "", location.pathname + location.search + href("laender", arg, params));
   }
   return arg ? renderLand(main, arg, params, scope) : renderCountry(main, params, scope);
 }
@@ -192,9 +193,10 @@ async function drawPortfolio(section, land, state) {
   const statusSelect = select("land-status", "Status", [["", "alle"], ...Object.entries(STATUS)], state.status || "",
     (event) => { state.status = event.target.value; delete state.seite; keepParams(state); drawPortfolio(section, land, state); });
   const pager = h("nav", { class: "pager", "aria-label": "Seiten" },
-    h("button", { type: "button", class: "secondary", id: "page-prev", disabled: pageNo <= 1, onclick: go(pageNo - 1) }, "Vorherige Seite"),
-    h("span", { id: "page-info", role: "status" }, answer.count ? `Ziele ${first.toLocaleString("de-DE")}–${last.toLocaleString("de-DE")} von ${answer.count.toLocaleString("de-DE")} · Seite ${pageNo} von ${pages}` : "keine Ziele"),
-    h("button", { type: "button", class: "secondary", id: "page-next", disabled: pageNo >= pages, onclick: go(pageNo + 1) }, "Nächste Seite"));
+    pages > 1 ? h("button", { type: "button", class: "secondary", id: "page-prev", disabled: pageNo <= 1, onclick: go(pageNo - 1) }, "Vorherige Seite") : null,
+    h("span", { id: "page-info", role: "status" }, `Ziele ${first.toLocaleString("de-DE")}–${last.toLocaleString("de-DE")} von ${answer.count.toLocaleString("de-DE")}`,
+      pages > 1 ? ` · Seite ${pageNo} von ${pages}` : null),
+    pages > 1 ? h("button", { type: "button", class: "secondary", id: "page-next", disabled: pageNo >= pages, onclick: go(pageNo + 1) }, "Nächste Seite") : null);
   const nameOf = (row) => `${centres[row.jobcenter_id] ? centres[row.jobcenter_id].name : "Jobcenter"} · Zielvereinbarung ${row.year}`;
   show(section, h("h2", {}, `Zielvereinbarungen der Jobcenter ${state.jahr}`), h("div", { class: "filters" }, statusSelect),
     answer.items.length ? [targetTable("land-portfolio-table", answer.items, nameOf), pager]

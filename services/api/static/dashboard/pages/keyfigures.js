@@ -69,6 +69,14 @@ function missingCodes(byCode, where) {
     `Keine Werte ${where} für ${absent.map(shortCode).join(", ")}: die Basisreihen, aus denen sie berechnet werden, liegen (noch) nicht vor.`);
 }
 
+/** Why a comparison line is missing: the caller may not see the sums of a Land or Germany. */
+function hiddenNote(levels) {
+  const hidden = Object.entries(levels).filter(([, byCode]) => !Object.keys(byCode).length).map(([name]) => name);
+  if (!hidden.length) return null;
+  return h("p", { class: "muted", id: "kf-no-land" }, `Die Werte von ${hidden.join(" und von ")} sind mit Ihrem Zugang nicht sichtbar: `,
+    "sie summieren auch Jobcenter außerhalb Ihres Bereichs.");
+}
+
 /** One key figure's card: chart, legend, the latest month in words, every month in a table. */
 function card(code, subject, others, band) {
   const latest = subject.points[subject.points.length - 1];
@@ -137,7 +145,7 @@ async function renderJobcenter(main, id, scope, centres, state, breakdownSelect)
     h("div", { class: "filters" }, breakdownSelect),
     cards.length ? cards : empty("kf-empty", `Für ${centre.name} liegen noch keine Kennzahlen vor: es fehlen die Basisreihen, aus denen sie berechnet werden.`),
     cards.length ? missingCodes(own, "für dieses Jobcenter") : null,
-    !Object.keys(land).length ? h("p", { class: "muted", id: "kf-no-land" }, `Die Werte von ${landName(centre.land)} und Deutschlands sind mit Ihrem Zugang nicht sichtbar: sie summieren auch Jobcenter außerhalb Ihres Bereichs.`) : null);
+    hiddenNote({ [landName(centre.land)]: land, Deutschland: germany }));
 }
 
 async function renderLand(main, code, scope, centres, state, breakdownSelect) {
@@ -156,7 +164,8 @@ async function renderLand(main, code, scope, centres, state, breakdownSelect) {
     { name: landName(code), cls: "subject", points: points(land[c]) },
     [{ name: "Deutschland", cls: "germany", points: points(germany[c]) }], null));
   const table = h("section", { id: "kf-table-section" });
-  show(main, ...heading, h("div", { class: "filters" }, breakdownSelect), cards, missingCodes(land, `für ${landName(code)}`), table);
+  show(main, ...heading, h("div", { class: "filters" }, breakdownSelect), cards, missingCodes(land, `für ${landName(code)}`),
+    hiddenNote({ Deutschland: germany }), table);
   await jobcenterTable(table, state, land, centres, { land: code }, `Jobcenter in ${landName(code)}`);
 }
 
