@@ -103,7 +103,7 @@ async function drawMap(box, state, landRows, years) {
     h("span", { class: "tile-value" }, text, v && v.suffix ? h("span", { class: "tile-suffix" }, v.suffix) : null));
   });
   show(box, h("h2", {}, "Länderkarte"), controls,
-    h("div", { class: "tile-map", id: "land-map", role: "list", "aria-label": legendTitle }, tiles.map((t) => { t.setAttribute("role", "listitem"); return t; })),
+    h("div", { class: "tile-map", id: "land-map", role: "group", "aria-label": `Länderkarte: ${legendTitle}` }, tiles),
     h("div", { class: "map-legend", id: "map-legend" }, h("p", {}, h("b", {}, legendTitle)),
       bins.length ? h("ul", { class: "bins" }, bins.map(([i, from, to]) => h("li", {}, h("span", { class: `swatch shade-${i}`, "aria-hidden": "true" }),
         high > low ? `${format(from)} bis ${format(to)}` : format(from)))) : null,

@@ -9,4 +9,4 @@ import portfolio from "./portfolio.js";
 import rejections from "./rejections.js";
 import timetravel from "./timetravel.js";
 
-export const PAGES = [portfolio, country, keyfigures, agreement, timetravel, compare, rejections];
+export const PAGES = [portfolio, agreement, timetravel, compare, country, keyfigures, rejections];
