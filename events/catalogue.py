@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from events.envelope import (
+    STORED,
     Count,
     Envelope,
     Id,
@@ -451,18 +452,23 @@ class Catalogue:
         """The model of the latest version of `event_type`."""
         return self._models[(event_type, self.latest_version(event_type))]
 
-    def decode(self, event_type: str, schema_version: int, data: Mapping[str, Any]) -> DomainEvent:
-        """Validate `data` of the given type and version, upcast to the latest model."""
+    def decode(
+        self, event_type: str, schema_version: int, data: Mapping[str, Any], *, stored: bool = False
+    ) -> DomainEvent:
+        """Validate `data` of the given type and version, upcast to the latest model. `stored`:
+        the data of a recorded event, not checked against the bounds that apply at ingest only
+        (`events.envelope.STORED`)."""
+        context = STORED if stored else None
         latest = self.latest_version(event_type)
         if schema_version == latest:  # nothing to upcast; validation does not change `data`
-            return _validate(self._models[(event_type, latest)], data)
+            return _validate(self._models[(event_type, latest)], data, context)
         self._check_version(event_type, schema_version, latest)
         upcast = deepcopy(dict(data))
         for version in range(schema_version, latest):
             if (event_type, version) in self._models:
-                _validate(self._models[(event_type, version)], upcast)
+                _validate(self._models[(event_type, version)], upcast, context)
             upcast = self._upcasters[(event_type, version)](upcast)
-        return _validate(self._models[(event_type, latest)], upcast)
+        return _validate(self._models[(event_type, latest)], upcast, context)
 
     def _check_version(self, event_type: str, schema_version: int, latest: int) -> None:
         """Reject a version that is unknown or cannot be upcast to `latest`."""
@@ -475,10 +481,12 @@ class Catalogue:
             )
 
 
-def _validate(model_cls: type[EventT], data: Mapping[str, Any]) -> EventT:
+def _validate(
+    model_cls: type[EventT], data: Mapping[str, Any], context: dict[str, Any] | None
+) -> EventT:
     """Validate event data, turning pydantic errors into `InvalidEvent`."""
     try:
-        return model_cls.model_validate(data)
+        return model_cls.model_validate(data, context=context)
     except ValidationError as error:
         raise InvalidEvent.from_validation_error(
             error, "data", RejectionCode.INVALID_DATA

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -212,9 +213,22 @@ def _significant(value: Decimal) -> tuple[int, int]:
     return kept, exponent + len(digits) - kept
 
 
-def _within_precision(value: Decimal) -> Decimal:
+STORED = {"stored": True}
+"""The validation context of an event read back from the store: the bounds that apply at
+ingest only (the numbers' precision) are not checked again, so an event recorded before a
+bound existed still decodes (rebuild, replay, catching up)."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Whether the data being validated is a stored event's (`STORED`)."""
+    return bool(info.context and info.context.get("stored"))
+
+
+def _within_precision(value: Decimal, info: ValidationInfo) -> Decimal:
     """Reject a number outside the contract's precision (judged on its digits alone, so even
-    `1e999999999` costs nothing)."""
+    `1e999999999` costs nothing); a stored event's numbers stand as recorded."""
+    if _stored(info):
+        return value
     if not value.is_finite():
         raise PydanticCustomError("number_precision", "must be a finite number")
     if not value:
@@ -236,9 +250,9 @@ def _within_precision(value: Decimal) -> Decimal:
     return value
 
 
-def _cents(value: Decimal) -> Decimal:
-    """Reject an amount of money with more than two decimals."""
-    if value and -_significant(value)[1] > MONEY_DECIMALS:
+def _cents(value: Decimal, info: ValidationInfo) -> Decimal:
+    """Reject an amount of money with more than two decimals (not a stored event's)."""
+    if value and not _stored(info) and -_significant(value)[1] > MONEY_DECIMALS:
         raise PydanticCustomError("number_precision", "has more than 2 decimals (cents)")
     return value
 

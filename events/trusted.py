@@ -35,7 +35,9 @@ def trusted_figure(recorded: RecordedEvent) -> FigureEvent:
     validating it again (an older schema version is upcast by the catalogue)."""
     model = FIGURE_MODELS[recorded.type]
     if recorded.schema_version != CATALOGUE.latest_version(recorded.type):
-        figure = CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+        figure = CATALOGUE.decode(
+            recorded.type, recorded.schema_version, recorded.data, stored=True
+        )
         assert isinstance(figure, FigureEvent)  # FIGURE_TYPES decode to figure events
         return figure
     data: Mapping[str, Any] = recorded.data

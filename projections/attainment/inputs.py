@@ -62,7 +62,7 @@ def candidates(agreement: AgreementConcluded, own: list[RecordedEvent]) -> froze
 
 def decode(event: RecordedEvent) -> DomainEvent:
     """The typed data of a recorded event."""
-    return CATALOGUE.decode(event.type, event.schema_version, event.data)
+    return CATALOGUE.decode(event.type, event.schema_version, event.data, stored=True)
 
 
 def relevant(

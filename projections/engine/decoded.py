@@ -23,7 +23,7 @@ def stored_data(event: RecordedEvent) -> DomainEvent:
     """The typed data of a stored event (validated and upcast by the catalogue), decoded once."""
     found = _decoded.get(event.event_id)
     if found is None:
-        found = CATALOGUE.decode(event.type, event.schema_version, event.data)
+        found = CATALOGUE.decode(event.type, event.schema_version, event.data, stored=True)
         if len(_decoded) >= CAPACITY:
             _decoded.popitem(last=False)
         _decoded[event.event_id] = found

@@ -265,7 +265,9 @@ class Ingestor:
         async for page in pages:
             for recorded in page:
                 self.known.apply(
-                    CATALOGUE.decode(recorded.type, recorded.schema_version, recorded.data)
+                    CATALOGUE.decode(
+                        recorded.type, recorded.schema_version, recorded.data, stored=True
+                    )
                 )
         self.known.position = max(self.known.position, head)
 

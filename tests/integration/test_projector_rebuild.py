@@ -6,10 +6,13 @@ import os
 import random
 import subprocess
 import sys
+from decimal import Decimal
 
 import asyncpg
 import pytest
 
+from events.catalogue import CATALOGUE
+from events.envelope import InvalidEvent
 from events.store import EventStore
 from projections.attainment.calculation import attainment
 from projections.engine.runner import REBUILD_LOCK_CLASS, ProjectionError, ProjectionRunner
@@ -18,6 +21,7 @@ from projections.registry import PROJECTIONS
 from services.replay import agreement_events
 from tests.benchmarks.national import store_events
 from tests.conftest import TEST_DATA_DIR
+from tests.factories import figure_event
 from tests.integration.figures_log import (
     TABLE_DEFINITION,
     append,
@@ -208,3 +212,26 @@ async def test_cli_status_and_rebuild(
     assert "figures rebuilt up to position 12" in rebuilt.stdout
     assert unknown.returncode == 1
     assert "no projection named 'nope'" in unknown.stderr
+
+
+async def test_events_stored_before_the_precision_bound_still_project_and_rebuild(
+    store: EventStore, runner: ProjectionRunner, owner_connection: asyncpg.Connection
+) -> None:
+    """Numbers the ingest now rejects (`number_precision`) but recorded before that bound
+    existed: the bound applies at ingest, so history still decodes, projects and rebuilds."""
+    old = [
+        figure_event(jobcenter_id="06437", period="2022-07", value=12345678901234567890123),
+        figure_event(jobcenter_id="06437", period="2022-08", value=0.1234567),
+    ]
+    with pytest.raises(InvalidEvent):  # as the ingest judges them today
+        CATALOGUE.decode(old[0].type, old[0].schema_version, old[0].data)
+    await store.append(old)
+    events = [e async for page in store.read_all() for e in page]
+    await runner.project(events)
+    live = await checksum(owner_connection)
+
+    assert await runner.rebuild("figures") == 2
+    assert await checksum(owner_connection) == live
+    values = await owner_connection.fetch("SELECT value FROM views.figures ORDER BY period")
+    assert [row["value"] for row in values] == [
+        Decimal(12345678901234567890123), Decimal("0.1234567")]  # fmt: skip

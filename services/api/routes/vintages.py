@@ -41,7 +41,7 @@ class Vintages(BaseModel):
 
 def vintage(event: RecordedEvent) -> Vintage:
     """The vintage a recorded figure event publishes (upcast to the latest version)."""
-    figure = CATALOGUE.decode(event.type, event.schema_version, event.data)
+    figure = CATALOGUE.decode(event.type, event.schema_version, event.data, stored=True)
     assert isinstance(figure, FigureEvent)  # the store selects figure types only
     reason = figure.reason if isinstance(figure, MonthlyFigureCorrected) else None
     return Vintage(
