@@ -162,6 +162,21 @@ def test_agreement_with_budget_lines_goals_and_the_lands_support(page: Page, api
     assert "Haushaltsmittel von 1.289.900 Euro" in page.locator("#goals").inner_text()
 
 
+def test_a_land_agreement_names_its_level_and_members(page: Page, api: str) -> None:
+    result = get(api, "/agreements/he-zkt-2022/attainment")
+    detail = get(api, "/agreements/he-zkt-2022")
+    open_page(page, api, "agreement/he-zkt-2022")
+    screenshot(page, "05b-agreement-he-zkt-2022")
+
+    facts = page.locator("#agreement-facts").inner_text()
+    assert "Landesebene (Summe der Mitglieder)" in facts
+    assert all(member["name"] in facts for member in detail["members"])
+    assert page.locator(".target-card").count() == len(result["targets"]) == 2
+    for target in result["targets"]:
+        card = page.locator(f'.target-card[data-target="{target["target_id"]}"]')
+        assert card.locator("b.attainment").inner_text() == percent(target["attainment_pct"])
+
+
 def test_time_travel_control_changes_the_figures(page: Page, api: str) -> None:
     head = get(api, "/health")["position"]
     changes = get(api, "/agreements/odw-2021/changes", from_position=0)["items"]
