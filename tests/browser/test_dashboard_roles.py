@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 from playwright.sync_api import Page
 
@@ -169,9 +170,28 @@ def test_downloads_carry_the_token_and_arrive_as_files(page: Page, api: str) -> 
     name, body = saved(page, "#metrics-download")
     assert body.startswith(b"# HELP")
 
+    name, body = saved(page, "#portfolio-pdf")
+    assert name.endswith(".pdf") and body.startswith(b"%PDF")
+
     open_as(page, api, "auditor", "agreement/odw-2021")
     name, body = saved(page, "#agreement-csv")
     assert name.endswith(".csv") and b"integrations-total" in body
+    name, body = saved(page, "#agreement-pdf")
+    assert name.endswith(".pdf") and body.startswith(b"%PDF")
+    name, body = saved(page, "#agreement-xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+    assert name.endswith(".xlsx") and workbook.sheetnames
+
+
+def test_a_lands_reader_downloads_its_lands_portfolio_report(page: Page, api: str) -> None:
+    open_as(page, api, "reader-he")
+    name, body = saved(page, "#portfolio-xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+    cells = " ".join(
+        str(cell) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)
+        for cell in row if cell is not None
+    )  # fmt: skip
+    assert name.endswith(".xlsx") and "Hessen" in cells and "06437" in cells and "05162" not in cells
 
 
 def test_time_travel_by_publication_date_typed_in_german(page: Page, api: str) -> None:

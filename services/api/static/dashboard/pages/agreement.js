@@ -64,7 +64,9 @@ async function renderAgreement(main, id) {
       h("p", { class: "muted" }, "Partner: ", agreement.parties.join("; ")),
       h("p", { class: "actions" },
         h("a", { href: `#/timetravel/${encodeURIComponent(agreement.agreement_id)}` }, "Zeitreise: Stand zu einem früheren Zeitpunkt"),
-        downloadButton("agreement-csv", "Zielerreichung als CSV", `${path}/attainment?format=csv`, `zielerreichung-${id}.csv`))),
+        downloadButton("agreement-csv", "Zielerreichung als CSV", `${path}/attainment?format=csv`, `zielerreichung-${id}.csv`),
+        downloadButton("agreement-pdf", "Bericht als PDF", `${path}/report?format=pdf`, `bericht-${id}.pdf`),
+        downloadButton("agreement-xlsx", "Bericht als Excel-Datei", `${path}/report?format=xlsx`, `bericht-${id}.xlsx`))),
     h("h2", {}, "Ziele: Jahresverlauf"),
     cards.length ? legend() : null,
     cards.length ? h("div", { class: "targets" }, cards)

@@ -40,11 +40,24 @@ async function render(main, _arg, params) {
       filters.indicator, change("indicator")),
     select("f-status", "Status", [["", "alle"], ...Object.entries(STATUS)], filters.status, change("status")),
     downloadButton("portfolio-csv", "CSV herunterladen", () => "/attainment" + query({ ...filters, format: "csv" }), "portfolio.csv"),
+    h("span", { id: "portfolio-reports" }),
   );
+  // The portfolio report covers a Land, or Germany for federal readers.
+  const reports = () => {
+    const place = document.getElementById("portfolio-reports");
+    if (!place) return;
+    const open = scope.federal || (filters.land && scope.lands.includes(filters.land));
+    const params = (format) => "/reports/portfolio" + query({ land: filters.land, year: filters.year, format });
+    show(place, open ? [
+      downloadButton("portfolio-pdf", "Bericht als PDF", () => params("pdf"), "portfolio.pdf"),
+      downloadButton("portfolio-xlsx", "Bericht als Excel-Datei", () => params("xlsx"), "portfolio.xlsx"),
+    ] : null);
+  };
   const results = h("div", { id: "portfolio-results" });
   show(main, h("h1", {}, "Portfolio: Zielerreichung je Land und Jahr"), scopeNote(scope, centres), filterBar, results);
 
   async function refresh() {
+    reports();
     try {
       const rows = await apiAll("/attainment" + query(filters));
       const narrowed = filters.indicator || filters.status;

@@ -6,7 +6,7 @@ import { api } from "../api.js";
 import {
   FIELD, NONE, day, eventName, monthName, num, parseGermanDate, pct, statusName, when, withUnit,
 } from "../de.js";
-import { cellNum, empty, errorBox, h, show, statusBadge } from "../dom.js";
+import { cellNum, downloadButton, empty, errorBox, h, show, statusBadge } from "../dom.js";
 import { renderAgreementList } from "./agreement.js";
 
 export default {
@@ -43,6 +43,7 @@ async function renderTimeTravel(main, id) {
   const answer = h("div", { id: "tt-answer" });
   const changes = h("div", { id: "tt-changes" });
   const heading = h("h2", { id: "tt-heading" });
+  const report = h("p", { class: "actions", id: "tt-report" });
   range.addEventListener("input", () => { number.value = range.value; });
   range.addEventListener("change", () => showAt({ as_of_position: range.value }));
   number.addEventListener("change", () => { range.value = number.value; showAt({ as_of_position: number.value }); });
@@ -78,7 +79,7 @@ async function renderTimeTravel(main, id) {
       h("button", { type: "button", class: "secondary", id: "tt-now", onclick: () => {
         recorded.input.value = published.input.value = ""; showAt({ as_of_position: head }); } }, "Heute"),
       h("a", { href: `#/agreement/${encodeURIComponent(id)}` }, "zur Zielvereinbarung")),
-    message, heading, answer, h("h2", {}, "Änderungen seitdem"), changes);
+    message, heading, answer, report, h("h2", {}, "Änderungen seitdem"), changes);
 
   async function showAt(at) {
     try {
@@ -90,6 +91,9 @@ async function renderTimeTravel(main, id) {
         : at.as_of ? `Stand der Aufzeichnung ${day(at.as_of.slice(0, 10))} (Position ${position})`
           : `Stand bei Position ${position}`;
       show(answer, asOfTable(result, current));
+      const stand = at.as_of_position ? { as_of_position: position } : at;
+      show(report, downloadButton("tt-report-pdf", "Bericht zu diesem Stand als PDF",
+        `${path}/report?` + new URLSearchParams({ ...stand, format: "pdf" }), `bericht-${id}.pdf`));
       const found = await api(`${path}/changes?` + new URLSearchParams({ from_position: position, to_position: head }));
       show(changes, changeTable(found, current));
     } catch (error) {

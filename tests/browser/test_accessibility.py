@@ -1,0 +1,67 @@
+"""Accessibility: axe-core (vendored under /static/vendor/axe-core/, loaded into the page by the
+test only) finds no serious or critical violation of WCAG 2 A/AA on any page, for an auditor
+and a Land's reader; every page can be reached and used by keyboard."""
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import TOKENS
+
+pytestmark = pytest.mark.browser
+
+ROUTES = {
+    "auditor": ["portfolio", "agreement", "agreement/odw-2022", "agreement/mkk-2018",
+                "agreement/rkn-2012", "timetravel/odw-2021", "compare", "rejections"],
+    "reader-nw": ["", "compare"],
+}  # fmt: skip
+
+
+def open_as(page: Page, api: str, role: str, route: str) -> None:
+    """Open a dashboard page with `role`'s token and wait until it has rendered."""
+    page.goto(f"{api}/dashboard/?token={TOKENS[role]}#/{route}")
+    page.wait_for_selector("main[data-ready=true]")
+
+
+def violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical WCAG 2 A/AA violations on the page."""
+    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    found: list[dict[str, Any]] = page.evaluate("""async () => {
+        const result = await axe.run(document, {
+            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+        return result.violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+    }""")
+    return found
+
+
+@pytest.mark.parametrize("role", list(ROUTES))
+def test_no_serious_accessibility_violation_on_any_page(page: Page, api: str, role: str) -> None:
+    problems = {}
+    for route in ROUTES[role]:
+        open_as(page, api, role, route)
+        if found := violations(page):
+            problems[route or "start"] = found
+    assert problems == {}
+
+
+def test_the_navigation_and_the_filters_work_by_keyboard(page: Page, api: str) -> None:
+    open_as(page, api, "auditor", "portfolio")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Zum Inhalt springen"
+    for _ in range(3):  # brand, Portfolio, Zielvereinbarung
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.page") == "agreement"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#agreement-list")
+    assert page.url.endswith("#/agreement")
+
+    open_as(page, api, "auditor", "portfolio")
+    page.focus("#f-year")
+    page.keyboard.press("ArrowDown")  # the first year, 2012: one agreement without targets
+    page.wait_for_function("location.hash.includes('year=2012')")
+    page.wait_for_function("document.querySelectorAll('tr.target-row').length === 0")
+    assert page.locator('tr[data-agreement-row="rkn-2012"]').count() == 1
