@@ -84,7 +84,7 @@ def test_portfolio_shows_the_apis_attainment_for_every_target(page: Page, api: s
     assert page.locator("svg.mini-bar").count() == len(rows)
 
 
-def test_portfolio_filters_ask_the_api(page: Page, api: str) -> None:
+def test_portfolio_filters_show_the_apis_rows(page: Page, api: str) -> None:
     missed = get(api, "/attainment", status="missed", year=2021)["items"]
     open_page(page, api, "portfolio")
 

@@ -54,7 +54,8 @@ async function renderAgreement(main, id) {
     figuresByIndicator[target.indicator].filter((f) => f.breakdown === target.breakdown)));
   const centre = centres[agreement.jobcenter_id];
   show(main,
-    h("h1", {}, agreement.title || `Zielvereinbarung ${agreement.year} – ${centre ? centre.name : "unbekanntes Jobcenter"}`),
+    h("h1", {}, agreement.title || `Zielvereinbarung ${agreement.year} – ${centre ? centre.name
+      : agreement.level === "federal" ? "Bund" : landName(agreement.land)}`),
     h("div", { class: "card" },
       h("p", { id: "agreement-facts" }, agreement.jobcenter_id
         ? `Jobcenter: ${centre ? centre.name : "unbekannt"} · `

@@ -9,7 +9,9 @@ import {
 import { cellNum, downloadButton, empty, errorBox, h, select, show, statusBadge } from "../dom.js";
 import { keepParams } from "../nav.js";
 
-const FILTERS = ["land", "year", "indicator", "status"];
+const FILTERS = ["land", "year", "indicator", "status", "page"];
+const PAGE_SIZE = 40;
+/** Agreements per page: a national portfolio (hundreds of jobcenters) stays quick to draw. */
 
 export default {
   id: "portfolio",
@@ -30,7 +32,7 @@ async function render(main, _arg, params) {
   const distinct = (rows, key) => [...new Set(rows.map((row) => row[key]).filter((v) => v !== null))].sort();
   const byId = Object.fromEntries(agreements.map((a) => [a.agreement_id, a]));
   const lands = scope.federal ? distinct(agreements, "land") : [...new Set([...scope.lands, ...distinct(agreements, "land")])].sort();
-  const change = (key) => (event) => { filters[key] = event.target.value; keepParams(filters); refresh(); };
+  const change = (key) => (event) => { filters[key] = event.target.value; filters.page = ""; keepParams(filters); refresh(); };
   const filterBar = h("div", { class: "filters" },
     select("f-land", "Land", [["", scope.federal ? "alle Länder" : "alle Länder Ihres Bereichs"], ...lands.map((l) => [l, landName(l)])],
       filters.land, change("land")),
@@ -56,20 +58,45 @@ async function render(main, _arg, params) {
   const results = h("div", { id: "portfolio-results" });
   show(main, h("h1", {}, "Portfolio: Zielerreichung je Land und Jahr"), scopeNote(scope, centres), filterBar, results);
 
-  async function refresh() {
+  const withRows = new Set(everything.map((row) => row.agreement_id));
+  function refresh() {
     reports();
-    try {
-      const rows = await apiAll("/attainment" + query(filters));
-      const narrowed = filters.indicator || filters.status;
-      const withoutTargets = narrowed ? [] : agreements.filter((a) =>
-        (!filters.land || a.land === filters.land) && (!filters.year || String(a.year) === filters.year) &&
-        !everything.some((row) => row.agreement_id === a.agreement_id));
-      show(results, rows.length || withoutTargets.length
-        ? portfolioTables(rows, withoutTargets, centres, byId)
-        : empty("portfolio-empty", emptyReason(scope, filters)));
-    } catch (error) { show(results, errorBox(error)); }
+    // the API's rows, filtered here as GET /attainment filters them (same columns, same order)
+    const rows = everything.filter((row) => (!filters.land || row.land === filters.land) &&
+      (!filters.year || String(row.year) === filters.year) && (!filters.indicator || row.indicator === filters.indicator) &&
+      (!filters.status || row.status === filters.status));
+    const narrowed = filters.indicator || filters.status;
+    const withoutTargets = narrowed ? [] : agreements.filter((a) => !withRows.has(a.agreement_id) &&
+      (!filters.land || a.land === filters.land) && (!filters.year || String(a.year) === filters.year));
+    if (!rows.length && !withoutTargets.length) {
+      show(results, empty("portfolio-empty", emptyReason(scope, filters)));
+      return;
+    }
+    const ids = [...new Set([...rows.map((r) => r.agreement_id), ...withoutTargets.map((a) => a.agreement_id)])]
+      .sort(byPlace(byId));
+    const pages = Math.ceil(ids.length / PAGE_SIZE);
+    const page = Math.min(Math.max(1, Number(filters.page) || 1), pages);
+    const shown = new Set(ids.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE));
+    const turn = (to) => { filters.page = to > 1 ? String(to) : ""; keepParams(filters); refresh(); };
+    show(results,
+      pages > 1 ? pager(page, pages, ids.length, turn, "oben") : null,
+      portfolioTables(rows.filter((r) => shown.has(r.agreement_id)), withoutTargets.filter((a) => shown.has(a.agreement_id)), centres, byId),
+      pages > 1 ? pager(page, pages, ids.length, turn, "unten") : null);
   }
-  await refresh();
+  try { refresh(); } catch (error) { show(results, errorBox(error)); }
+}
+
+/** Agreements in the order of their groups: Land (federal ones first), year, id. */
+function byPlace(byId) {
+  const key = (id) => { const a = byId[id] || {}; return `${a.land || ""}|${a.year}|${id}`; };
+  return (x, y) => key(x).localeCompare(key(y));
+}
+
+function pager(page, pages, total, turn, where) {
+  return h("nav", { class: "pager", "aria-label": `Seiten (${where})` },
+    h("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: () => turn(page - 1) }, "‹ zurück"),
+    h("span", { class: "pager-status" }, `Seite ${page} von ${pages} · ${total.toLocaleString("de-DE")} Zielvereinbarungen`),
+    h("button", { type: "button", class: "secondary", disabled: page >= pages, onclick: () => turn(page + 1) }, "weiter ›"));
 }
 
 /** Which part of the country the caller sees. */
@@ -92,9 +119,11 @@ function emptyReason(scope, filters) {
 
 function agreementRow(agreement, centres) {
   const centre = centres[agreement.jobcenter_id];
-  return h("tr", { class: "agreement-row", "data-agreement-row": agreement.agreement_id }, h("td", { colspan: 10 },
+  const party = agreement.level === "federal" ? "Bundesebene" : agreement.level === "land" ? `Landesebene ${landName(agreement.land)}`
+    : centre ? centre.name : "Jobcenter außerhalb Ihres Bereichs";
+  return h("tr", { class: `agreement-row level-${agreement.level || "jobcenter"}`, "data-agreement-row": agreement.agreement_id }, h("td", { colspan: 10 },
     h("a", { href: `#/agreement/${encodeURIComponent(agreement.agreement_id)}` }, agreement.title || `Zielvereinbarung ${agreement.year}`),
-    " · ", centre ? centre.name : "Jobcenter unbekannt"));
+    " · ", party));
 }
 
 function portfolioTables(rows, withoutTargets, centres, byId) {
@@ -115,7 +144,9 @@ function portfolioTables(rows, withoutTargets, centres, byId) {
       if (agreement) {
         body.append(agreementRow(agreement, centres),
           h("tr", { class: "no-targets-row", "data-agreement": agreement.agreement_id },
-            h("td", { colspan: 10, class: "muted" }, "Keine quantitativen Ziele vereinbart (nur qualitative Ziele).")));
+            h("td", { colspan: 10, class: "muted" }, agreement.level === "land" || agreement.level === "federal"
+              ? "Zielvereinbarung über mehrere Jobcenter: Ziele und Mitglieder auf ihrer Seite."
+              : "Keine quantitativen Ziele vereinbart (nur qualitative Ziele).")));
         continue;
       }
       if (row.agreement_id !== current) {
@@ -135,7 +166,7 @@ function portfolioTables(rows, withoutTargets, centres, byId) {
         h("td", {}, row.final ? "endgültig" : `${row.months_reported} von 12 Monaten`)));
     }
     sections.push(h("section", { class: "group", "data-land": land, "data-year": year },
-      h("h2", {}, `${landName(land || null)} · ${year}`),
+      h("h2", {}, `${land ? landName(land) : "Bund"} · ${year}`),
       h("div", { class: "table-scroll" }, h("table", {},
         h("thead", {}, h("tr", {},
           h("th", { scope: "col" }, "Ziel"), h("th", { scope: "col" }, "Indikator"), h("th", { scope: "col" }, "Aufteilung"),
