@@ -128,10 +128,25 @@ def _non_blank(value: str) -> str:
     return value
 
 
-def _identifier(value: str) -> str:
-    """Reject a blank id or one with surrounding whitespace."""
+STORED = {"stored": True}
+"""The validation context of an event read back from the store: the bounds that apply at
+ingest only (the numbers' precision) are not checked again, so an event recorded before a
+bound existed still decodes (rebuild, replay, catching up)."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Whether the data being validated is a stored event's (`STORED`)."""
+    return bool(info.context and info.context.get("stored"))
+
+
+def _identifier(value: str, info: ValidationInfo) -> str:
+    """Reject a blank id, one with surrounding whitespace, and (at ingest) one with a `/`: ids
+    are path segments of the query API (`/agreements/{agreement_id}`), where a `/` cannot be
+    carried, not even encoded as `%2F`."""
     if not value.strip() or value != value.strip():
         raise PydanticCustomError("identifier", "must be non-blank without surrounding spaces")
+    if "/" in value and not _stored(info):
+        raise PydanticCustomError("identifier", "must not contain '/' (ids are URL path segments)")
     return value
 
 
@@ -211,17 +226,6 @@ def _significant(value: Decimal) -> tuple[int, int]:
     while kept > 1 and digits[kept - 1] == 0:
         kept -= 1
     return kept, exponent + len(digits) - kept
-
-
-STORED = {"stored": True}
-"""The validation context of an event read back from the store: the bounds that apply at
-ingest only (the numbers' precision) are not checked again, so an event recorded before a
-bound existed still decodes (rebuild, replay, catching up)."""
-
-
-def _stored(info: ValidationInfo) -> bool:
-    """Whether the data being validated is a stored event's (`STORED`)."""
-    return bool(info.context and info.context.get("stored"))
 
 
 def _within_precision(value: Decimal, info: ValidationInfo) -> Decimal:
