@@ -298,21 +298,22 @@ def portfolio_pdf(report: PortfolioReport) -> bytes:
         f" {report.year}" if report.year else ""
     )
     document = _document(buffer, title, landscape(A4))
-    header = ["Vereinbarung", "Jobcenter", "Land", "Jahr", "Ziel", "Zielwert", "Ist",
+    header = ["Vereinbarung", "Ebene", "Jobcenter", "Land", "Jahr", "Ziel", "Zielwert", "Ist",
               "Prognose", "Zielerreichung", "Status"]  # fmt: skip
-    rows = [[r.agreement_id, r.jobcenter_id or german.DASH, r.land or german.DASH, str(r.year),
+    rows = [[r.agreement_id, german.LEVEL[r.level], r.jobcenter_id or german.DASH,
+             r.land or german.DASH, str(r.year),
              german.target_name(r.indicator, r.breakdown, r.label),
              german.with_unit(r.target_value, r.unit), german.with_unit(r.actual, r.unit),
              german.with_unit(r.forecast, r.unit), german.percent(r.attainment_pct),
              german.STATUS[r.status]] for r in report.rows]  # fmt: skip
-    widths = [w * mm for w in (30, 20, 14, 11, 70, 22, 22, 22, 22, 22)]
+    widths = [w * mm for w in (30, 18, 18, 14, 11, 62, 20, 20, 20, 22, 20)]
     provenance = report.provenance
     story = [
         _p("Bericht zur Zielerreichung", HEADING), _p(title, TITLE), Spacer(1, 3 * mm),
         _p(f"Stand: Position {provenance.position} vom {german.moment(provenance.recorded_at)}, "
            f"Kettenhash {provenance.hash}", BODY),
         Spacer(1, 3 * mm),
-        *(_table(header, rows[n : n + PORTFOLIO_CHUNK], widths, range(5, 9), wrapped=(4,))
+        *(_table(header, rows[n : n + PORTFOLIO_CHUNK], widths, range(6, 10), wrapped=(5,))
           for n in range(0, len(rows), PORTFOLIO_CHUNK)),
     ]  # fmt: skip
     footer = _footer(f"{title} · Position {provenance.position}")

@@ -211,13 +211,14 @@ def portfolio_xlsx(report: PortfolioReport) -> bytes:
     _sheet(workbook, "Übersicht", ["Angabe", "Wert"], overview)
     _sheet(
         workbook, "Portfolio",
-        ["Vereinbarung", "Jobcenter", "Land", "Jahr", "Ziel-ID", "Ziel", "Einheit", "Zielwert",
-         "Ist", "Monate gemeldet", "Soll bis dato", "Prognose", "Zielerreichung (%)", "Status"],
-        [[r.agreement_id, r.jobcenter_id, r.land, r.year, r.target_id,
+        ["Vereinbarung", "Ebene", "Jobcenter", "Land", "Jahr", "Ziel-ID", "Ziel", "Einheit",
+         "Zielwert", "Ist", "Monate gemeldet", "Soll bis dato", "Prognose",
+         "Zielerreichung (%)", "Status"],
+        [[r.agreement_id, german.LEVEL[r.level], r.jobcenter_id, r.land, r.year, r.target_id,
           german.target_name(r.indicator, r.breakdown, r.label), r.unit, value(r.target_value),
           value(r.actual), r.months_reported, value(r.expected_to_date), value(r.forecast),
           value(r.attainment_pct), german.STATUS[r.status]] for r in report.rows],
-        [["", "", "", "", "", "", "", r.unit, r.unit, "", r.unit, r.unit, "percent"]
+        [["", "", "", "", "", "", "", "", r.unit, r.unit, "", r.unit, r.unit, "percent"]
          for r in report.rows],
     )  # fmt: skip
     return _save(workbook)

@@ -23,7 +23,7 @@ from tests.factories import envelope, figure_envelope
 from tests.integration.helpers import api_app, api_client, ignore, record, token
 from tests.integration.processes import run_zs
 
-ODW, MKK, RKN = "odw-2022", "mkk-2018", "rkn-2012"
+ODW, MKK, RKN, LAND_AGREEMENT = "odw-2022", "mkk-2018", "rkn-2012", "he-zkt-2022"
 
 
 @pytest.fixture
@@ -221,7 +221,12 @@ async def test_the_portfolio_workbook_holds_the_attainment_rows(
 ) -> None:
     response = await client.get("/reports/portfolio", params={"land": "DE-HE", "format": "xlsx"},
                                 headers=HESSE)  # fmt: skip
-    api = await answer(client, "/attainment", land="DE-HE", limit=1000)
+    api = {"items": [
+        item for level in ("land", "jobcenter")
+        for item in (await answer(client, "/attainment", land="DE-HE", level=level,
+                                  limit=1000))["items"]
+    ]}  # fmt: skip
+    api["count"] = len(api["items"])
     pdf = await client.get("/reports/portfolio", params={"land": "DE-HE"}, headers=HESSE)
 
     assert response.status_code == 200, response.text
@@ -230,7 +235,8 @@ async def test_the_portfolio_workbook_holds_the_attainment_rows(
             ] == [(i["agreement_id"], i["target_id"], i["target_value"], i["actual"],
                    i["forecast"], i["attainment_pct"], german.STATUS[i["status"]])
                   for i in api["items"]]  # fmt: skip
-    assert api["count"] == len(api["items"]) > 0
+    assert {i["level"] for i in api["items"]} == {"land", "jobcenter"}
+    assert next(r["Ebene"] for r in rows(workbook(response), "Portfolio")) == "Land"
     text = pdf_text(pdf)
     assert all(item["agreement_id"] in text for item in api["items"])
     assert "Portfolio Hessen" in text
@@ -322,3 +328,23 @@ async def test_a_time_without_a_zone_is_refused_and_no_file_made(
 
     assert response.status_code == 422, response.text
     assert "Content-Disposition" not in response.headers
+
+
+async def test_a_land_agreement_s_report_holds_its_roll_up(client: httpx.AsyncClient) -> None:
+    response = await report_file(client, LAND_AGREEMENT, "xlsx")
+    position = int(response.headers["X-Position"])
+    api = await answer(client, f"/agreements/{LAND_AGREEMENT}/attainment",
+                       as_of_position=position)  # fmt: skip
+    detail = await answer(client, f"/agreements/{LAND_AGREEMENT}")
+    book = workbook(response)
+    text = pdf_text(await report_file(client, LAND_AGREEMENT, "pdf"))
+
+    overview = {row["Angabe"]: row["Wert"] for row in rows(book, "Übersicht")}
+    assert (overview["Ebene"], overview["Land"], overview["Jobcenter"]) == ("Land", "Hessen", None)
+    assert overview["Mitglieder"] == ", ".join(m["jobcenter_id"] for m in detail["members"])
+    assert [(r["Ziel-ID"], r["Ist"], r["Prognose"], r["Zielerreichung (%)"])
+            for r in rows(book, "Ziele")] == [
+        (t["target_id"], t["actual"], t["forecast"], t["attainment_pct"]) for t in api["targets"]
+    ]  # fmt: skip
+    assert api["targets"] and all(t["actual"] is not None for t in api["targets"])
+    assert "Mitglieder" in text and "Ebene\nLand" in text

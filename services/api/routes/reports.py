@@ -13,7 +13,7 @@ from services.api.csv_export import content_disposition
 from services.api.deps import ERRORS, Moment, ReadAt, ReadAtDep, Year
 from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
-from services.api.routes.attainment import portfolio_page
+from services.api.routes.attainment import Level, portfolio_page
 from services.api.routes.key_figures import key_figures
 from services.replay import position_of
 from services.reports.content import (
@@ -96,19 +96,24 @@ async def portfolio_report_file(
 ) -> Response:
     """The portfolio of a Land (`land`) or of Germany (no `land`: federal readers only): every
     target of its agreements with attainment and status, the rows of `GET /attainment` at the
-    attainment view's position."""
+    attainment view's position: the federal agreements' (Germany), the Länder's, then the
+    jobcenters'."""
     if not caller.federal and (land is None or land not in (caller.lands or ())):
         raise ApiError(404, "not_found", f"no portfolio of {land or 'Germany'} in your scope")
     rows: list[PortfolioRow] = []
-    async with read.snapshot(response, "attainment") as connection:
-        count = 1
-        while len(rows) < count:
-            page, count = await portfolio_page(
-                connection, caller, year, land, None, None, PAGE, len(rows)
-            )
-            if not page:
-                break
-            rows += page
+    levels: tuple[Level, ...] = ("land", "jobcenter") if land else ("germany", "land", "jobcenter")
+    async with read.snapshot(response, "attainment") as connection:  # one snapshot for all
+        for level in levels:  # the roll-ups first, then the jobcenters' agreements
+            found: list[PortfolioRow] = []
+            count = 1
+            while len(found) < count:
+                page, count = await portfolio_page(
+                    connection, caller, year, land, None, None, PAGE, len(found), level
+                )
+                if not page:
+                    break
+                found += page
+            rows += found
     position = int(response.headers["X-Position"])
     provenance = await provenance_at(read.store, position)
     if provenance is None:
