@@ -23,8 +23,8 @@ from services.pipeline.channels import Delivery
 from services.pipeline.ingest import Ingestor
 from services.replay import attainment_at, attainment_from_snapshot
 from tests.factories import unique
+from tests.integration.attainment_history import operation, setup, to_envelope
 from tests.integration.helpers import ignore
-from tests.integration.test_attainment_property import operation, setup, to_envelope
 
 SNAPSHOTS = "SELECT count(*) FROM views.attainment_snapshots WHERE agreement_id = $1"
 
