@@ -102,6 +102,8 @@ async def test_each_value_names_the_base_months_it_came_from(
     assert [(s["indicator"], s["period"], s["value"], s["position"]) for s in k1["sources"]] == [
         ("llu_eur", "2022-06", 2046300, 5), ("llu_eur", "2021-06", 1931500, 4)]  # fmt: skip
     assert k1["sources"][0]["occurred_at"] == "2022-10-27T08:00:00Z"
+    without = (await client.get("/key-figures", params={"code": "k1", "sources": "false"})).json()
+    assert without["items"] == [k1 | {"sources": []}]  # the same row, its base months left out
 
 
 async def test_a_late_older_publication_does_not_replace_a_newer_correction(

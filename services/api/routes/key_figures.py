@@ -151,12 +151,14 @@ async def key_figures(
     year: Year = None,
     period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
     compare: Compare | None = None,
+    sources: bool = True,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> KeyFigures:
     """Key figures K1, K1E2, K2, K3 from the base series: per jobcenter, breakdown and month
     (with the base months each came from; with `compare=type`, against its comparison type),
-    or summed per Land or for Germany."""
+    or summed per Land or for Germany. `sources=false` leaves each row's base months out (a
+    table of many jobcenters needs only the values)."""
     if level != "jobcenter" and jobcenter_id is not None:
         raise ApiError(422, "invalid_request", "jobcenter_id filters level=jobcenter only")
     if level != "jobcenter" and compare is not None:
@@ -176,7 +178,7 @@ async def key_figures(
         else:
             query, args = SELECT_AGGREGATES, (*filters, level, limit, offset, federal, lands)
         rows = await connection.fetch(query, *args)
-        sources = await _sources(connection, rows) if level == "jobcenter" else {}
+        months = await _sources(connection, rows) if level == "jobcenter" and sources else {}
         comparisons = await _comparisons(connection, rows) if compare == "type" else {}
     items = []
     for r in rows:
@@ -185,9 +187,7 @@ async def key_figures(
             row["value"] = value_of(row["code"], row["numerator"], row["denominator"])
             row["jobcenter_id"] = None
         key = _key(row)
-        items.append(
-            KeyFigure(**row, sources=sources.get(key, []), comparison=comparisons.get(key))
-        )
+        items.append(KeyFigure(**row, sources=months.get(key, []), comparison=comparisons.get(key)))
     return KeyFigures(items=items, count=page_count(rows))
 
 

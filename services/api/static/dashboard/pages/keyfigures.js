@@ -122,7 +122,7 @@ async function renderJobcenter(main, id, scope, centres, state, breakdownSelect)
   }
   const b = state.aufteilung;
   const [own, land, germany] = await Promise.all([
-    seriesOf({ jobcenter_id: id, breakdown: b, compare: "type" }),
+    seriesOf({ jobcenter_id: id, breakdown: b, compare: "type", sources: "false" }),
     seriesOf({ level: "land", land: centre.land, breakdown: b }),
     seriesOf({ level: "germany", breakdown: b })]);
   const cards = CODES.filter((c) => (own[c] || []).length).map((code) => {
@@ -193,7 +193,7 @@ async function jobcenterTable(section, state, series, centres, filter, title) {
   keepParams(state);
   const redraw = (key) => (event) => { state[key] = event.target.value; if (key === "code") delete state.monat; jobcenterTable(section, state, series, centres, filter, title); };
   show(section, h("h2", {}, `${title}: ${shortCode(state.code)}, ${monthName(state.monat)}`), h("p", { class: "muted" }, "Lade …"));
-  const rows = await apiAll("/key-figures" + query({ ...filter, code: state.code, breakdown: state.aufteilung, period: state.monat, compare: "type" }));
+  const rows = await apiAll("/key-figures" + query({ ...filter, code: state.code, breakdown: state.aufteilung, period: state.monat, compare: "type", sources: "false" }));
   const types = [...new Map(rows.filter((r) => r.comparison).map((r) => [r.comparison.type_code, r.comparison.type_name]))].sort();
   if (!filter.land && !types.some(([t]) => t === state.typ)) state.typ = types.length ? types[0][0] : "";
   keepParams(state);
