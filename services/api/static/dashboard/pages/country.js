@@ -98,9 +98,9 @@ async function drawMap(box, state, landRows, years) {
     return h("a", {
       class: `tile shade-${v ? shade(v.value) : "none"}`, href: href("laender", land), "data-land": land,
       "data-value": v ? v.value : "", style: `grid-column: ${column}; grid-row: ${row}`,
-      "aria-label": `${LAND[land]} (${land}): ${text}${v ? `${v.suffix || ""}, ${v.detail}` : ""}`,
     }, h("span", { class: "tile-code" }, land), h("span", { class: "tile-name" }, LAND[land]),
-    h("span", { class: "tile-value" }, text, v && v.suffix ? h("span", { class: "tile-suffix" }, v.suffix) : null));
+    h("span", { class: "tile-value" }, text, v && v.suffix ? h("span", { class: "tile-suffix" }, v.suffix) : null),
+    v ? h("span", { class: "visually-hidden" }, ` (${v.detail})`) : null);
   });
   show(box, h("h2", {}, "Länderkarte"), controls,
     h("div", { class: "tile-map", id: "land-map", role: "group", "aria-label": `Länderkarte: ${legendTitle}` }, tiles),
