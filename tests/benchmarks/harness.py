@@ -59,15 +59,48 @@ SCALES = {
 }
 
 
+@dataclass(frozen=True)
+class Goal:
+    """One figure of issue 21's table: what it is, its goal, and how to measure it."""
+
+    figure: str
+    goal: str
+    measured_by: str
+
+
+ONE_YEAR = "--only rebuild (quick scale), or --only e2e,rebuild"
+TEN_YEARS = "--only rebuild at full scale"
+GOALS = {
+    "e2e": Goal("end to end, one national year", "≥ 5,000 msg/s", "--only e2e"),
+    "cpu": Goal("CPU per message, every process and PostgreSQL", "≤ 0.3 ms", "--only e2e"),
+    "rebuild_1y": Goal("rebuild of every projection, one year", "≤ 6 s", ONE_YEAR),
+    "rebuild_10y": Goal("rebuild of every projection, ten years", "≤ 60 s", TEN_YEARS),
+    "rebuild_rss": Goal("rebuild peak RSS, ten years", "≤ 500 MB", TEN_YEARS),
+    "attainment": Goal("GET /agreements/{id}/attainment, wrk 20 connections",
+                       "≥ 2,000 req/s, p99 ≤ 20 ms", "--only api"),
+    "peer_ratio": Goal("the same ÷ the bare FastAPI + asyncpg peer (same run)",
+                       "≥ 0.8 per process", "--only api"),
+    "health": Goal("GET /health", "≥ 3,000 req/s", "--only api"),
+    "figures": Goal("GET /figures?jobcenter_id=&indicator=&year=", "≥ 1,500 req/s", "--only api"),
+    "asof": Goal("as-of attainment p95", "≤ 50 ms", "--only asof"),
+    "tree_rss": Goal("peak RSS of the `zs up` tree", "≤ 400 MB", "--only e2e"),
+    "append_1": Goal("append ÷ eventsourcing, batch 1", "≥ 1.0", "--only append"),
+    "append_100": Goal("append ÷ eventsourcing, batch 100", "≥ 1.5", "--only append"),
+    "append_1000": Goal("append ÷ eventsourcing, batch 1,000", "≥ 1.5", "--only append"),
+}  # fmt: skip
+"""Issue 21's table in its order: the summary `make bench` prints at the end."""
+
+
 @dataclass
 class Figure:
-    """One row of the table."""
+    """One row of the table; `issue` names its row of `GOALS`, if it has one."""
 
     name: str
     goal: str
     value: str
     passed: bool | None = None
     numbers: dict[str, Any] = field(default_factory=dict)
+    issue: str | None = None
 
 
 @dataclass
@@ -82,6 +115,21 @@ class Report:
             **numbers: Any) -> None:  # fmt: skip
         """Add a row."""
         self.figures.append(Figure(name, goal, value, passed, numbers))
+
+    def add_goal(self, key: str, name: str, value: str, passed: bool | None,
+                 **numbers: Any) -> None:  # fmt: skip
+        """Add a row of issue 21's table (`GOALS[key]`), with that goal."""
+        self.figures.append(Figure(name, GOALS[key].goal, value, passed, numbers, key))
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Every row of `GOALS` in order: measured, goal, met (None: not measured)."""
+        rows = []
+        for key, goal in GOALS.items():
+            found = [figure for figure in self.figures if figure.issue == key]
+            measured = found[-1].value if found else f"not measured ({goal.measured_by})"
+            rows.append({"figure": goal.figure, "measured": measured, "goal": goal.goal,
+                         "met": found[-1].passed if found else None})  # fmt: skip
+        return rows
 
 
 @dataclass(frozen=True)

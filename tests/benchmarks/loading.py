@@ -102,7 +102,8 @@ async def phase_loaded(config: Config, report: Report, wanted: set[str]) -> None
         if "rebuild" in wanted:
             rebuilt = True
             await guarded(config, report, "rebuild",
-                          lambda: phase_rebuild(config, env, database_url, report))  # fmt: skip
+                          lambda: phase_rebuild(config, env, database_url, report,
+                                                config.scale.loaded_years))  # fmt: skip
 
     prepare = direct if config.load == "direct" else None
     async with running_system(config, "loaded", prepare) as system:
@@ -111,7 +112,12 @@ async def phase_loaded(config: Config, report: Report, wanted: set[str]) -> None
         else:
             last = await load_years(config, system, report)
         for name, run in (
-            ("rebuild", lambda: phase_rebuild(config, system.env, system.database_url, report)),
+            (
+                "rebuild",
+                lambda: phase_rebuild(
+                    config, system.env, system.database_url, report, config.scale.loaded_years
+                ),
+            ),
             ("asof", lambda: phase_asof(config, system, report, last.head)),
             ("query", lambda: phase_query(config, system, report)),
             ("api", lambda: phase_api(config, system, report)),

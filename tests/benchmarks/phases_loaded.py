@@ -86,9 +86,10 @@ def projection_names(env: dict[str, str]) -> list[str]:
 
 
 async def phase_rebuild(
-    config: Config, env: dict[str, str], database_url: str, report: Report
+    config: Config, env: dict[str, str], database_url: str, report: Report, years: int
 ) -> None:
-    """Rebuild every projection, one after another, each in a `zs projections rebuild`."""
+    """Rebuild every projection of a system holding `years` years, one after another, each in a
+    `zs projections rebuild`; one and ten years are rows of issue 21's table."""
     names = await asyncio.to_thread(projection_names, env)
     connection = await asyncpg.connect(database_url)
     try:
@@ -108,18 +109,26 @@ async def phase_rebuild(
         result["events_per_s"] = head / result["seconds"]
         results[name] = result
         rss = f"{result['rss_mb']:.0f} MB" if result["rss_mb"] is not None else "n/a"
-        report.add(f"rebuild {name}", "—",
+        report.add(f"rebuild {name} ({years} y)", "—",
                    f"{result['seconds']:.1f} s, {result['events_per_s']:,.0f} ev/s, RSS {rss}",
                    seconds=result["seconds"], events_per_s=result["events_per_s"],
                    rss_mb=result["rss_mb"])  # fmt: skip
     total = sum(r["seconds"] for r in results.values())
     peak = max((r["rss_mb"] or 0.0) for r in results.values())
-    years = config.scale.loaded_years
-    report.add(f"rebuild all ({len(names)}, {years} year(s), {head:,} events)", "≤ 60 s (10 y)",
-               f"{total:.1f} s", total <= 60 if years >= 10 else None, seconds=total,
-               events=head)  # fmt: skip
-    report.add("rebuild peak RSS", "≤ 500 MB", f"{peak:.0f} MB", peak <= 500, rss_mb=peak)
-    report.details["rebuild"] = {"head": head, "projections": results}
+    label = f"rebuild all ({len(names)}, {years} year(s), {head:,} events)"
+    limit_s = {1: 6, 10: 60}.get(years)
+    if limit_s is None:
+        report.add(label, "—", f"{total:.1f} s", seconds=total, events=head)
+    else:
+        report.add_goal(f"rebuild_{years}y", label, f"{total:.1f} s", total <= limit_s,
+                        seconds=total, events=head)  # fmt: skip
+    if years == 10:
+        report.add_goal("rebuild_rss", "rebuild peak RSS (10 y)", f"{peak:.0f} MB",
+                        peak <= 500, rss_mb=peak)  # fmt: skip
+    else:
+        report.add(f"rebuild peak RSS ({years} y)", "—", f"{peak:.0f} MB", rss_mb=peak)
+    report.details.setdefault("rebuild", {})[f"{years} y"] = {"head": head,
+                                                             "projections": results}  # fmt: skip
 
 
 async def agreement_positions(system: System) -> list[tuple[str, int]]:
@@ -156,9 +165,9 @@ async def phase_asof(config: Config, system: System, report: Report, head: int) 
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
     p50, p95 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.95) * 1000
     ok = statuses.get(200, 0) == len(latencies)
-    report.add("as-of attainment p50 / p95", "p95 ≤ 100 ms",
-               f"{p50:.1f} / {p95:.1f} ms" + ("" if ok else f" (statuses {statuses})"),
-               p95 <= 100 and ok, p50_ms=p50, p95_ms=p95)  # fmt: skip
+    report.add_goal("asof", "as-of attainment p50 / p95",
+                    f"{p50:.1f} / {p95:.1f} ms" + ("" if ok else f" (statuses {statuses})"),
+                    p95 <= 50 and ok, p50_ms=p50, p95_ms=p95)  # fmt: skip
     report.details["asof"] = {"requests": len(latencies), "statuses": statuses,
                               "p50_ms": p50, "p95_ms": p95}  # fmt: skip
 
@@ -342,25 +351,26 @@ async def phase_api(config: Config, system: System, report: Report) -> None:
 
     attainment = results["GET /agreements/{id}/attainment"]
     p99 = attainment["p99_us"] / 1000
-    report.add("api: GET /agreements/{id}/attainment, wrk 20 connections",
-               "≥ 2,000 req/s, p99 ≤ 20 ms", shown("GET /agreements/{id}/attainment"),
-               attainment["rps"] >= 2000 and p99 <= 20 and not attainment["errors"],
-               rps=attainment["rps"], p99_ms=p99, workers=workers)  # fmt: skip
+    report.add_goal("attainment", "api: GET /agreements/{id}/attainment, wrk 20 connections",
+                    shown("GET /agreements/{id}/attainment"),
+                    attainment["rps"] >= 2000 and p99 <= 20 and not attainment["errors"],
+                    rps=attainment["rps"], p99_ms=p99, workers=workers)  # fmt: skip
     report.add("api: the peer (bare FastAPI + asyncpg, one process, token checked)", "—",
                f"{peer_rps:,.0f} req/s (mean of before {results['peer']['rps']:,.0f} and after "
                f"{results['peer again']['rps']:,.0f}), p99 ≤ {peer_p99:.1f} ms",
                rps=peer_rps, p99_ms=peer_p99)  # fmt: skip
     ratio = attainment["rps"] / peer_rps
     per_process = ratio / max(workers, 1)
-    report.add(f"api: attainment ÷ peer ({workers} API worker processes)", "≥ 0.8 per process",
-               f"{ratio:.2f} ({per_process:.2f} per process)", per_process >= 0.8,
-               ratio=ratio, per_process=per_process, workers=workers)  # fmt: skip
+    report.add_goal("peer_ratio", f"api: attainment ÷ peer ({workers} API worker processes)",
+                    f"{ratio:.2f} ({per_process:.2f} per process, {workers} workers)",
+                    per_process >= 0.8, ratio=ratio, per_process=per_process,
+                    workers=workers)  # fmt: skip
     health = results["GET /health"]
-    report.add("api: GET /health", "≥ 3,000 req/s", shown("GET /health"),
-               health["rps"] >= 3000 and not health["errors"], rps=health["rps"])  # fmt: skip
+    report.add_goal("health", "api: GET /health", shown("GET /health"),
+                    health["rps"] >= 3000 and not health["errors"], rps=health["rps"])  # fmt: skip
     figure = results["GET /figures?jobcenter_id=J&indicator=I&year=Y"]
-    report.add("api: GET /figures?jobcenter_id=J&indicator=I&year=Y", "≥ 1,500 req/s",
-               shown("GET /figures?jobcenter_id=J&indicator=I&year=Y"),
-               figure["rps"] >= 1500 and not figure["errors"], rps=figure["rps"],
-               p99_ms=figure["p99_us"] / 1000)  # fmt: skip
+    report.add_goal("figures", "api: GET /figures?jobcenter_id=J&indicator=I&year=Y",
+                    shown("GET /figures?jobcenter_id=J&indicator=I&year=Y"),
+                    figure["rps"] >= 1500 and not figure["errors"], rps=figure["rps"],
+                    p99_ms=figure["p99_us"] / 1000)  # fmt: skip
     report.details["api"] = {"workers": workers, "runs": results}

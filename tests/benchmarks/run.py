@@ -72,6 +72,17 @@ def results_table(report: Report, config: Config) -> Table:
     return table
 
 
+def summary_table(report: Report) -> Table:
+    """Issue 21's figures in its order: measured, goal, met?"""
+    table = Table(title="Issue 21: every figure and its goal")
+    for heading in ("figure", "measured", "goal", "met?"):
+        table.add_column(heading, overflow="fold")
+    for row in report.summary():
+        met = {True: "yes", False: "NO", None: ""}[row["met"]]
+        table.add_row(row["figure"], row["measured"], row["goal"], met)
+    return table
+
+
 def git_commit() -> str | None:
     """The commit benchmarked, when in a git checkout."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -88,7 +99,7 @@ def write_results(report: Report, config: Config, started: datetime) -> None:
         "started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
         "commit": git_commit(), "scale": config.scale.__dict__, "phases": config.only,
         "load": config.load, "seed": config.seed,
-        "figures": [row.__dict__ for row in report.figures],
+        "figures": [row.__dict__ for row in report.figures], "issue_21": report.summary(),
         "failures": report.failures, "details": report.details,
     }  # fmt: skip
     config.out.write_text(json.dumps(document, indent=2, default=str) + "\n")
@@ -180,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.details["machine"]["loadavg_at_end"] = os.getloadavg()
         write_results(report, config, started)
         console.print(results_table(report, config))
+        console.print(summary_table(report))
         for name, failure in report.failures.items():
             console.print(f"[red]{name} failed:[/] {failure}")
         console.print(f"results written to {config.out}")
