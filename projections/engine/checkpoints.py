@@ -45,7 +45,6 @@ def version_of(parameter: str) -> str:
     )
 
 
-SELECT_CHECKPOINTS = "SELECT projection, position FROM service.checkpoints ORDER BY projection"
 FIRST_VERSION = 1
 """The version of tables built before versions were recorded (migration 0015)."""
 SET_VERSION = """
@@ -103,11 +102,6 @@ class Checkpoints:
     async def position(self, name: str) -> int:
         """A projection's checkpoint (0 when it has none yet)."""
         return await self.read(self.pool, name)
-
-    async def positions(self) -> dict[str, int]:
-        """Every projection's checkpoint, by name."""
-        rows = await self.pool.fetch(SELECT_CHECKPOINTS)
-        return {row["projection"]: int(row["position"]) for row in rows}
 
     @staticmethod
     async def set_version(connection: Connection, name: str, version: int) -> None:

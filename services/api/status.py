@@ -14,17 +14,33 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from events.store import EventStore, StoreError
+from events.store import EventStore
 from infra.broker import BROKER_LOADING, BROKER_OUTAGES, Transport
-from projections.engine.checkpoints import Checkpoints
 from projections.registry import PROJECTIONS
 from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
-from services.pipeline.relay import relay_checkpoint
 
 BROKER_TIMEOUT_S = 2.0
 DEFAULT_MAX_LAG_EVENTS = 1000
 BROKER_UNREACHABLE = "broker unreachable"
 BROKER_LOADING_DATA = "broker loading its data"
+SELECT_PROGRESS = """
+WITH head AS (SELECT coalesce(max(position), 0) AS position FROM store.events),
+     relay AS (SELECT coalesce((SELECT position FROM service.relay_checkpoint), 0) AS position),
+     recorded AS (
+         SELECT position, recorded_at FROM store.events WHERE position = ANY(ARRAY(
+             SELECT position FROM head UNION SELECT position FROM relay
+             UNION SELECT position FROM service.checkpoints
+         ))
+     )
+SELECT (SELECT position FROM head) AS head,
+       (SELECT position FROM relay) AS relay,
+       ARRAY(SELECT projection FROM service.checkpoints ORDER BY projection) AS projections,
+       ARRAY(SELECT position FROM service.checkpoints ORDER BY projection) AS checkpoints,
+       ARRAY(SELECT position FROM recorded ORDER BY position) AS recorded_positions,
+       ARRAY(SELECT recorded_at FROM recorded ORDER BY position) AS recorded_at
+"""
+"""The store's head, the relay's and every projection's checkpoint, and when each of these
+positions was recorded: one round trip."""
 
 
 @dataclass
@@ -87,17 +103,19 @@ async def look(
         if problem:
             status.reasons.append(problem)
     try:
-        status.position = head = await store.last_position()
-        status.projections = await Checkpoints(store.pool).positions()
-        behind = {p.name: status.projections.get(p.name, 0) for p in PROJECTIONS}
-        behind["relay"] = await relay_checkpoint(store)
-        at = await store.recorded_times({head, *behind.values()} - {0})
-    except (StoreError, OSError) as error:
+        row = await store.pool.fetchrow(SELECT_PROGRESS)
+    except OSError as error:
         status.reasons.insert(0, f"database unreachable: {error}")
         return status
     except Exception as error:
         status.reasons.insert(0, f"database unreachable: {type(error).__name__}: {error}")
         return status
+    assert row is not None  # every column is a scalar subquery: always one row
+    status.position = head = int(row["head"])
+    status.projections = dict(zip(row["projections"], row["checkpoints"], strict=True))
+    behind = {p.name: status.projections.get(p.name, 0) for p in PROJECTIONS}
+    behind["relay"] = int(row["relay"])
+    at = dict(zip(row["recorded_positions"], row["recorded_at"], strict=True))
     status.database = True
     for name, position in behind.items():
         status.lag_events[name] = head - position
