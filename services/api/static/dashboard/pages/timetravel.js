@@ -90,12 +90,16 @@ async function renderTimeTravel(main, id) {
         ? `Stand der Veröffentlichung ${day(at.as_published.slice(0, 10))} (bekannt bei Position ${position})`
         : at.as_of ? `Stand der Aufzeichnung ${day(at.as_of.slice(0, 10))} (Position ${position})`
           : `Stand bei Position ${position}`;
-      show(answer, asOfTable(result, current));
+      show(answer, h("div", { class: "table-scroll" }, asOfTable(result, current)));
       const stand = at.as_of_position ? { as_of_position: position } : at;
       show(report, downloadButton("tt-report-pdf", "Bericht zu diesem Stand als PDF",
         `${path}/report?` + new URLSearchParams({ ...stand, format: "pdf" }), `bericht-${id}.pdf`));
+      if (at.as_published) {  // the log's changes are by position; a publication date has none of its own
+        show(changes, empty("tt-published-note", "Beim Stand der Veröffentlichung zeigt die Spalte „heute“, was sich seitdem geändert hat; die einzelnen Änderungen stehen bei einer Position oder einem Stand der Aufzeichnung."));
+        return;
+      }
       const found = await api(`${path}/changes?` + new URLSearchParams({ from_position: position, to_position: head }));
-      show(changes, changeTable(found, current));
+      show(changes, h("div", { class: "table-scroll" }, changeTable(found, current)));
     } catch (error) {
       show(answer, errorBox(error));
       show(changes);
