@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import typer
+import uvloop
 from rich.console import Console
 
 from events.store import EventStore, create_pool
@@ -99,12 +100,13 @@ def require_servers(roles: Collection[DbRole]) -> None:
 
 
 def run_part(part: Part, ready_fd: int | None = None) -> None:
-    """Run one service until SIGINT or SIGTERM, on the configured servers."""
+    """Run one service on uvloop (like the API workers) until SIGINT or SIGTERM, on the
+    configured servers."""
     settings = get_settings()
     require_servers([part.role])
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop during start-up, too
     with contextlib.suppress(KeyboardInterrupt), servers(settings, [part.role]) as urls:
-        asyncio.run(run_until_stopped(settings, urls, {part}, ready_fd))
+        uvloop.run(run_until_stopped(settings, urls, {part}, ready_fd))
 
 
 READY_FD = typer.Option(
