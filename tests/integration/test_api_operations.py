@@ -227,6 +227,7 @@ async def test_swagger_ui_and_the_dashboard_are_served_from_the_package(
     css = await client.get("/static/vendor/swagger-ui/swagger-ui.css")
     dashboard = await client.get("/dashboard/")
     script = await client.get("/dashboard/app.js")
+    api_module = await client.get("/dashboard/api.js")
 
     assert docs.status_code == 200
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
@@ -234,4 +235,8 @@ async def test_swagger_ui_and_the_dashboard_are_served_from_the_package(
     assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
     assert css.status_code == 200
     assert dashboard.status_code == 200 and "Zielsteuerung" in dashboard.text
-    assert "Authorization" in script.text
+    assert script.status_code == 200 and './api.js"' in script.text
+    assert api_module.status_code == 200 and "Authorization" in api_module.text
+    assert api_module.headers["content-type"].startswith(
+        ("text/javascript", "application/javascript")
+    )
