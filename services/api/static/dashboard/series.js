@@ -6,6 +6,16 @@ import { niceTicks } from "./charts.js";
 import { MONTHS, monthName, num, pct } from "./de.js";
 import { s } from "./dom.js";
 
+/** Every month "YYYY-MM" from `first` to `last`. */
+function monthsBetween(first, last) {
+  const months = [];
+  if (!first) return months;
+  for (let [y, m] = first.split("-").map(Number); `${y}-${String(m).padStart(2, "0")}` <= last; m === 12 ? (y++, m = 1) : m++) {
+    months.push(`${y}-${String(m).padStart(2, "0")}`);
+  }
+  return months;
+}
+
 /** Decimals a tick label needs for `step`. */
 const decimals = (step) => (String(Number(step.toPrecision(6))).split(".")[1] || "").length;
 
@@ -13,8 +23,9 @@ const decimals = (step) => (String(Number(step.toPrecision(6))).split(".")[1] ||
     points); `band`: {name, points: [{period, low, high}]} or null. */
 export function seriesChart(label, lines, band) {
   const W = 720, H = 260, L = 58, R = 14, T = 14, B = 40;
-  const periods = [...new Set([...lines.flatMap((l) => l.points.map((p) => p.period)),
-    ...(band ? band.points.map((p) => p.period) : [])])].sort();
+  const present = [...lines.flatMap((l) => l.points.map((p) => p.period)),
+    ...(band ? band.points.map((p) => p.period) : [])].sort();
+  const periods = monthsBetween(present[0], present[present.length - 1]);  // gaps stay gaps
   const values = [...lines.flatMap((l) => l.points.map((p) => Number(p.value))),
     ...(band ? band.points.flatMap((p) => [Number(p.low), Number(p.high)]) : [])].filter(Number.isFinite);
   let low = Math.min(...values), high = Math.max(...values);
@@ -33,7 +44,7 @@ export function seriesChart(label, lines, band) {
     svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: v === 0 ? "axis" : "grid" }),
       s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, `${num(v, digits)} %`));
   }
-  const every = periods.length > 24 ? 6 : 3;
+  const every = periods.length > 60 ? 12 : periods.length > 24 ? 6 : 3;
   for (const period of periods) {
     const month = Number(period.slice(5, 7));
     if ((month - 1) % every !== 0) continue;
@@ -47,7 +58,10 @@ export function seriesChart(label, lines, band) {
     svg.append(s("text", { x: W - R, y: H - 4, class: "axis-note", "text-anchor": "end" },
       `Achse von ${num(axis.low, digits)} % bis ${num(axis.high, digits)} %, nicht ab 0`));
   }
-  const path = (points, value) => points.map((p, i) => `${i ? "L" : "M"}${x(p.period).toFixed(1)},${y(value(p)).toFixed(1)}`).join(" ");
+  const path = (points, value) => points.map((p, i) => {
+    const joined = i && index.get(p.period) === index.get(points[i - 1].period) + 1;  // a missing month breaks the line
+    return `${joined ? "L" : "M"}${x(p.period).toFixed(1)},${y(value(p)).toFixed(1)}`;
+  }).join(" ");
   if (band && band.points.length) {
     const upper = path(band.points, (p) => p.high);
     const lower = [...band.points].reverse().map((p) => `L${x(p.period).toFixed(1)},${y(p.low).toFixed(1)}`).join(" ");
