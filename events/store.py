@@ -73,6 +73,20 @@ SELECT_RECORDED_TIMES = (
     "SELECT position, recorded_at FROM store.events WHERE position = ANY($1::bigint[])"
 )
 SELECT_POSITION_AT = "SELECT coalesce(max(position), 0) FROM store.events WHERE recorded_at <= $1"
+
+
+def head_and_record_times(positions: str) -> str:
+    """Two CTEs for a reader that folds the log's head into one statement of its own (the API's
+    status): `head(position)`, the last recorded position, and `recorded(position, recorded_at)`
+    for the positions the subquery `positions` selects (it may read `head`). The log's table is
+    named here only."""
+    return (
+        "head AS (SELECT coalesce(max(position), 0) AS position FROM store.events),\n"
+        "recorded AS (SELECT position, recorded_at FROM store.events"
+        f" WHERE position = ANY(ARRAY({positions})))"
+    )
+
+
 WINDOW = 25_000
 """Positions per window of a rebuild's read: about 20 MB of rows at most."""
 SELECT_WINDOW = f"{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position"

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from events.store import EventStore
+from events.store import EventStore, head_and_record_times
 from infra.broker import BROKER_LOADING, BROKER_OUTAGES, Transport
 from projections.registry import PROJECTIONS
 from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
@@ -23,15 +23,13 @@ BROKER_TIMEOUT_S = 2.0
 DEFAULT_MAX_LAG_EVENTS = 1000
 BROKER_UNREACHABLE = "broker unreachable"
 BROKER_LOADING_DATA = "broker loading its data"
-SELECT_PROGRESS = """
-WITH head AS (SELECT coalesce(max(position), 0) AS position FROM store.events),
-     relay AS (SELECT coalesce((SELECT position FROM service.relay_checkpoint), 0) AS position),
-     recorded AS (
-         SELECT position, recorded_at FROM store.events WHERE position = ANY(ARRAY(
-             SELECT position FROM head UNION SELECT position FROM relay
-             UNION SELECT position FROM service.checkpoints
-         ))
-     )
+_PROGRESS_POSITIONS = (
+    "SELECT position FROM head UNION SELECT position FROM relay"
+    " UNION SELECT position FROM service.checkpoints"
+)
+SELECT_PROGRESS = f"""
+WITH relay AS (SELECT coalesce((SELECT position FROM service.relay_checkpoint), 0) AS position),
+{head_and_record_times(_PROGRESS_POSITIONS)}
 SELECT (SELECT position FROM head) AS head,
        (SELECT position FROM relay) AS relay,
        ARRAY(SELECT projection FROM service.checkpoints ORDER BY projection) AS projections,

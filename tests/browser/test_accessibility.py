@@ -2,12 +2,10 @@
 test only) finds no serious or critical violation of WCAG 2 A/AA on any page, for an auditor
 and a Land's reader; every page can be reached and used by keyboard."""
 
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import TOKENS
+from tests.browser.screen import open_as, violations
 
 pytestmark = pytest.mark.browser
 
@@ -16,26 +14,6 @@ ROUTES = {
                 "agreement/rkn-2012", "timetravel/odw-2021", "compare", "rejections"],
     "reader-nw": ["", "compare"],
 }  # fmt: skip
-
-
-def open_as(page: Page, api: str, role: str, route: str) -> None:
-    """Open a dashboard page with `role`'s token and wait until it has rendered."""
-    page.goto(f"{api}/dashboard/?token={TOKENS[role]}#/{route}")
-    page.wait_for_selector("main[data-ready=true]")
-
-
-def violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical WCAG 2 A/AA violations on the page."""
-    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
-    found: list[dict[str, Any]] = page.evaluate("""async () => {
-        const result = await axe.run(document, {
-            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-        return result.violations
-            .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-                           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-    }""")
-    return found
 
 
 @pytest.mark.parametrize("role", list(ROUTES))

@@ -5,9 +5,7 @@ Screenshots of every page at 1440 px and 390 px."""
 
 import csv
 import io
-import re
 from pathlib import Path
-from typing import Any
 
 import httpx
 import openpyxl
@@ -15,72 +13,12 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.conftest import TOKENS, screenshot
+from tests.browser.screen import assert_german, get, open_as, screen_text, slugs
 
 pytestmark = pytest.mark.browser
 
 MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
           "Oktober", "November", "Dezember"]  # fmt: skip
-FORBIDDEN = [
-    "null", "undefined", "NaN", "Infinity", "[object", "Error", "error", "forbidden", "not_found",
-    "unauthenticated", "sum", "mean", "ratio", "quota", "mean_rate", "last", "change_of_sum",
-    "change_of_mean", "achieved", "missed", "on_track", "at_risk", "no_data", "total", "women",
-    "men", "reader", "auditor", "admin", "preliminary", "final", "at_least", "at_most", "count",
-    "percent", "eur", "agreed_plan", "prior_year_profile", "linear", "waiting_period",
-]  # fmt: skip
-"""English words and codes of the API that must never reach the screen."""
-
-
-def get(api: str, path: str, role: str = "auditor", **params: Any) -> Any:
-    """The API's JSON answer for `role`."""
-    headers = {"Authorization": f"Bearer {TOKENS[role]}"}
-    response = httpx.get(f"{api}{path}", params=params, headers=headers, timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-def slugs(api: str) -> set[str]:
-    """The raw codes the API answers with: agreement, target and budget-line ids, indicators."""
-    found: set[str] = set()
-    for agreement in get(api, "/agreements", limit=1000)["items"]:
-        detail = get(api, f"/agreements/{agreement['agreement_id']}")
-        found.add(agreement["agreement_id"])
-        found.update(t["target_id"] for t in detail["targets"])
-        found.update(t["indicator"] for t in detail["targets"])
-        found.update(b["budget_line"] for b in detail["budget_lines"])
-        found.update(g["goal_id"] for g in detail["goals"] if re.search(r"[-_]", g["goal_id"]))
-    return found
-
-
-def open_as(page: Page, api: str, role: str, route: str = "") -> None:
-    """Open the dashboard with `role`'s token at `route` and wait until it has rendered."""
-    page.goto(f"{api}/dashboard/?token={TOKENS[role]}#/{route}")
-    page.wait_for_selector("main[data-ready=true]")
-
-
-def screen_text(page: Page) -> str:
-    """What a person reads on the page: everything but raw message bodies and ids shown to
-    auditors (`.mono`) and folded technical messages (`details`)."""
-    return str(
-        page.evaluate("""() => {
-        const hide = document.createElement("style");
-        hide.textContent = ".mono, details { display: none !important; }";
-        document.head.append(hide);
-        const text = document.body.innerText;
-        hide.remove();
-        return text;
-    }""")
-    )
-
-
-def assert_german(page: Page, codes: set[str]) -> None:
-    """No forbidden word and no raw code of the API is on screen."""
-    text = screen_text(page)
-    for word in [*FORBIDDEN, *codes]:
-        found = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)
-        context = text[max(0, found.start() - 60) : found.end() + 60] if found else ""
-        assert found is None, f"{word!r} on screen: …{context}…"
-
-
 PAGES = {
     "auditor": ["portfolio", "agreement", "agreement/odw-2022", "agreement/odw-2021",
                 "agreement/mkk-2018", "agreement/rkn-2012", "timetravel/odw-2021", "compare",

@@ -14,8 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import bearer, screenshot
-from tests.browser.test_accessibility import violations
-from tests.browser.test_dashboard_roles import assert_german, get, open_as, slugs
+from tests.browser.screen import assert_german, get, open_as, slugs, violations
 
 pytestmark = pytest.mark.browser
 
