@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     database_role: str = "zs_app"
     """Retired by migration 0013, which leaves `zs_app` without privileges: each service now
     switches to its own group role. Still read, so settings files naming it keep loading."""
+    start_timeout_s: float = Field(default=120.0, gt=0)
+    """How long `zs up` and `zs api` wait for each child process to say it runs (connected and
+    subscribed; a projector's catch-up and rebuilds come after, shown on `/health`)."""
     redeliver_after_s: float = 30.0
     """A message a crashed consumer left unacknowledged goes to another after this idle time."""
     log_format: str = "auto"

@@ -5,9 +5,11 @@ parent bound and hands down.
 
 Invariants: each child gets only its own database login's URL (never the owner's) and the
 services' broker URL, in its environment; `zs up` announces itself only once every child has
-said it runs (a byte on a pipe, `--ready-fd`); a child that fails (exits other than with 0,
-as on a stop) is started again after a pause; on the way out every child gets SIGTERM and is
-waited for (SIGKILL after a grace time) before the servers under it stop.
+said it runs (a byte on a pipe, `--ready-fd`) within `ZS_START_TIMEOUT_S`: connected and
+subscribed, before any catch-up or rebuild, which may take long and shows on `/health`; a child
+that fails (exits other than with 0, as on a stop) is started again after a pause; on the way
+out every child gets SIGTERM and is waited for (SIGKILL after a grace time) before the servers
+under it stop.
 """
 
 import asyncio
@@ -31,7 +33,6 @@ API_WORKER = "api-worker"
 RESTART_PAUSE_S = 1.0
 STOP_GRACE_S = 30.0
 """How long a child may take to stop (FastStream waits up to 15 s for handlers in flight)."""
-READY_TIMEOUT_S = 120.0
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus_client's multiprocess mode: a process started with it set keeps its metrics in
 files there, which the parent reads for its `/metrics`."""
@@ -71,13 +72,14 @@ def child_environment(
 
 class Child:
     """One service process (`zs <command> ARGS`), started again whenever it dies until
-    `stop()`; `pass_fds` are handed down to it."""
+    `stop()`; `pass_fds` are handed down to it; it must say it runs within `start_timeout_s`."""
 
     def __init__(
-        self, command: str, env: Mapping[str, str], args: Sequence[str] = (),
-        pass_fds: Sequence[int] = (),
+        self, command: str, env: Mapping[str, str], start_timeout_s: float,
+        args: Sequence[str] = (), pass_fds: Sequence[int] = (),
     ) -> None:  # fmt: skip
         self.command, self.args, self.env = command, list(args), dict(env)
+        self.start_timeout_s = start_timeout_s
         self.pass_fds = tuple(pass_fds)
         self.process: asyncio.subprocess.Process | None = None
         self.stopping = False
@@ -93,7 +95,7 @@ class Child:
         finally:
             os.close(write)
         try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
+            async with asyncio.timeout(self.start_timeout_s):
                 said = await asyncio.to_thread(os.read, read, 1)
         finally:
             os.close(read)
@@ -157,7 +159,7 @@ async def children(
     runs."""
     wanted = [
         Child(part.value, child_environment(settings, {part.role: logins[part.role]},
-                                            broker_url, metrics_dir))
+                                            broker_url, metrics_dir), settings.start_timeout_s)
         for part in Part
         if part in parts
     ]  # fmt: skip
@@ -168,7 +170,10 @@ async def children(
             metrics_dir,
         )  # fmt: skip
         fd = listening.fileno()
-        wanted += [Child(API_WORKER, env, ["--socket-fd", str(fd)], [fd]) for _ in range(count)]
+        wanted += [
+            Child(API_WORKER, env, settings.start_timeout_s, ["--socket-fd", str(fd)], [fd])
+            for _ in range(count)
+        ]
     started: list[Child] = []
     async with contextlib.AsyncExitStack() as stack:
         for child in wanted:

@@ -87,7 +87,9 @@ async def running_parts(
 ) -> AsyncIterator[None]:
     """Run `parts` on what the composition root (`services/bootstrap.py`) made for them: the
     ingest subscribed to its channels, the projector following the store, the relay (and the
-    anchorer) publishing it; stop them when the block ends."""
+    anchorer) publishing it; stop them when the block ends. The block starts once they are
+    connected and subscribed: the projector's catch-up (and a rebuild of a projection whose
+    version changed, however long) runs in its tasks meanwhile, its progress on `/health`."""
     consumer, idle = consumer_name(), settings.redeliver_after_s
     if ingestor and Part.INGEST in parts:
         origins = ingest_origins(settings)
@@ -95,9 +97,7 @@ async def running_parts(
         for origin in origins:
             subscribe_ingest(transport, *settling(ingestor, origin), consumer,
                              channel=origin.channel, redeliver_after_s=idle)  # fmt: skip
-    if runner:
-        await runner.catch_up()
-        # run() below follows the store; a zs.events batch only wakes it
+    if runner:  # run() below catches up and follows the store; a zs.events batch only wakes it
         subscribe_wakeups(transport, runner.wake, consumer, redeliver_after_s=idle)
     async with running(transport), contextlib.AsyncExitStack() as stack:
         if Part.RELAY in parts and relay_store:
