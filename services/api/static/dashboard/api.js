@@ -77,13 +77,13 @@ export async function api(path) {
 
 /** Every item of a list endpoint (pages of 1,000). */
 export async function apiAll(path) {
-  const items = [];
   const sep = path.includes("?") ? "&" : "?";
-  for (let offset = 0; ; offset += 1000) {
-    const page = await api(`${path}${sep}limit=1000&offset=${offset}`);
-    items.push(...page.items);
-    if (items.length >= page.count || page.items.length === 0) return items;
-  }
+  const pageAt = (offset) => api(`${path}${sep}limit=1000&offset=${offset}`);
+  const first = await pageAt(0);
+  const offsets = [];
+  for (let offset = 1000; offset < first.count && first.items.length; offset += 1000) offsets.push(offset);
+  const rest = await Promise.all(offsets.map(pageAt));  // the further pages at once, not one by one
+  return [first, ...rest].flatMap((page) => page.items);
 }
 
 export function query(params) {

@@ -152,13 +152,22 @@ export const rejectionName = (code) => REJECTION[code] || words(code);
 export const eventName = (type) => EVENT[type] || type.replace(/([a-z])([A-Z])/g, "$1 $2");
 export const landName = (code) => (code ? LAND[code] || code : "ohne Land");
 
+const NUMBER_FORMATS = new Map();  // one Intl.NumberFormat per number of digits: building one is what costs
+function numberFormat(digits) {
+  if (!NUMBER_FORMATS.has(digits)) {
+    NUMBER_FORMATS.set(digits, new Intl.NumberFormat("de-DE", { maximumFractionDigits: digits }));
+  }
+  return NUMBER_FORMATS.get(digits);
+}
+const PERCENT = new Intl.NumberFormat("de-DE", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
 export function num(value, digits = 2) {
   if (missing(value)) return NONE;
-  return Number(value).toLocaleString("de-DE", { maximumFractionDigits: digits });
+  return numberFormat(digits).format(Number(value));
 }
 export function pct(value) {
   if (missing(value)) return NONE;
-  return Number(value).toLocaleString("de-DE", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " %";
+  return PERCENT.format(Number(value)) + " %";
 }
 export function euro(value) { return missing(value) ? NONE : num(value) + " €"; }
 export function withUnit(value, unit) {

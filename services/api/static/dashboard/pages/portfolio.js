@@ -12,6 +12,8 @@ import { keepParams } from "../nav.js";
 const FILTERS = ["land", "year", "indicator", "status", "page"];
 const PAGE_SIZE = 40;
 /** Agreements per page: a national portfolio (hundreds of jobcenters) stays quick to draw. */
+const NATIONAL = 10 * PAGE_SIZE;
+/** More agreements than ten pages hold: the portfolio opens on the latest year, not on all. */
 
 export default {
   id: "portfolio",
@@ -27,12 +29,30 @@ async function render(main, _arg, params) {
     filters.land = scope.lands[0];  // a Land's reader lands in its Land
     keepParams(filters);
   }
-  const [everything, agreements, centres] = await Promise.all([
-    apiAll("/attainment"), apiAll("/agreements"), jobcenters()]);
+  // Land and year are filtered by the API, indicator and status here (same columns, same order).
+  const targetsOf = () => apiAll("/attainment" + query({ land: filters.land, year: filters.year }));
+  const asked = "year" in params ? targetsOf() : null;  // known filters: fetched beside the agreements
+  const [agreements, centres] = await Promise.all([apiAll("/agreements"), jobcenters()]);
   const distinct = (rows, key) => [...new Set(rows.map((row) => row[key]).filter((v) => v !== null))].sort();
+  if (!asked && agreements.length > NATIONAL) {
+    filters.year = String(distinct(agreements, "year").at(-1));  // a national portfolio opens on its latest year
+    keepParams(filters);
+  }
+  let everything = await (asked || targetsOf());
   const byId = Object.fromEntries(agreements.map((a) => [a.agreement_id, a]));
   const lands = scope.federal ? distinct(agreements, "land") : [...new Set([...scope.lands, ...distinct(agreements, "land")])].sort();
-  const change = (key) => (event) => { filters[key] = event.target.value; filters.page = ""; keepParams(filters); refresh(); };
+  const change = (key) => async (event) => {
+    filters[key] = event.target.value;
+    filters.page = "";
+    keepParams(filters);
+    try {
+      if (key === "land" || key === "year") {
+        everything = await targetsOf();
+        withRows = new Set(everything.map((row) => row.agreement_id));
+      }
+      refresh();
+    } catch (error) { show(results, errorBox(error)); }
+  };
   const filterBar = h("div", { class: "filters" },
     select("f-land", "Land", [["", scope.federal ? "alle Länder" : "alle Länder Ihres Bereichs"], ...lands.map((l) => [l, landName(l)])],
       filters.land, change("land")),
@@ -58,7 +78,7 @@ async function render(main, _arg, params) {
   const results = h("div", { id: "portfolio-results" });
   show(main, h("h1", {}, "Portfolio: Zielerreichung je Land und Jahr"), scopeNote(scope, centres), filterBar, results);
 
-  const withRows = new Set(everything.map((row) => row.agreement_id));
+  let withRows = new Set(everything.map((row) => row.agreement_id));
   function refresh() {
     reports();
     // the API's rows, filtered here as GET /attainment filters them (same columns, same order)
