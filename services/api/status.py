@@ -23,6 +23,8 @@ BROKER_TIMEOUT_S = 2.0
 DEFAULT_MAX_LAG_EVENTS = 1000
 BROKER_UNREACHABLE = "broker unreachable"
 BROKER_LOADING_DATA = "broker loading its data"
+RETRIED: tuple[type[Exception], ...] = (OSError, *BROKER_OUTAGES)
+"""A failed look asked once more: a connection dropped by a restarted broker fails once."""
 _PROGRESS_POSITIONS = (
     "SELECT position FROM head UNION SELECT position FROM relay"
     " UNION SELECT position FROM service.checkpoints"
@@ -62,17 +64,25 @@ class Status:
 async def broker_problem(transport: Transport) -> str | None:
     """None when the broker answers a small request within `BROKER_TIMEOUT_S`; else why not:
     it is loading its data (up, not yet serving) or it is unreachable."""
-    try:
-        await asyncio.wait_for(transport.pending(INGEST_CHANNEL, INGEST_GROUP), BROKER_TIMEOUT_S)
-    except BROKER_LOADING:
-        return BROKER_LOADING_DATA
-    except (TimeoutError, OSError):
-        return BROKER_UNREACHABLE
-    except BROKER_OUTAGES:
-        return BROKER_UNREACHABLE
-    except Exception:  # an answer, if not the one asked for (no such group yet)
-        return None
-    return None
+    for attempt in (1, 2):
+        try:
+            await asyncio.wait_for(
+                transport.pending(INGEST_CHANNEL, INGEST_GROUP), BROKER_TIMEOUT_S
+            )
+        except BROKER_LOADING:
+            return BROKER_LOADING_DATA
+        except TimeoutError:
+            return BROKER_UNREACHABLE
+        except RETRIED:
+            if attempt == 2:
+                return BROKER_UNREACHABLE
+            # A pooled connection the broker dropped when it restarted fails once and is
+            # discarded; the second attempt asks on a fresh one.
+        except Exception:  # an answer, if not the one asked for (no such group yet)
+            return None
+        else:
+            return None
+    return BROKER_UNREACHABLE
 
 
 def lag_in_seconds(head: int, at: dict[int, datetime], position: int) -> float:

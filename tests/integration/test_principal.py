@@ -21,6 +21,11 @@ from tests.integration.processes import run_zs
 LEGACY_SERVICE_ROLE = "zs_app"
 """The one role of the services before 0013 gave each its own."""
 PRINCIPAL_MIGRATION = 12
+LEGACY_APPEND = """
+SELECT event_id, position, stream_version, duplicate
+FROM store.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+"""
+"""The append as the store called it before 0012 (and before 0016 answered a repeat's original)."""
 
 
 @pytest.fixture
@@ -120,7 +125,7 @@ async def test_events_recorded_before_the_principal_existed_still_verify(
     owner = await asyncpg.connect(database_before_0012)
     try:  # the append as it was before 0012: fourteen arguments, no principal or channel
         await owner.execute(f"SET ROLE {LEGACY_SERVICE_ROLE}")
-        await owner.fetch(APPEND.replace(", $15, $16", ""), *append_arguments(legacy, {})[:14])
+        await owner.fetch(LEGACY_APPEND, *append_arguments(legacy, {})[:14])
     finally:
         await owner.close()
     monkeypatch.undo()
