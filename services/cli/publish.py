@@ -156,7 +156,7 @@ async def publish_lines(
                 return None
             await asyncio.sleep(POLL_S)
         while True:
-            tally = await count(store, lines[:end], keys[:end], routes, known_before, started)
+            tally = await count(store, lines[:end], keys[:end], known_before, started)
             if tally.settled:
                 return tally
             if time.monotonic() > deadline:
@@ -207,14 +207,14 @@ async def count(
     store: EventStore,
     lines: Sequence[bytes],
     keys: Sequence[tuple[str, str] | None],
-    routes: Sequence[str],
     known_before: set[tuple[str, str]],
     started: datetime,
 ) -> Tally:
     """Each line's fate: rejected (its body in the rejection log since `started`), recorded
     (the first line of a key recorded now), duplicate (a later line of a recorded key that
-    repeats its payload, or that the ingest passed: a later line of its channel is settled),
-    else not known yet. A rejected repeat (an idempotency conflict) is rejected only."""
+    repeats its payload), else not known yet. A repeat with another payload is an idempotency
+    conflict: the ingest stores its rejection after the append that judged it, so it is not
+    known until that rejection is (a later line of its channel being settled proves nothing)."""
     recorded = await store.recorded_events([k for k in keys if k])
     digests = Counter(await RejectionLog(store.pool).digests_since(started))
     fates: list[str | None] = [None] * len(lines)
@@ -232,12 +232,5 @@ async def count(
             seen.add(key)
         elif same_payload(lines[index], recorded[key]):
             fates[index] = "duplicate"
-    passed: set[str] = set()
-    for index in reversed(range(len(lines))):
-        key = keys[index]
-        if fates[index] is None and key in seen and routes[index] in passed:
-            fates[index] = "duplicate"
-        if fates[index]:
-            passed.add(routes[index])
     tally = Counter(fates)
     return Tally(len(lines), tally["recorded"], tally["duplicate"], tally["rejected"])
