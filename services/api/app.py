@@ -3,17 +3,17 @@ shape (`services/api/errors.py`), dependencies in `services/api/deps.py`."""
 
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 
 from events.store import EventStore
 from infra.broker import Transport
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
-from services.api.deps import refuse_nul
-from services.api.errors import STORE_FAILURES, ApiError, BodyLimit, ErrorResponse, api_error
+from services.api.errors import STORE_FAILURES, ApiError, ErrorResponse, RequestLimits, api_error
 from services.api.metrics import TimingMiddleware, exposed_metrics
 from services.api.openapi import openapi_with_error_shape
 from services.api.routes import (
@@ -40,6 +40,9 @@ ROUTERS = (
 )  # fmt: skip
 
 
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own OpenTelemetry bridge, off: the API's metrics are Prometheus's
+(`services/api/metrics.py`), and asking whether a provider is configured cost every request."""
 ERROR_ANSWERS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in (
@@ -67,7 +70,7 @@ def create_app(
     `services/bootstrap.py`."""
     app = FastAPI(
         title="Zielsteuerung", version="1", docs_url=None, redoc_url=None,
-        responses=ERROR_ANSWERS, dependencies=[Depends(refuse_nul)],
+        responses=ERROR_ANSWERS, telemetry=NO_TELEMETRY,
     )  # fmt: skip
     app.state.store = store
     app.state.ingestor = ingestor
@@ -79,7 +82,7 @@ def create_app(
     for error in (*STORE_FAILURES, ApiError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, api_error)
     app.add_middleware(TimingMiddleware)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_headers=["Authorization"],

@@ -8,12 +8,12 @@ only, as its own `source`, only the `types` and `jobcenter_id`s its token names,
 reader's scope: 404, exactly as for an unknown id.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from infra.tokens import Claims, InvalidToken, Role, TokenVerifier
 from services.api.errors import ApiError
@@ -21,7 +21,7 @@ from services.api.errors import ApiError
 ROLES: tuple[Role, ...] = ("reader", "auditor", "source", "admin")
 READERS: tuple[Role, ...] = ("reader", "auditor")
 
-bearer = HTTPBearer(auto_error=False, description="A JWT from the configured identity provider")
+BEARER_DESCRIPTION = "A JWT from the configured identity provider"
 
 
 def as_tuple(value: str | list[str] | None) -> tuple[str, ...] | None:
@@ -80,37 +80,42 @@ def scope_sql(land: str, jobcenter: str, first: int) -> str:
     )
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The caller named by a valid bearer token; 401 otherwise."""
-    if credentials is None:
+def authenticate(request: Request) -> Principal:
+    """The caller named by the request's valid bearer token; 401 otherwise."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
         raise ApiError(401, "unauthenticated", "send a bearer token: Authorization: Bearer <jwt>")
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        return Principal.from_claims(verifier.verify(credentials.credentials))
+        return Principal.from_claims(verifier.verify(credentials))
     except InvalidToken as error:
         raise ApiError(401, "unauthenticated", f"the token is not valid: {error}") from None
 
 
-def require(*roles: Role) -> Callable[..., Any]:
-    """A dependency admitting only the given roles (403 for the others)."""
+class Admitting(SecurityBase):
+    """A route's one dependency on its caller: the principal of a valid bearer token (401
+    otherwise), admitted only in `roles` (403 for the others). A security scheme, so the
+    OpenAPI document names the bearer token on every route that takes one."""
 
-    async def admitted(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.role not in roles:
+    def __init__(self, *roles: Role) -> None:
+        self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
+        self.scheme_name = "HTTPBearer"
+        self.roles = roles
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = authenticate(request)
+        if principal.role not in self.roles:
             raise ApiError(
-                403,
-                "forbidden",
-                f"role {principal.role!r} may not do this (needs {', '.join(roles)})",
-            )
+                403, "forbidden",
+                f"role {principal.role!r} may not do this (needs {', '.join(self.roles)})",
+            )  # fmt: skip
         return principal
 
-    return admitted
 
-
-AnyRole = Annotated[Principal, Depends(require(*ROLES))]
-Reader = Annotated[Principal, Depends(require(*READERS))]
-Auditor = Annotated[Principal, Depends(require("auditor", "admin"))]
-Source = Annotated[Principal, Depends(require("source"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+AnyRole = Annotated[Principal, Depends(Admitting(*ROLES))]
+Reader = Annotated[Principal, Depends(Admitting(*READERS))]
+Auditor = Annotated[Principal, Depends(Admitting("auditor", "admin"))]
+Source = Annotated[Principal, Depends(Admitting("source"))]
+Admin = Annotated[Principal, Depends(Admitting("admin"))]

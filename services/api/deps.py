@@ -151,10 +151,3 @@ async def jobcenter_land(reader: Reader, jobcenter_id: str) -> str | None:
 def page_count(rows: list[asyncpg.Record]) -> int:
     """The total a page's rows carry in their `total` column (0 for an empty page)."""
     return int(rows[0]["total"]) if rows else 0
-
-
-async def refuse_nul(request: Request) -> None:
-    """422 for a NUL character in the path or the query (PostgreSQL text cannot hold one)."""
-    values = [*request.path_params.values(), *request.query_params.values()]
-    if any("\x00" in str(value) for value in values):
-        raise ApiError(422, "invalid_request", "a parameter contains a NUL character")

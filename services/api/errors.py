@@ -77,9 +77,10 @@ async def api_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(error)
 
 
-class BodyLimit:
-    """ASGI middleware refusing request bodies over `max_bytes` with 413, whether announced
-    by Content-Length or streamed."""
+class RequestLimits:
+    """ASGI middleware refusing what the API cannot take, before any route runs: a NUL
+    character in the path or the query (422; PostgreSQL text cannot hold one), a request body
+    over `max_bytes` (413), whether announced by Content-Length or streamed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -88,9 +89,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        query: bytes = scope["query_string"]
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            await refuse(send, 422, "invalid_request", "a parameter contains a NUL character")
+            return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(send)
+            await refuse(send, 413, "too_large", f"body over {self.max_bytes} bytes")
             return
         received = 0
 
@@ -105,16 +110,15 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except BodyTooLarge:
-            await self.refuse(send)
+            await refuse(send, 413, "too_large", f"body over {self.max_bytes} bytes")
 
-    async def refuse(self, send: Send) -> None:
-        """Answer 413 in the error shape."""
-        body = json.dumps(
-            {"error": {"code": "too_large", "message": f"body over {self.max_bytes} bytes"}}
-        ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+
+async def refuse(send: Send, status: int, code: str, message: str) -> None:
+    """Answer `status` in the error shape, from a middleware (no route has answered)."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyTooLarge(Exception):
