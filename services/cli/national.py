@@ -146,8 +146,12 @@ class Jobcenter:
 
 def land_counts(jobcenters: int) -> list[tuple[str, int, int]]:
     """(Land, jobcenters, of them zkT) scaled from the national 404 to `jobcenters` (largest
-    remainder; a small variant leaves some Länder empty)."""
-    exact = [row[2] * jobcenters / NATIONAL_JOBCENTERS for row in LAENDER]
+    remainder). From 16 jobcenters on every Land keeps one and the rest are split so (the
+    national demo's shape: 16 Länder, Hamburg with its one jobcenter); fewer leave some
+    Länder empty."""
+    base = 1 if jobcenters >= len(LAENDER) else 0
+    spread, pool = jobcenters - base * len(LAENDER), NATIONAL_JOBCENTERS - base * len(LAENDER)
+    exact = [base + (row[2] - base) * spread / pool for row in LAENDER]
     counts = [int(share) for share in exact]
     by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] % 1), i))
     for index in by_remainder[: jobcenters - sum(counts)]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,10 @@ SCREENSHOTS = Path(os.environ.get("ZS_SCREENSHOT_DIR", ROOT / ".ci" / "artifacts
 WIDTHS = (1440, 390)
 """Screenshot widths: a laptop and a phone."""
 READY_TIMEOUT_S = 120
+NATIONAL_VARIANT = ("--jobcenters", "48", "--years", "2")
+"""The national demo in small: 48 jobcenters in all 16 Länder, two years (12,685 messages;
+the full demo's 173,911 take minutes to load)."""
+NATIONAL_TIMEOUT_S = 600
 BAD_ENVELOPES: list[Any] = [
     {"message_id": "browser-bad-1", "source": "browser-test", "type": "MonthlyFigureReported",
      "schema_version": 1, "occurred_at": "2026-01-01T00:00:00Z",
@@ -60,14 +65,47 @@ def issue(env: dict[str, str], workdir: Path, *args: str) -> str:
     return issued.stdout.strip()
 
 
-def demo_projected(api: str) -> bool:
-    """Whether every demo event is recorded and every projection has applied it."""
+@contextmanager
+def zs_up(workdir: Path, *options: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A `zs up` in `workdir` (its own data folder and port) with `options`: its API's URL and
+    environment once announced, its banner's auditor token in `TOKENS["banner"]`; stopped with
+    SIGINT."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
+    env |= {"ZS_HTTP_PORT": str(free_port()), "ZS_DATA_DIR": str(workdir / ".zs")}
+    log = workdir / "zs-up.log"
+    process = subprocess.Popen(
+        [ZS, "up", *options], cwd=workdir, env=env, stdout=subprocess.PIPE,
+        stderr=log.open("w"), text=True, start_new_session=True,
+    )  # fmt: skip
     try:
-        health = httpx.get(f"{api}/health", headers=bearer(), timeout=2).json()
+        assert process.stdout is not None
+        url = token = None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while token is None and time.monotonic() < deadline:
+            words = process.stdout.readline().split()
+            if not words and process.poll() is not None:
+                break
+            if len(words) == 2 and words[0] == "API":
+                url = words[1]
+            if len(words) == 2 and words[0] == "token":
+                token = words[1]
+        assert url and token, f"zs up did not announce its API: {log.read_text()[-3000:]}"
+        TOKENS["banner"] = token
+        yield url, env
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=60)
+
+
+def projected(api: str, role: str, least: int) -> bool:
+    """Whether at least `least` events are recorded and every projection has applied them."""
+    try:
+        health = httpx.get(f"{api}/health", headers=bearer(role), timeout=2).json()
     except httpx.HTTPError:
         return False
     position = health["position"] or 0
-    return position >= len(demo_envelopes()) and all(
+    return position >= least and all(
         checkpoint == position for checkpoint in health["projections"].values()
     ) and set(health["projections"]) == {projection.name for projection in PROJECTIONS}  # fmt: skip
 
@@ -76,32 +114,15 @@ def demo_projected(api: str) -> bool:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a `zs up` with the demo data projected and two rejections."""
     workdir = tmp_path_factory.mktemp("zs-browser")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ZS_")}
-    env |= {"ZS_HTTP_PORT": str(free_port()), "ZS_DATA_DIR": str(workdir / ".zs")}
-    log = workdir / "zs-up.log"
-    process = subprocess.Popen(
-        [ZS, "up"], cwd=workdir, env=env, stdout=subprocess.PIPE,
-        stderr=log.open("w"), text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        url = None
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while "auditor" not in TOKENS and time.monotonic() < deadline:
-            words = process.stdout.readline().split()
-            if not words and process.poll() is not None:
-                break
-            if len(words) == 2 and words[0] == "API":
-                url = words[1]
-            if len(words) == 2 and words[0] == "token":
-                TOKENS["auditor"] = words[1]
-        assert url, f"zs up did not announce its API: {log.read_text()[-3000:]}"
+    with zs_up(workdir) as (url, env):
+        TOKENS["auditor"] = TOKENS["banner"]
         TOKENS["source"] = issue(env, workdir, "--role", "source", "--source", "browser-test")
         TOKENS["reader-he"] = issue(env, workdir, "--role", "reader", "--land", "DE-HE")
         TOKENS["reader-nw"] = issue(env, workdir, "--role", "reader", "--land", "DE-NW")
         TOKENS["reader-odw"] = issue(env, workdir, "--role", "reader", "--jobcenter", "06437")
         TOKENS["admin"] = issue(env, workdir, "--role", "admin")
-        while not demo_projected(url):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not projected(url, "auditor", len(demo_envelopes())):
             assert time.monotonic() < deadline, (
                 f"the demo data was not projected in time: /health says "
                 f"{httpx.get(f'{url}/health', headers=bearer(), timeout=2).text}"
@@ -111,10 +132,23 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"{url}/ingest", json=BAD_ENVELOPES, headers=bearer("source"), timeout=10
         ).raise_for_status()
         yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def national_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a `zs up` with a national-shape variant of the national demo loaded by
+    `zs demo national` (`NATIONAL_VARIANT`: all 16 Länder, federal and Land agreements);
+    its tokens are `TOKENS["national-<role>"]`."""
+    workdir = tmp_path_factory.mktemp("zs-browser-national")
+    with zs_up(workdir, "--no-demo") as (url, env):
+        TOKENS["national-auditor"] = TOKENS["banner"]
+        TOKENS["national-reader-nw"] = issue(env, workdir, "--role", "reader", "--land", "DE-NW")
+        loaded = subprocess.run(
+            [ZS, "demo", "national", *NATIONAL_VARIANT], cwd=workdir, env=env,
+            capture_output=True, text=True, timeout=NATIONAL_TIMEOUT_S,
+        )  # fmt: skip
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,11 @@ def get(api: str, path: str, role: str = "auditor", **params: Any) -> Any:
     return response.json()
 
 
-def slugs(api: str) -> set[str]:
+def slugs(api: str, role: str = "auditor") -> set[str]:
     """The raw codes the API answers with: agreement, target and budget-line ids, indicators."""
     found: set[str] = set()
-    for agreement in get(api, "/agreements", limit=1000)["items"]:
-        detail = get(api, f"/agreements/{agreement['agreement_id']}")
+    for agreement in get(api, "/agreements", role, limit=1000)["items"]:
+        detail = get(api, f"/agreements/{agreement['agreement_id']}", role)
         found.add(agreement["agreement_id"])
         found.update(t["target_id"] for t in detail["targets"])
         found.update(t["indicator"] for t in detail["targets"])

@@ -15,52 +15,68 @@ export default {
 
 async function render(main, _arg, params) {
   const scope = claims();
-  const [everything, centres] = await Promise.all([apiAll("/attainment"), jobcenters()]);
   const state = { land: "", year: "", indicator: "", breakdown: "total", sort: "value-desc", ...params };
-  const lands = [...new Set(everything.map((r) => r.land).filter(Boolean))].sort();
+  // Only what is shown is fetched: a Land's agreement years, then that Land's targets of one
+  // year (the API filters both), never the whole country's.
+  const cache = new Map();
+  const once = (path) => { if (!cache.has(path)) cache.set(path, apiAll(path)); return cache.get(path); };
+  const yearsOf = async (land) => [...new Set((await once("/agreements" + query({ land }))).map((a) => String(a.year)))].sort();
+  const rowsOf = (land, year) => (year ? once("/attainment" + query({ land, year })) : Promise.resolve([]));
+  const early = state.land ? yearsOf(state.land) : null;  // a Land from the link: fetched beside the jobcenters
+  if (early) early.catch(() => {});
+  const centres = await jobcenters();
+  const lands = [...new Set(Object.values(centres).map((c) => c.land).filter(Boolean))].sort();
   const heading = h("h1", {}, "Vergleich: ein Indikator über die Jobcenter eines Landes");
   if (!lands.length) {
     show(main, heading, empty("compare-empty", scope.federal
-      ? "Es liegen noch keine Ziele vor, die sich vergleichen ließen."
-      : "In Ihrem Bereich liegen noch keine Ziele vor, die sich vergleichen ließen."));
+      ? "Es liegen noch keine Jobcenter vor, die sich vergleichen ließen."
+      : "In Ihrem Bereich liegen noch keine Jobcenter vor, die sich vergleichen ließen."));
     return;
   }
   if (!lands.includes(state.land)) state.land = lands.includes(scope.lands[0]) ? scope.lands[0] : lands.includes("DE-HE") ? "DE-HE" : lands[0];
-  const inLand = () => everything.filter((r) => r.land === state.land);
-  const years = () => [...new Set(inLand().map((r) => String(r.year)))].sort();
-  const indicators = () => [...new Set(inLand().filter((r) => String(r.year) === String(state.year)).map((r) => r.indicator))].sort();
+  let years = [];
+  let rows = [];
+  const indicators = () => [...new Set(rows.map((r) => r.indicator))].sort();
   const controls = h("div", { class: "filters" });
   const chart = h("div", { id: "compare-chart", class: "card" });
   show(main, heading, controls, chart);
 
-  function fixDefaults() {
-    if (!years().includes(String(state.year))) state.year = years().slice(-1)[0] || "";
+  async function fetchLand() {
+    years = await yearsOf(state.land);
+    if (!years.includes(String(state.year))) state.year = years.at(-1) || "";
+    await fetchYear();
+  }
+  async function fetchYear() {
+    rows = await rowsOf(state.land, state.year);
     if (!indicators().includes(state.indicator)) {
       state.indicator = indicators().includes("integrations") ? "integrations" : indicators()[0] || "";
     }
   }
   function drawControls() {
-    fixDefaults();
     keepParams(state);
-    const set = (key) => (e) => { state[key] = e.target.value; drawControls(); load(); };
+    const set = (key, fetch) => async (e) => {
+      state[key] = e.target.value;
+      try { await fetch(); } catch (error) { show(chart, errorBox(error)); return; }
+      drawControls();
+      draw();
+    };
     show(controls,
-      select("c-land", "Land", lands.map((l) => [l, landName(l)]), state.land, set("land")),
-      select("c-year", "Jahr", years().map((y) => [y, y]), state.year, set("year")),
-      select("c-indicator", "Indikator", indicators().map((i) => [i, indicatorName(i)]), state.indicator, set("indicator")),
-      select("c-breakdown", "Aufteilung", Object.entries(BREAKDOWN), state.breakdown, set("breakdown")),
+      select("c-land", "Land", lands.map((l) => [l, landName(l)]), state.land, set("land", fetchLand)),
+      select("c-year", "Jahr", years.map((y) => [y, y]), state.year, set("year", fetchYear)),
+      select("c-indicator", "Indikator", indicators().map((i) => [i, indicatorName(i)]), state.indicator, set("indicator", async () => {})),
+      select("c-breakdown", "Aufteilung", Object.entries(BREAKDOWN), state.breakdown, set("breakdown", async () => {})),
       select("c-sort", "Sortierung", [["value-desc", "Zielerreichung absteigend"], ["value-asc", "Zielerreichung aufsteigend"], ["name", "Jobcenter (A–Z)"]],
-        state.sort, (e) => { state.sort = e.target.value; keepParams(state); load(); }));
+        state.sort, set("sort", async () => {})));
   }
-  async function load() {
-    try {
-      const rows = (await apiAll("/attainment" + query({ land: state.land, year: state.year, indicator: state.indicator })))
-        .filter((r) => r.breakdown === state.breakdown);
-      show(chart, rows.length ? compareView(rows, centres, state.sort)
-        : empty("compare-empty", "Für diese Auswahl liegen noch keine Ziele vor."));
-    } catch (error) { show(chart, errorBox(error)); }
+  function draw() {
+    const shown = rows.filter((r) => r.indicator === state.indicator && r.breakdown === state.breakdown);
+    show(chart, shown.length ? compareView(shown, centres, state.sort)
+      : empty("compare-empty", years.length ? "Für diese Auswahl liegen noch keine Ziele vor."
+        : `Für ${landName(state.land)} liegen noch keine Zielvereinbarungen vor.`));
   }
+  try { await fetchLand(); } catch (error) { show(chart, errorBox(error)); return; }
   drawControls();
-  await load();
+  draw();
 }
 
 function compareView(rows, centres, sort) {

@@ -156,7 +156,8 @@ function portfolioTables(rows, withoutTargets, centres, byId) {
   for (const row of rows) add(row.land, row.year, { row });
   for (const agreement of withoutTargets) add(agreement.land, agreement.year, { agreement });
   const sections = [];
-  for (const [key, group] of [...groups].sort()) {
+  const federalFirst = ([a], [b]) => Number(!a.startsWith("|")) - Number(!b.startsWith("|")) || a.localeCompare(b);
+  for (const [key, group] of [...groups].sort(federalFirst)) {
     const [land, year] = key.split("|");
     const body = h("tbody");
     let current = null;
