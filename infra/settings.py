@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     api_workers: int | None = Field(default=None, ge=1)
     """HTTP API worker processes serving `http_host:http_port` under `zs up` and `zs api`;
     unset: one per core."""
+    rebuild_workers: int | None = Field(default=None, ge=1)
+    """Worker processes folding a projection's rebuild (`zs projections rebuild`, and the
+    projector's rebuild of a projection whose version changed); unset: one per core; 1: the
+    rebuild folds in its own process."""
     database_role: str = "zs_app"
     """Retired by migration 0013, which leaves `zs_app` without privileges: each service now
     switches to its own group role. Still read, so settings files naming it keep loading."""

@@ -35,6 +35,7 @@ from infra.roles import DbRole, derived_logins
 from infra.settings import Settings
 from infra.tokens import TokenVerifier
 from projections.engine.runner import ProjectionRunner
+from projections.engine.workers import Workers, worker_count
 from projections.registry import PROJECTIONS
 from services.api.app import create_app
 from services.pipeline.channels import publish_rejection
@@ -171,27 +172,44 @@ async def login_urls(
     return urls
 
 
+class Stores(dict[DbRole, EventStore]):
+    """A store per role, and the URL each role's login connects with."""
+
+    def __init__(self, urls: dict[DbRole, str]) -> None:
+        super().__init__()
+        self.urls = urls
+
+    def runner(self, settings: Settings) -> ProjectionRunner:
+        """The projector's runner of every projection, its rebuilds folded by
+        `settings.rebuild_workers` worker processes connecting as the projector's login."""
+        store = self[DbRole.PROJECTOR]
+        workers = Workers(
+            self.urls[DbRole.PROJECTOR], DbRole.PROJECTOR.group,
+            worker_count(settings.rebuild_workers),
+        )  # fmt: skip
+        return ProjectionRunner(store.pool, store, PROJECTIONS, workers)
+
+
 @contextlib.asynccontextmanager
 async def open_stores(
     owner_url: str, settings: Settings, roles: Collection[DbRole]
-) -> AsyncIterator[dict[DbRole, EventStore]]:
+) -> AsyncIterator[Stores]:
     """With the owner's URL (may be empty), prepare the database first, else refuse one not
     migrated; then yield a store per role, each connected as that role's login and switched to
     its group."""
     if owner_url:
         await prepare_database(owner_url)
-    urls = await login_urls(settings, owner_url, roles)
-    stores: dict[DbRole, EventStore] = {}
+    stores = Stores(await login_urls(settings, owner_url, roles))
     try:
         for role in roles:
             pool = await create_pool(  # the API's reads leave their sessions as they were
-                urls[role], role=role.group, reset_sessions=role is not DbRole.API
+                stores.urls[role], role=role.group, reset_sessions=role is not DbRole.API
             )
             stores[role] = EventStore(pool)
         if not owner_url and stores:  # it cannot migrate: the schema must be current
             await check_applied(next(iter(stores.values())).pool)
-        if projector := stores.get(DbRole.PROJECTOR):
-            await ProjectionRunner(projector.pool, projector, PROJECTIONS).ensure_tables()
+        if DbRole.PROJECTOR in stores:
+            await stores.runner(settings).ensure_tables()
         yield stores
     finally:
         for store in stores.values():
@@ -205,6 +223,13 @@ async def open_store(
     """One store connected as `role`'s login (the API's, read only, by default)."""
     async with open_stores(owner_url, settings, [role]) as stores:
         yield stores[role]
+
+
+@contextlib.asynccontextmanager
+async def open_runner(owner_url: str, settings: Settings) -> AsyncIterator[ProjectionRunner]:
+    """The projector's runner of every projection (`Stores.runner`)."""
+    async with open_stores(owner_url, settings, [DbRole.PROJECTOR]) as stores:
+        yield stores.runner(settings)
 
 
 @dataclass(frozen=True)
@@ -237,8 +262,7 @@ async def services(
 
         ingest_store = stores.get(DbRole.INGEST)
         ingestor = Ingestor(ingest_store, reject) if ingest_store else None
-        projector = stores.get(DbRole.PROJECTOR)
-        runner = ProjectionRunner(projector.pool, projector, PROJECTIONS) if projector else None
+        runner = stores.runner(settings) if DbRole.PROJECTOR in stores else None
         relay_store = stores.get(DbRole.RELAY)
         async with running_parts(settings, parts, transport, ingestor, runner, relay_store):
             store = stores.get(DbRole.API) or stores[roles[0]]

@@ -1,10 +1,13 @@
 """How a projection's fresh tables are filled for a rebuild: one protocol, two ways to meet it.
 
-A `Rebuild` reads the log in parts (each a list of events in position order, with how far the
-rebuild got) and writes each part into the fresh tables in one transaction. `Pages` reads windows
-of positions and applies each through the projection's own `apply` (nothing written twice);
-`Groups` reads groups of streams whose events fold independently of the other groups' (say, one
-jobcenter's), a few at a time, folds each part in memory and writes its rows by COPY.
+A `Rebuild` splits the log into stages of shares: the shares of a stage fold independently of
+each other (each may run in a worker process of its own, `projections.engine.workers`), a stage
+starts once the one before it is written. A share is read in parts (each a list of events in
+position order, with how far the share got) and each part is written into the fresh tables in
+one transaction. `Pages` is one share: windows of positions applied through the projection's own
+`apply` (nothing written twice); `Groups` splits groups of streams whose events fold
+independently of the other groups' (say, one jobcenter's) into shares of whole groups, reads a
+few groups at a time, folds each part in memory and writes its rows by COPY.
 """
 
 from __future__ import annotations
@@ -25,14 +28,36 @@ Tables = Mapping[str, str]
 Rows = Mapping[str, Sequence[tuple[object, ...]]]
 """A projection's table names -> records to add, in column order."""
 Part = tuple[list[RecordedEvent], int]
-"""Events in position order, and how far the rebuild got with them (of the head it builds to)."""
+"""Events in position order, and how far the share got with them (of the head it builds to)."""
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one worker folds of a stage: whole groups of streams, or (none given) everything the
+    rebuild reads in that stage. Sent to worker processes, so plain data."""
+
+    groups: tuple[Group, ...] = ()
+
+    @property
+    def events(self) -> int:
+        """The events its groups hold (0 for everything)."""
+        return sum(count for _, count in self.groups)
+
+
+EVERYTHING = Share()
+Stages = list[list[Share]]
+"""Stages in the order to write them, each a list of shares that fold independently."""
 
 
 class Rebuild(Protocol):
     """Fills a projection's fresh tables from the log up to a position."""
 
-    def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
-        """The log up to `until` as the parts to write, in the order to write them."""
+    async def stages(self, store: EventStore, until: int, shares: int) -> Stages:
+        """The stages of the log up to `until`, each split into at most `shares` shares."""
+
+    def parts(self, store: EventStore, until: int, share: Share) -> AsyncIterator[Part]:
+        """One share of the log up to `until` as the parts to write, in the order to write
+        them."""
 
     async def write(
         self, connection: Connection, events: Sequence[RecordedEvent], tables: Tables
@@ -59,7 +84,10 @@ class Pages:
     def __init__(self, projection: Applying) -> None:
         self.projection = projection
 
-    async def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
+    async def stages(self, store: EventStore, until: int, shares: int) -> Stages:
+        return [[EVERYTHING]]
+
+    async def parts(self, store: EventStore, until: int, share: Share) -> AsyncIterator[Part]:
         async for events, reached in store.windows(self.projection.types, 0, until):
             yield events, reached
 
@@ -72,7 +100,8 @@ class Pages:
 @dataclass(frozen=True)
 class Groups:
     """A rebuild that folds independent groups of streams in memory, a few at a time, and
-    writes their rows by COPY: memory holds a few groups' state, not the whole log's."""
+    writes their rows by COPY: memory holds a few groups' state, not the whole log's. One stage,
+    its groups dealt into shares of about equal events."""
 
     types: Collection[str]
     """The event types it reads."""
@@ -83,10 +112,12 @@ class Groups:
     fields: Mapping[str, Collection[str]] = field(default_factory=dict)
     """Only events whose data field has one of these values (others are not read at all)."""
 
-    async def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
-        groups = await self.grouping(store, until)
+    async def stages(self, store: EventStore, until: int, shares: int) -> Stages:
+        return [deal(await self.grouping(store, until), shares)]
+
+    async def parts(self, store: EventStore, until: int, share: Share) -> AsyncIterator[Part]:
         done = 0
-        async for events in store.read_groups(self.types, groups, until, self.fields):
+        async for events in store.read_groups(self.types, share.groups, until, self.fields):
             done += len(events)
             yield events, min(done, until)
 
@@ -96,16 +127,28 @@ class Groups:
         await copy(connection, tables, self.fold(events))
 
 
-def grouped_by(
-    types: Collection[str], key: str
-) -> Callable[[EventStore, int], Awaitable[list[Group]]]:
+@dataclass(frozen=True)
+class GroupedBy:
     """A `Groups.grouping`: streams holding events of `types` whose data field `key` shares a
     value are one group (say, a jobcenter's figure streams by `jobcenter_id`)."""
 
-    async def grouping(store: EventStore, until: int) -> list[Group]:
-        return join_groups(*await store.stream_keys(until, types, key))
+    types: Collection[str]
+    key: str
 
-    return grouping
+    async def __call__(self, store: EventStore, until: int) -> list[Group]:
+        return join_groups(*await store.stream_keys(until, self.types, self.key))
+
+
+def deal(groups: Sequence[Group], shares: int) -> list[Share]:
+    """`groups` in at most `shares` shares of about equal events, the largest groups dealt
+    first, each to the share holding the fewest events so far; shares in the groups' order."""
+    dealt: list[list[Group]] = [[] for _ in range(max(1, min(shares, len(groups))))]
+    sizes = [0] * len(dealt)
+    for group in sorted(groups, key=lambda group: -group[1]):
+        least = sizes.index(min(sizes))
+        dealt[least].append(group)
+        sizes[least] += group[1]
+    return [Share(tuple(sorted(share))) for share in dealt if share]
 
 
 async def copy(connection: Connection, tables: Tables, rows: Rows) -> None:

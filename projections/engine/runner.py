@@ -8,7 +8,8 @@ independently: `run()` gives each its own task, woken by the store's NOTIFY, by 
 `zs.events` handler `project`) or by a poll. A rebuild fills fresh tables in schema
 `views_rebuild` up to a head it names through the projection's `Rebuild`
 (`projections.engine.rebuild`: windows applied by the projection's own `apply`, or independent
-groups of streams folded in memory and written by COPY), a part per transaction, then applies
+groups of streams folded in memory and written by COPY, shares of them in worker processes of
+their own, `projections.engine.workers`), a part per transaction, then applies
 what was appended meanwhile by windows until the head is near. It creates their indexes, then,
 under the same checkpoint lock, brings them level with the live checkpoint and moves them into
 `views` in one transaction.
@@ -33,6 +34,7 @@ from events.store import NOTIFY_CHANNEL, EventStore
 from projections.engine.checkpoints import Checkpoints
 from projections.engine.checkpoints import ProjectionStatus as ProjectionStatus
 from projections.engine.rebuild import Connection, Rebuild, Tables
+from projections.engine.workers import SHARES_PER_WORKER, Workers, fold_shares
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -139,14 +141,20 @@ class ProjectionRunner:
     """Keeps projections level with the event store: follow, catch-up, status, rebuild.
 
     `pool` connects as the services' role; a projection advancing holds one connection for its
-    checkpoint lock and reads pages through `store` on another.
+    checkpoint lock and reads pages through `store` on another. With `workers` (of more than
+    one), a rebuild folds the shares of its stages in that many worker processes.
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, store: EventStore, projections: Sequence[Projection]
+        self,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        projections: Sequence[Projection],
+        workers: Workers | None = None,
     ) -> None:
         self.pool = pool
         self.store = store
+        self.workers = workers if workers is not None and workers.count > 1 else None
         self.checkpoints = Checkpoints(pool)
         self.projections = {projection.name: projection for projection in projections}
         self._wakers = {name: asyncio.Event() for name in self.projections}
@@ -386,17 +394,32 @@ class ProjectionRunner:
         on_progress: OnProgress | None,
         until: int | None = None,
     ) -> tuple[int, int]:
-        """Fill the fresh tables up to the head through the projection's rebuild, a part per
-        transaction; then, unless built to a given `until`, apply windows of what was appended
-        meanwhile until the head is near; (built, head)."""
+        """Fill the fresh tables up to the head through the projection's rebuild, its stages in
+        order, a part per transaction (a stage's shares in the workers, if any); then, unless
+        built to a given `until`, apply windows of what was appended meanwhile until the head is
+        near; (built, head)."""
         fresh = tables_in(FRESH_SCHEMA, projection)
         head = until if until is not None else await self.store.last_position()
         rebuild = projection.rebuild()
-        async for events, reached in rebuild.parts(self.store, head):
-            async with connection.transaction():
-                await rebuild.write(connection, events, fresh)
+        shares = self.workers.count * SHARES_PER_WORKER if self.workers else 1
+        done = 0
+
+        def shared(events: int) -> None:
+            nonlocal done
+            done += events
             if on_progress:
-                on_progress(reached, head)
+                on_progress(min(done, head), head)
+
+        for stage in await rebuild.stages(self.store, head, shares):
+            if self.workers and len(stage) > 1:
+                await fold_shares(self.workers, rebuild, stage, head, fresh, shared)
+                continue
+            for share in stage:
+                async for events, reached in rebuild.parts(self.store, head, share):
+                    async with connection.transaction():
+                        await rebuild.write(connection, events, fresh)
+                    if on_progress:
+                        on_progress(reached, head)
         built = head
         while until is None and (head := await self.store.last_position()) - built > SWAP_BACKLOG:
             async for page, reached in self.store.windows(projection.types, built, head):

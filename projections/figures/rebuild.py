@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from events.catalogue import FIGURE_TYPES
 from events.log import RecordedEvent
 from events.trusted import trusted_figure
-from projections.engine.rebuild import Groups, Rows, grouped_by
+from projections.engine.rebuild import GroupedBy, Groups, Rows
 from projections.figures.calculation import (
     Amounts,
     FigureKey,
@@ -35,5 +35,5 @@ def _flagged(rows: Mapping[FigureKey, FigureRow]) -> list[tuple[object, ...]]:
     return [(*row_values(row), flags[key_of(row)]) for row in rows.values()]
 
 
-REBUILD = Groups(FIGURE_TYPES, grouped_by(FIGURE_TYPES, "jobcenter_id"), fold)
+REBUILD = Groups(FIGURE_TYPES, GroupedBy(FIGURE_TYPES, "jobcenter_id"), fold)
 """A few jobcenters' figure streams at a time (one stream each, as the store records them)."""

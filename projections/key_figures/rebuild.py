@@ -25,7 +25,18 @@ from events.log import RecordedEvent
 from events.store import EventStore
 from events.trusted import trusted_figure
 from projections.engine.decoded import stored_data
-from projections.engine.rebuild import Connection, Groups, Part, Rows, Tables, copy, grouped_by
+from projections.engine.rebuild import (
+    EVERYTHING,
+    Connection,
+    GroupedBy,
+    Groups,
+    Part,
+    Rows,
+    Share,
+    Stages,
+    Tables,
+    copy,
+)
 from projections.key_figures.calculation import BASE_SERIES, affected, compute, inputs
 from projections.key_figures.comparison import type_rows
 
@@ -96,13 +107,19 @@ def assignments(events: Sequence[RecordedEvent]) -> list[Assignment]:
 
 @dataclass(frozen=True)
 class KeyFiguresRebuild:
-    """The base series and key figures by `figures`, then the comparison types in one part."""
+    """The base series and key figures by `figures`, then (a stage of its own, as it reads the
+    key figures) the comparison types in one part."""
 
     figures: Groups
 
-    async def parts(self, store: EventStore, until: int) -> AsyncIterator[Part]:
-        async for part in self.figures.parts(store, until):
-            yield part
+    async def stages(self, store: EventStore, until: int, shares: int) -> Stages:
+        return [*await self.figures.stages(store, until, shares), [EVERYTHING]]
+
+    async def parts(self, store: EventStore, until: int, share: Share) -> AsyncIterator[Part]:
+        if share.groups:
+            async for part in self.figures.parts(store, until, share):
+                yield part
+            return
         assigned: list[RecordedEvent] = []
         async for window, _ in store.windows([ASSIGNED], 0, until):
             assigned += window
@@ -127,7 +144,7 @@ class KeyFiguresRebuild:
 REBUILD = KeyFiguresRebuild(
     Groups(
         FIGURE_TYPES,
-        grouped_by(FIGURE_TYPES, "jobcenter_id"),
+        GroupedBy(FIGURE_TYPES, "jobcenter_id"),
         fold,
         fields={"indicator": BASE_SERIES},
     )

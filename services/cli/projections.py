@@ -12,15 +12,14 @@ from infra.settings import get_settings
 from projections.engine.checkpoints import ProjectionStatus
 from projections.engine.runner import ProjectionError, ProjectionRunner
 from projections.registry import PROJECTIONS
-from services.bootstrap import database_server, open_store
+from services.bootstrap import database_server, open_runner, open_store
 
 projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_is_help=True)
 
 
 async def run_rebuild(database_url: str, name: str) -> int:
     """Rebuild projection `name` with a progress bar on stderr; the final position."""
-    async with open_store(database_url, get_settings(), DbRole.PROJECTOR) as store:
-        runner = ProjectionRunner(store.pool, store, PROJECTIONS)
+    async with open_runner(database_url, get_settings()) as runner:
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(f"rebuilding {name}", total=None)
             return await runner.rebuild(

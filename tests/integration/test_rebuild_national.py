@@ -1,20 +1,23 @@
-"""Every projection rebuilt (through its loader, a few jobcenters at a time) over a small
-national workload equals, row by row, what the live projection made of the same events."""
+"""Every projection rebuilt (through its loader, a few jobcenters at a time, in this process or
+in worker processes) over a small national workload equals, row by row, what the live
+projection made of the same events."""
 
 import pytest
 
 from events.store import EventStore
 from projections.engine.runner import ProjectionRunner
+from projections.engine.workers import Workers
 from projections.registry import PROJECTIONS
 from tests.benchmarks.national import store_events
 
 BATCH = 700
 
 
-@pytest.fixture
-def runner(store: EventStore) -> ProjectionRunner:
-    """A runner of every projection the services run."""
-    return ProjectionRunner(store.pool, store, PROJECTIONS)
+@pytest.fixture(params=[1, 2], ids=["in-process", "two-workers"])
+def runner(store: EventStore, tests_url: str, request: pytest.FixtureRequest) -> ProjectionRunner:
+    """A runner of every projection the services run, its rebuilds folded in this process or
+    by two worker processes (each jobcenter's shares in either)."""
+    return ProjectionRunner(store.pool, store, PROJECTIONS, Workers(tests_url, None, request.param))
 
 
 async def test_every_rebuild_equals_the_live_tables(store: EventStore, runner: ProjectionRunner):
