@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from events.store import EventStore
+from projections.attainment.answers import AgreementAttainment, TargetResult
+from services.api.csv_export import csv_response
 from services.bootstrap import Running
 from services.pipeline.channels import publish_envelopes
 from services.pipeline.ingest import Ingestor
@@ -59,6 +61,41 @@ async def test_live_as_of_and_portfolio(client: httpx.AsyncClient, store: EventS
         (agreement, "ltb-average")]  # fmt: skip
     assert missed.json()["count"] == 1
     assert nowhere.json() == {"items": [], "count": 0}
+
+
+async def test_the_live_answer_postgresql_writes_is_the_models(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    """The live answer is written by PostgreSQL: it must be the model's JSON of the view's rows
+    to the byte's meaning (fields in the model's order, numbers rounded as `Presented` rounds
+    them, integral ones as integers), and its CSV the model's CSV."""
+    jobcenter, agreement = unique("jc"), unique("odw")
+    await record(store, odenwald_2021(jobcenter, agreement))
+
+    live = await client.get(f"/agreements/{agreement}/attainment")
+    as_csv = await client.get(f"/agreements/{agreement}/attainment", params={"format": "csv"})
+
+    year = await store.pool.fetchrow(
+        "SELECT * FROM views.agreement_years WHERE agreement_id = $1", agreement
+    )
+    rows = await store.pool.fetch(
+        "SELECT * FROM views.attainment WHERE agreement_id = $1 ORDER BY ordinal", agreement
+    )
+    assert year is not None and len(rows) == 2
+    model = AgreementAttainment(
+        agreement_id=agreement, jobcenter_id=jobcenter, level=year["level"], land=year["land"],
+        year=year["year"], position=int(live.headers["X-Position"]),
+        targets=[TargetResult(**{name: row[name] for name in TargetResult.model_fields})
+                 for row in rows],
+    )  # fmt: skip
+    assert live.headers["content-type"] == "application/json"
+    assert list(live.json()) == list(AgreementAttainment.model_fields)
+    assert [list(t) for t in live.json()["targets"]] == [list(TargetResult.model_fields)] * 2
+    assert live.json() == json.loads(model.model_dump_json())
+    assert any(isinstance(t["attainment_pct"], float) for t in live.json()["targets"])
+    expected_csv = csv_response(model.targets, TargetResult, "a.csv", {})
+    assert as_csv.text == bytes(expected_csv.body).decode()
+    assert as_csv.headers["X-Position"] == live.headers["X-Position"]
 
 
 async def test_unknown_agreement_and_unreached_position(client: httpx.AsyncClient) -> None:

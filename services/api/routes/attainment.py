@@ -6,35 +6,87 @@ Scope: a jobcenter's agreement is its jobcenter's and its Land's; a Land agreeme
 reader scoped to single jobcenters does not see it: it sums other jobcenters too); a federal
 agreement a federal reader's only."""
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
+from events.envelope import json_number
+from events.numbers import answer_number
 from projections.attainment.answers import AgreementAttainment, PortfolioRow, TargetResult
 from projections.engine.checkpoints import checkpoint_of
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import Connection, Limit, Moment, Offset, ReadAtDep, Year, page_count
+from services.api.deps import (
+    Connection,
+    Limit,
+    Moment,
+    Offset,
+    ReadAt,
+    ReadAtDep,
+    Year,
+    page_count,
+)  # fmt: skip
 from services.api.errors import ApiError
 from services.api.routes.agreements import require_in_scope
 from services.replay import attainment_from_snapshot, attainment_published, position_of
 
 LAND = "coalesce(y.land, j.land)"
 """An agreement's Land: a Land agreement's own, a jobcenter's agreement's jobcenter's."""
-SELECT_AGREEMENT_RESULTS = f"""
-SELECT {checkpoint_of("$2")} AS checkpoint, y.jobcenter_id, y.year, y.level,
-       y.land AS own_land, {LAND} AS land,
-       {", ".join(f"a.{name}" for name in TargetResult.model_fields)}
-FROM views.agreement_years AS y LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
-  LEFT JOIN views.attainment AS a ON a.agreement_id = y.agreement_id
+PRESENTED_SQL = {
+    answer_number: "trim_scale(round({column}, 2))",
+    json_number: "trim_scale({column})",
+}
+"""The answer's numbers as PostgreSQL writes them, by the JSON serializer of their field:
+`answer_number` (`Presented`) rounds half away from zero to 2 decimals, as Python's
+`ROUND_HALF_UP` does, and both write an integral value as an integer (trailing zeros dropped)."""
+
+
+def field_serializer(annotation: Any, metadata: Sequence[Any] = ()) -> Callable[..., Any] | None:
+    """The `PlainSerializer` function of a field's type (also inside `X | None` and `list[X]`)."""
+    found = [m.func for m in metadata if isinstance(m, PlainSerializer)]
+    if get_origin(annotation) is Annotated:
+        found += [m.func for m in annotation.__metadata__ if isinstance(m, PlainSerializer)]
+    for argument in () if found else get_args(annotation):
+        found += [serializer] if (serializer := field_serializer(argument)) else []
+    return found[0] if found else None
+
+
+def json_sql(model: type[BaseModel], table: str) -> str:
+    """A `json_build_object` of `model`'s fields, in its order, from the same-named columns of
+    `table` (an alias), each number written as the field's serializer writes it."""
+    pairs = []
+    for name, field in model.model_fields.items():
+        column = f"{table}.{name}"
+        number = PRESENTED_SQL.get(field_serializer(field.annotation, field.metadata), "{column}")  # type: ignore[arg-type]
+        if get_origin(field.annotation) is list:
+            value = (
+                f"(SELECT coalesce(json_agg({number.format(column='p.value')} ORDER BY p.n), "
+                f"'[]') FROM unnest({column}) WITH ORDINALITY AS p(value, n))"
+            )
+        else:
+            value = number.format(column=column)
+        pairs.append(f"'{name}', {value}")
+    return f"json_build_object({', '.join(pairs)})"
+
+
+SELECT_AGREEMENT_ANSWER = f"""
+SELECT c.checkpoint, y.jobcenter_id, {LAND} AS land, json_build_object(
+    'agreement_id', y.agreement_id, 'jobcenter_id', y.jobcenter_id, 'level', y.level,
+    'land', y.land, 'year', y.year, 'position', c.checkpoint,
+    'targets', coalesce((SELECT json_agg({json_sql(TargetResult, "a")} ORDER BY a.ordinal)
+                         FROM views.attainment AS a WHERE a.agreement_id = y.agreement_id), '[]')
+  )::text AS answer
+FROM (SELECT {checkpoint_of("$2")} AS checkpoint) AS c,
+  views.agreement_years AS y LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
 WHERE y.agreement_id = $1
-ORDER BY a.ordinal
 """
-"""One agreement's results and the attainment checkpoint they stand at, in one statement (its
-own snapshot): a row per target, or one without a target (`target_id` null) when it has none."""
+"""One agreement's live attainment answer (`AgreementAttainment` as JSON), written by
+PostgreSQL, with the attainment checkpoint it stands at and what a scope check needs, in one
+statement (its own snapshot)."""
 SELECT_RESULTS = f"""
 SELECT a.*, y.level, {LAND} AS land, count(*) OVER () AS total
 FROM views.attainment a JOIN views.agreement_years y USING (agreement_id)
@@ -84,48 +136,53 @@ async def agreement_attainment(
     """Current attainment of every target; with `as_of`/`as_of_position`, as known then (record
     time); with `as_published`, from the events published (`occurred_at`) by then, as known
     now or at `as_of`/`as_of_position`."""
-    result = await attainment_answer(
-        agreement_id, read, response, caller, as_of, as_of_position, as_published
-    )
-    if wants_csv(request, format):
+    csv = wants_csv(request, format)
+    if as_of is None and as_of_position is None and as_published is None:
+        position, answer = await live_attainment(read, caller, agreement_id)
+        if not csv:  # as PostgreSQL wrote it
+            return Response(answer, media_type="application/json", headers={"X-Position": position})
+        result = AgreementAttainment.model_validate_json(answer)
+    else:
+        result = await attainment_then(
+            read, caller, agreement_id, as_of, as_of_position, as_published
+        )
+    response.headers["X-Position"] = str(result.position)
+    if csv:
         name = f"attainment-{agreement_id}-{result.position}.csv"
         return csv_response(result.targets, TargetResult, name, dict(response.headers))
     return result
 
 
-async def attainment_answer(
-    agreement_id: str,
-    read: ReadAtDep,
-    response: Response,
+async def live_attainment(read: ReadAt, caller: Principal, agreement_id: str) -> tuple[str, str]:
+    """The live answer's position and JSON text (404 for an unknown agreement and one outside
+    the caller's scope alike)."""
+    await read.reached("attainment")
+    row = await read.store.pool.fetchrow(SELECT_AGREEMENT_ANSWER, agreement_id, "attainment")
+    if row is None or not caller.sees(row["land"], row["jobcenter_id"]):
+        raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
+    return str(row["checkpoint"]), row["answer"]
+
+
+async def attainment_then(
+    read: ReadAt,
     caller: Principal,
+    agreement_id: str,
     as_of: datetime | None,
     as_of_position: int | None,
     as_published: datetime | None,
 ) -> AgreementAttainment:
-    """The attainment answer, live, as known at `as_of`/`as_of_position`, or as published."""
-    if as_of is not None or as_of_position is not None or as_published is not None:
-        await require_in_scope(read, caller, agreement_id)  # before the replay
-        position = await position_of(read.store, as_of, as_of_position)
-        result = (
-            await attainment_from_snapshot(read.store, agreement_id, position)
-            if as_published is None
-            else await attainment_published(read.store, agreement_id, position, as_published)
-        )
-        if result is None:
-            raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
-        response.headers["X-Position"] = str(position)
-        return result.model_copy(update={"position": position})
-    await read.reached("attainment")
-    rows = await read.store.pool.fetch(SELECT_AGREEMENT_RESULTS, agreement_id, "attainment")
-    if not rows or not caller.sees(rows[0]["land"], rows[0]["jobcenter_id"]):
-        raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
-    known = rows[0]
-    response.headers["X-Position"] = str(known["checkpoint"])
-    return AgreementAttainment(
-        agreement_id=agreement_id, jobcenter_id=known["jobcenter_id"], level=known["level"],
-        land=known["own_land"], year=known["year"], position=known["checkpoint"],
-        targets=[TargetResult(**target_result(row)) for row in rows if row["target_id"]],
-    )  # fmt: skip
+    """The answer as known at `as_of`/`as_of_position`, or as published by `as_published`,
+    replayed from the store."""
+    await require_in_scope(read, caller, agreement_id)  # before the replay
+    position = await position_of(read.store, as_of, as_of_position)
+    result = (
+        await attainment_from_snapshot(read.store, agreement_id, position)
+        if as_published is None
+        else await attainment_published(read.store, agreement_id, position, as_published)
+    )
+    if result is None:
+        raise ApiError(404, "not_found", f"agreement {agreement_id!r} unknown at {position}")
+    return result.model_copy(update={"position": position})
 
 
 @router.get("/attainment", response_model=Portfolio, responses=CSV_RESPONSES)
