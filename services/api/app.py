@@ -32,6 +32,7 @@ from services.api.routes import (
     reports,
     vintages,
 )
+from services.api.status import looks
 from services.pipeline.ingest import Ingestor
 
 ROUTERS = (
@@ -75,9 +76,8 @@ def create_app(
     app.state.store = store
     app.state.ingestor = ingestor
     app.state.verifier = verifier
-    app.state.transport = transport
     app.state.broker_url = broker_url
-    app.state.max_lag_events = settings.health_max_lag_events
+    app.state.looks = looks(store, transport, settings.health_max_lag_events)
     app.state.metrics = exposed_metrics(shared_metrics)
     for error in (*STORE_FAILURES, ApiError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, api_error)

@@ -5,9 +5,12 @@ A projection or the relay further behind than `ZS_HEALTH_MAX_LAG_EVENTS` events,
 database or a broker that does not answer (unreachable, or still loading its data after a
 restart) each add a reason; any reason makes `/health` degraded and `/ready` 503. Every look
 asks the broker afresh: a reason is gone with the first look after the broker answers again.
+Requests that come while a look is under way share it (`Looks`): under load, one look serves
+many requests instead of each asking the database and the broker itself.
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,10 +96,37 @@ def lag_in_seconds(head: int, at: dict[int, datetime], position: int) -> float:
     return (at[head] - start).total_seconds() if start else 0.0
 
 
+class Looks:
+    """Looks at the status one at a time: a caller that comes while a look is under way gets
+    that look's result (begun before it came, at most one look's time earlier) instead of
+    starting another; the next caller after it ends starts a fresh one."""
+
+    def __init__(self, looking: Callable[[], Awaitable[Status]]) -> None:
+        self.looking = looking
+        self.under_way: asyncio.Future[Status] | None = None
+
+    async def __call__(self) -> Status:
+        if self.under_way is None:
+            under_way = self.under_way = asyncio.ensure_future(self.looking())
+            under_way.add_done_callback(self.ended)
+        return await asyncio.shield(self.under_way)  # a caller's cancellation spares the look
+
+    def ended(self, look: "asyncio.Future[Status]") -> None:
+        """Forget the look that ended (the next caller starts a fresh one)."""
+        if self.under_way is look:
+            self.under_way = None
+
+
+def looks(store: EventStore, transport: Transport | None, max_lag: int) -> Looks:
+    """The shared looks at `store`, the projections, the relay and the broker (`probe`)."""
+    return Looks(lambda: look(store, transport, max_lag))
+
+
 async def probe(app: FastAPI) -> Status:
-    """The status of the app's store, the projections, the relay and the broker."""
-    max_lag = int(getattr(app.state, "max_lag_events", DEFAULT_MAX_LAG_EVENTS))
-    return await look(app.state.store, getattr(app.state, "transport", None), max_lag)
+    """The status of the app's store, the projections, the relay and the broker: the look under
+    way, or a fresh one."""
+    shared: Looks = app.state.looks
+    return await shared()
 
 
 async def look(

@@ -7,19 +7,28 @@ from pydantic import BaseModel
 
 from events.envelope import Number
 from events.store import EventStore
+from projections.engine.checkpoints import checkpoint_of
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
 from services.api.deps import ERRORS, Limit, Moment, Offset, ReadAt, ReadAtDep, Year, page_count
 from services.replay import figures_published
 
 SELECT_FIGURES = f"""
-SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator, f.denominator,
-       f.status, f.revision_count, f.position, f.flags, f.occurred_at, count(*) OVER () AS total
-FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
-WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
-  AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
-ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
+WITH page AS (
+  SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator,
+         f.denominator, f.status, f.revision_count, f.position, f.flags, f.occurred_at,
+         count(*) OVER () AS total
+  FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+  WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
+    AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
+  ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
+)
+SELECT {checkpoint_of("$9")} AS checkpoint, page.*
+FROM (VALUES (true)) AS one LEFT JOIN page ON true
+ORDER BY page.jobcenter_id, page.indicator, page.breakdown, page.period
 """
+"""A page of figures and the checkpoint it stands at, in one statement (its own snapshot): a
+row per figure, or one without a figure (`jobcenter_id` null) for an empty page."""
 
 SELECT_SCOPE = (
     f"SELECT jobcenter_id FROM views.jobcenters WHERE {scope_sql('land', 'jobcenter_id', 1)}"
@@ -81,11 +90,14 @@ async def figures(
             return csv_response(answer.items, Figure, name, dict(response.headers))
         return answer
     period = None if year is None else f"{year:04d}-%"
-    async with at.snapshot(response, "figures") as connection:
-        rows = await connection.fetch(
-            SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset, *caller.scope_args()
-        )
-    items = [Figure(**dict(r)) for r in rows]
+    await at.reached("figures")
+    rows = await at.store.pool.fetch(
+        SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset, *caller.scope_args(),
+        "figures",
+    )  # fmt: skip
+    response.headers["X-Position"] = str(rows[0]["checkpoint"])
+    rows = [row for row in rows if row["jobcenter_id"] is not None]
+    items = [Figure(**dict(row)) for row in rows]
     if wants_csv(request, format):
         name = f"figures-{response.headers['X-Position']}.csv"
         return csv_response(items, Figure, name, dict(response.headers))
