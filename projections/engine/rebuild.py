@@ -45,6 +45,9 @@ class Share:
 
 
 EVERYTHING = Share()
+SHARE_EVENTS = 5_000
+"""The fewest events a share of groups is dealt (smaller stages fold in fewer shares, down to
+one: in the rebuilding process)."""
 Stages = list[list[Share]]
 """Stages in the order to write them, each a list of shares that fold independently."""
 
@@ -140,9 +143,11 @@ class GroupedBy:
 
 
 def deal(groups: Sequence[Group], shares: int) -> list[Share]:
-    """`groups` in at most `shares` shares of about equal events, the largest groups dealt
-    first, each to the share holding the fewest events so far; shares in the groups' order."""
-    dealt: list[list[Group]] = [[] for _ in range(max(1, min(shares, len(groups))))]
+    """`groups` in at most `shares` shares of about equal events (none smaller than about
+    `SHARE_EVENTS`, as a worker costs a start), the largest groups dealt first, each to the
+    share holding the fewest events so far."""
+    events = sum(count for _, count in groups)
+    dealt: list[list[Group]] = [[] for _ in range(max(1, min(shares, events // SHARE_EVENTS)))]
     sizes = [0] * len(dealt)
     for group in sorted(groups, key=lambda group: -group[1]):
         least = sizes.index(min(sizes))

@@ -34,7 +34,7 @@ from events.store import NOTIFY_CHANNEL, EventStore
 from projections.engine.checkpoints import Checkpoints
 from projections.engine.checkpoints import ProjectionStatus as ProjectionStatus
 from projections.engine.rebuild import Connection, Rebuild, Tables
-from projections.engine.workers import SHARES_PER_WORKER, Workers, fold_shares
+from projections.engine.workers import SHARES_PER_WORKER, Processes, Workers
 
 LIVE_SCHEMA = "views"
 FRESH_SCHEMA = "views_rebuild"
@@ -142,7 +142,8 @@ class ProjectionRunner:
 
     `pool` connects as the services' role; a projection advancing holds one connection for its
     checkpoint lock and reads pages through `store` on another. With `workers` (of more than
-    one), a rebuild folds the shares of its stages in that many worker processes.
+    one), rebuilds fold the shares of their stages in that many worker processes (shared by the
+    rebuilds running at once).
     """
 
     def __init__(
@@ -154,7 +155,7 @@ class ProjectionRunner:
     ) -> None:
         self.pool = pool
         self.store = store
-        self.workers = workers if workers is not None and workers.count > 1 else None
+        self.workers = Processes(workers) if workers is not None and workers.count > 1 else None
         self.checkpoints = Checkpoints(pool)
         self.projections = {projection.name: projection for projection in projections}
         self._wakers = {name: asyncio.Event() for name in self.projections}
@@ -401,7 +402,7 @@ class ProjectionRunner:
         fresh = tables_in(FRESH_SCHEMA, projection)
         head = until if until is not None else await self.store.last_position()
         rebuild = projection.rebuild()
-        shares = self.workers.count * SHARES_PER_WORKER if self.workers else 1
+        shares = self.workers.workers.count * SHARES_PER_WORKER if self.workers else 1
         done = 0
 
         def shared(events: int) -> None:
@@ -412,7 +413,7 @@ class ProjectionRunner:
 
         for stage in await rebuild.stages(self.store, head, shares):
             if self.workers and len(stage) > 1:
-                await fold_shares(self.workers, rebuild, stage, head, fresh, shared)
+                await self.workers.fold(rebuild, stage, head, fresh, shared)
                 continue
             for share in stage:
                 async for events, reached in rebuild.parts(self.store, head, share):

@@ -64,41 +64,61 @@ async def _fold_share(
         await pool.close()
 
 
-@asynccontextmanager
-async def running(workers: Workers, shares: int) -> AsyncIterator[ProcessPoolExecutor]:
-    """A pool of at most `workers.count` processes for `shares` shares (started afresh, not
-    forked from this process's event loop and connections), shut down on leaving."""
-    executor = ProcessPoolExecutor(
-        max_workers=max(1, min(workers.count, shares)),
-        mp_context=multiprocessing.get_context("spawn"),
-    )
-    try:
-        yield executor
-    except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    await asyncio.to_thread(executor.shutdown)
+class Processes:
+    """The worker processes of a runner's rebuilds: started (afresh, not forked from this
+    process's event loop and connections) for the first rebuild that needs them, shared by the
+    rebuilds running at once, shut down when the last of them is done."""
 
+    def __init__(self, workers: Workers) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._users = 0
 
-async def fold_shares(
-    workers: Workers,
-    rebuild: Rebuild,
-    shares: Sequence[Share],
-    until: int,
-    tables: Tables,
-    on_share: Callable[[int], None],
-) -> None:
-    """Fold `shares` in worker processes, calling `on_share` with each finished share's events."""
-    loop = asyncio.get_running_loop()
-    async with running(workers, len(shares)) as executor:
-        futures = [
-            loop.run_in_executor(executor, fold_share, workers, rebuild, share, until, tables)
-            for share in shares
-        ]
+    @asynccontextmanager
+    async def using(self) -> AsyncIterator[ProcessPoolExecutor]:
+        """The pool, for one rebuild; the last to leave shuts it down (after a failure, without
+        waiting for the shares running)."""
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers.count, mp_context=multiprocessing.get_context("spawn")
+            )
+        executor = self._executor
+        self._users += 1
+        failed = True
         try:
-            for finished in asyncio.as_completed(futures):
-                on_share(await finished)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+            yield executor
+            failed = False
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._executor is executor:
+                self._executor = None
+                if failed:  # not waiting for the shares running (their tables are dropped)
+                    executor.shutdown(wait=False, cancel_futures=True)
+                else:
+                    await asyncio.to_thread(executor.shutdown)
+
+    async def fold(
+        self,
+        rebuild: Rebuild,
+        shares: Sequence[Share],
+        until: int,
+        tables: Tables,
+        on_share: Callable[[int], None],
+    ) -> None:
+        """Fold `shares` in the worker processes, calling `on_share` with each finished share's
+        events; on failure, the shares not yet started are dropped."""
+        loop = asyncio.get_running_loop()
+        async with self.using() as executor:
+            futures = [
+                loop.run_in_executor(
+                    executor, fold_share, self.workers, rebuild, share, until, tables
+                )
+                for share in shares
+            ]
+            try:
+                for finished in asyncio.as_completed(futures):
+                    on_share(await finished)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise

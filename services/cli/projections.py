@@ -1,6 +1,9 @@
 """`zs projections ...`: rebuild a projection, show where each one stands."""
 
 import asyncio
+import time
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,14 +20,22 @@ from services.bootstrap import database_server, open_runner, open_store
 projections = typer.Typer(help="Rebuild and inspect the read models.", no_args_is_help=True)
 
 
-async def run_rebuild(database_url: str, name: str) -> int:
-    """Rebuild projection `name` with a progress bar on stderr; the final position."""
+async def run_rebuild(database_url: str, names: Sequence[str]) -> dict[str, tuple[int, float]]:
+    """Rebuild the projections `names` at once, with a progress bar each on stderr; each one's
+    final position and seconds."""
     async with open_runner(database_url, get_settings()) as runner:
         with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"rebuilding {name}", total=None)
-            return await runner.rebuild(
-                name, lambda done, head: progress.update(task, completed=done, total=head)
-            )
+
+            async def rebuilt(name: str) -> tuple[int, float]:
+                task = progress.add_task(f"rebuilding {name}", total=None)
+                began = time.perf_counter()
+                position = await runner.rebuild(
+                    name, lambda done, head: progress.update(task, completed=done, total=head)
+                )
+                return position, time.perf_counter() - began
+
+            done = await asyncio.gather(*(rebuilt(name) for name in names))
+    return dict(zip(names, done, strict=True))
 
 
 async def run_status(database_url: str) -> list[ProjectionStatus]:
@@ -34,15 +45,22 @@ async def run_status(database_url: str) -> list[ProjectionStatus]:
 
 
 @projections.command()
-def rebuild(name: str) -> None:
-    """Rebuild projection NAME from position 0 into fresh tables and swap them in."""
+def rebuild(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Projections (default: every one).")
+    ] = None,
+) -> None:
+    """Rebuild the projections NAMES (all at once; none named: every projection) from position 0
+    into fresh tables and swap each in when it is done."""
+    wanted = names or [projection.name for projection in PROJECTIONS]
     with database_server(get_settings(), [DbRole.PROJECTOR]) as database_url:
         try:
-            position = asyncio.run(run_rebuild(database_url, name))
+            done = asyncio.run(run_rebuild(database_url, wanted))
         except ProjectionError as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(1) from None
-    typer.echo(f"{name} rebuilt up to position {position}")
+    for name, (position, seconds) in done.items():
+        typer.echo(f"{name} rebuilt up to position {position} in {seconds:.1f} s")
 
 
 @projections.command()

@@ -14,9 +14,13 @@ BATCH = 700
 
 
 @pytest.fixture(params=[1, 2], ids=["in-process", "two-workers"])
-def runner(store: EventStore, tests_url: str, request: pytest.FixtureRequest) -> ProjectionRunner:
+def runner(
+    store: EventStore, tests_url: str, request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ProjectionRunner:  # fmt: skip
     """A runner of every projection the services run, its rebuilds folded in this process or
-    by two worker processes (each jobcenter's shares in either)."""
+    by two worker processes (a share per jobcenter: this log is far smaller than a share)."""
+    monkeypatch.setattr("projections.engine.rebuild.SHARE_EVENTS", 1)
     return ProjectionRunner(store.pool, store, PROJECTIONS, Workers(tests_url, None, request.param))
 
 
