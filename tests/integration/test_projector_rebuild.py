@@ -204,12 +204,17 @@ async def test_cli_status_and_rebuild(
 
     status = await asyncio.to_thread(run_cli, database_url, "status")
     rebuilt = await asyncio.to_thread(run_cli, database_url, "rebuild", "figures")
+    every = await asyncio.to_thread(run_cli, database_url, "rebuild")
     unknown = await asyncio.to_thread(run_cli, database_url, "rebuild", "nope")
 
     assert status.returncode == 0, status.stderr
     assert ["figures", "5", "12", "7"] in [row[:4] for row in table_rows(status.stdout)]
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "figures rebuilt up to position 12" in rebuilt.stdout
+    assert every.returncode == 0, every.stderr
+    assert [line.split(" in ")[0] for line in every.stdout.splitlines() if " up to " in line] == [
+        f"{projection.name} rebuilt up to position 12" for projection in PROJECTIONS
+    ]
     assert unknown.returncode == 1
     assert "no projection named 'nope'" in unknown.stderr
 
