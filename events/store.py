@@ -440,7 +440,7 @@ class EventStore:
             rows = await self._fetch(query, after, until, page_size, *extra)
             if not rows:
                 return
-            page = [record_from_row(row) for row in rows]
+            page = [trusted_record(row) for row in rows]
             yield page
             after = page[-1].position
 
@@ -453,7 +453,7 @@ class EventStore:
             rows = await reader.fetch(query, *arguments)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"read failed: {error}") from error
-        return [record_from_row(row) for row in rows]
+        return [trusted_record(row) for row in rows]
 
     async def windows(
         self, types: Collection[str] | None, after: int, until: int, size: int = WINDOW

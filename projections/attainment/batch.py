@@ -26,7 +26,7 @@ from events.catalogue import (
     FigureEvent,
 )
 from events.log import CanonicalJson, RecordedEvent
-from projections.attainment.aggregations import Month
+from projections.attainment.aggregations import Month, Outcome
 from projections.attainment.calculation import (
     CONTEXT,
     Evaluation,
@@ -173,7 +173,8 @@ class Batch:
             key = (agreement_id, target_id)
             if key not in self.current:
                 self.current[key] = evaluate(state, target_id)
-        apply(state, recorded, event, targets)
+        outcomes: dict[str, Outcome] = {}
+        apply(state, recorded, event, targets, outcomes)
         if state.events % self.snapshot_every == 0 and not state.agreement.roll_up:
             self.snapshots.append((agreement_id, position, CanonicalJson(encode_state(state))))
         if state.agreement.roll_up and isinstance(event, FigureEvent):
@@ -181,7 +182,7 @@ class Batch:
             self._note_member_figure(agreement_id, state, event.jobcenter_id, figure_key)
         for target_id in targets:
             key = (agreement_id, target_id)
-            old, new = self.current[key], evaluate(state, target_id)
+            old, new = self.current[key], evaluate(state, target_id, outcomes.get(target_id))
             if old == new:
                 continue
             self.current[key] = new

@@ -15,6 +15,7 @@ the one calculation and are read together.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from typing import Any
 
 from events.catalogue import (
     AgreementClosed,
@@ -84,6 +85,9 @@ class State:
     """Each target's signature at the close, moved on with every revision after it."""
     events: int = 0
     """How many events were folded into it since the conclusion (its snapshots' clock)."""
+    encoded: dict[Any, tuple[object, str]] = field(default_factory=dict, compare=False, repr=False)
+    """Its parts (models, figure rows) as JSON text when last encoded, each with the part
+    (`projections.attainment.codec.encode_state`)."""
 
 
 @dataclass(frozen=True)
@@ -110,26 +114,33 @@ def vintage(recorded: RecordedEvent) -> Vintage:
 
 
 def apply(
-    state: State, recorded: RecordedEvent, event: DomainEvent, touched: list[str] | None = None
+    state: State,
+    recorded: RecordedEvent,
+    event: DomainEvent,
+    touched: list[str] | None = None,
+    outcomes: dict[str, Outcome] | None = None,
 ) -> list[str]:
     """Fold one event (`recorded`, decoded as `event`; of the agreement or its jobcenter's
     figures, in position order) into `state`; the ids of the targets whose result it may
-    change (`touches`, computed here unless given)."""
+    change (`touches`, computed here unless given). The outcomes it computes on the way (of
+    the targets at a close and of those an event after it touches) go into `outcomes`, so that
+    a caller evaluating them next need not compute them again."""
     position = recorded.position
     touched = touches(state, event) if touched is None else touched
     state.events += 1
     if state.closed_at is None and isinstance(event, FigureEvent):
         with localcontext(CONTEXT):  # a roll-up sums
-            put_jobcenter_figure(state, event.jobcenter_id, vintage(recorded), *figure_entry(event))
+            put_jobcenter_figure(state, event.jobcenter_id, *published_figure(recorded, event))
         return touched
+    found = {} if outcomes is None else outcomes
     with localcontext(CONTEXT):
         _apply(state, recorded, event)
         if isinstance(event, AgreementClosed) and state.closed_at is None:
             state.closed_at = position
-            state.at_close = {tid: _signature(state, tid) for tid in state.targets}
+            state.at_close = {tid: _signature(state, tid, found) for tid in state.targets}
         elif state.closed_at is not None and position > state.closed_at:
             for target_id in touched:
-                signature = _signature(state, target_id)
+                signature = _signature(state, target_id, found)
                 if signature != state.at_close.get(target_id):
                     state.revised.add(target_id)
                     state.at_close[target_id] = signature
@@ -157,13 +168,15 @@ def touches(state: State, event: DomainEvent) -> list[str]:
     return []
 
 
-def evaluate(state: State, target_id: str) -> Evaluation | None:
-    """One target's result from the state; None when it is not active."""
+def evaluate(state: State, target_id: str, outcome: Outcome | None = None) -> Evaluation | None:
+    """One target's result from the state (its `outcome` there, when already known); None when
+    it is not active."""
     target = state.targets.get(target_id)
     if target is None:
         return None
-    with localcontext(CONTEXT):
-        outcome = _outcome(target, state)
+    if outcome is None:
+        with localcontext(CONTEXT):
+            outcome = _outcome(target, state)
     return Evaluation(target, outcome, target_id in state.revised)
 
 
@@ -231,7 +244,7 @@ def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:
     elif isinstance(event, AgreementMembersSet):
         set_members(state, event.jobcenter_ids)
     elif isinstance(event, FigureEvent):
-        put_jobcenter_figure(state, event.jobcenter_id, vintage(recorded), *figure_entry(event))
+        put_jobcenter_figure(state, event.jobcenter_id, *published_figure(recorded, event))
 
 
 def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
@@ -239,6 +252,23 @@ def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
     year, month = event.year_month
     key = (event.indicator, event.breakdown, year, month)
     return key, Month(event.value, event.numerator, event.denominator)
+
+
+Published = tuple[Vintage, FigureKey, Month]
+"""A figure publication: its vintage, its key and the figure."""
+_published: list[tuple[RecordedEvent, DomainEvent, Published]] = []
+"""The last figure publication `published_figure` gave, with the event it came from."""
+
+
+def published_figure(recorded: RecordedEvent, event: FigureEvent) -> Published:
+    """A figure publication's vintage, key and figure. The last one is kept: the agreements an
+    event reaches one after the other (its jobcenter's, the Land's and the federal one, of two
+    years) share one key, vintage and `Month` (all immutable) instead of holding a copy each."""
+    if _published and _published[0][0] is recorded and _published[0][1] is event:
+        return _published[0][2]
+    found = (vintage(recorded), *figure_entry(event))
+    _published[:] = [(recorded, event, found)]
+    return found
 
 
 def put_figure(state: State, published: Vintage, key: FigureKey, figure: Month) -> None:
@@ -293,7 +323,7 @@ def count(state: State) -> None:
         _sum_month(state, key)
 
 
-@dataclass
+@dataclass(slots=True)
 class Tally:
     """The running sum of one month of a series over a roll-up's members that have it."""
 
@@ -366,10 +396,14 @@ def summed(indicator: str, months: list[Month]) -> Month | None:
     return tally.month(indicator)
 
 
-def _signature(state: State, target_id: str) -> Signature | None:
-    """The change-relevant part of a target's result, None when it is not active."""
+def _signature(state: State, target_id: str, outcomes: dict[str, Outcome]) -> Signature | None:
+    """The change-relevant part of a target's result, None when it is not active; its outcome
+    goes into `outcomes`."""
     target = state.targets.get(target_id)
-    return None if target is None else _outcome(target, state).signature
+    if target is None:
+        return None
+    outcome = outcomes[target_id] = _outcome(target, state)
+    return outcome.signature
 
 
 def _series(state: State, target: TargetSet, year: int) -> dict[int, Month]:

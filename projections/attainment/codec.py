@@ -26,9 +26,9 @@ def _number(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-def _model(model: AgreementConcluded | TargetSet) -> dict[str, Any]:
-    """A model's fields with Decimals and dates as strings."""
-    return json.loads(json.dumps(model.model_dump(exclude_unset=True), default=str))  # type: ignore[no-any-return]
+def _model_text(model: AgreementConcluded | TargetSet) -> str:
+    """A model's fields as JSON text, Decimals and dates as strings."""
+    return json.dumps(model.model_dump(exclude_unset=True), default=str, separators=(",", ":"))
 
 
 def _signature(signature: Signature | None) -> list[Any] | None:
@@ -39,33 +39,53 @@ def _signature(signature: Signature | None) -> list[Any] | None:
 
 
 def encode_state(state: State) -> str:
-    """The state as JSON text."""
+    """The state as JSON text. Its models and figure rows are encoded once each: the text of
+    each is kept in `state.encoded` and reused while the part is the same object (models are
+    frozen; a figure in force is replaced, never changed in place)."""
     document = {
-        "agreement": _model(state.agreement),
-        "targets": [_model(target) for target in state.targets.values()],
         "amended": {tid: str(value) for tid, value in state.amended.items()},
         "plans": {tid: [str(value) for value in plan] for tid, plan in state.plans.items()},
         "allocated": {line: str(value) for line, value in state.allocated.items()},
         "deviations": {line: str(value) for line, value in state.deviations.items()},
-        "figures": _rows(state.figures),
         "members": list(state.members),
         "closed_at": state.closed_at,
         "revised": sorted(state.revised),
         "at_close": {tid: _signature(sig) for tid, sig in state.at_close.items()},
         "events": state.events,
     }
-    return json.dumps(document, separators=(",", ":"))
+    encoded: dict[Any, tuple[object, str]] = {}
+    kept = state.encoded
+    parts: list[tuple[Any, Any]] = [(None, state.agreement), *state.targets.items()]
+    parts += sorted(state.figures.items())
+    for key, part in parts:
+        found = kept.get(key)
+        if found is None or found[0] is not part:
+            found = (part, _row(key, part) if isinstance(part, tuple) else _model_text(part))
+        encoded[key] = found
+    state.encoded = encoded
+    texts = [text for _, text in encoded.values()]
+    targets = len(state.targets) + 1
+    return (
+        f'{json.dumps(document, separators=(",", ":"))[:-1]},"agreement":{texts[0]},'
+        f'"targets":[{",".join(texts[1:targets])}],"figures":[{",".join(texts[targets:])}]}}'
+    )
 
 
-def _rows(figures: dict[FigureKey, tuple[Vintage, Month]]) -> list[list[Any]]:
-    """Figures as JSON rows."""
-    return [
-        [
-            indicator, breakdown, year, month, published[0], published[1], str(figure.value),
-            _text(figure.numerator), _text(figure.denominator),
-        ]
-        for (indicator, breakdown, year, month), (published, figure) in sorted(figures.items())
-    ]  # fmt: skip
+def _row(key: FigureKey, entry: tuple[Vintage, Month]) -> str:
+    """A figure as a JSON row: its key, vintage and numbers (series and breakdowns are slugs,
+    written without escaping)."""
+    indicator, breakdown, year, month = key
+    (occurred_us, position), figure = entry
+    numerator, denominator = figure.numerator, figure.denominator
+    return (
+        f'["{indicator}","{breakdown}",{year},{month},{occurred_us},{position},"{figure.value!s}",'
+        f"{_quoted(numerator)},{_quoted(denominator)}]"
+    )
+
+
+def _quoted(value: Decimal | None) -> str:
+    """A Decimal as a JSON string (`null` for None)."""
+    return "null" if value is None else f'"{value!s}"'
 
 
 def _figures(rows: list[list[Any]]) -> dict[FigureKey, tuple[Vintage, Month]]:
