@@ -6,16 +6,13 @@ Scope: a jobcenter's agreement is its jobcenter's and its Land's; a Land agreeme
 reader scoped to single jobcenters does not see it: it sums other jobcenters too); a federal
 agreement a federal reader's only."""
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel
 
-from events.envelope import json_number
-from events.numbers import answer_number
 from projections.attainment.answers import AgreementAttainment, PortfolioRow, TargetResult
 from projections.engine.checkpoints import checkpoint_of
 from services.api.auth import Principal, Reader, scope_sql
@@ -29,50 +26,14 @@ from services.api.deps import (
     ReadAtDep,
     Year,
     page_count,
-)  # fmt: skip
+)
 from services.api.errors import ApiError
+from services.api.json_answers import json_answer, json_sql
 from services.api.routes.agreements import require_in_scope
 from services.replay import attainment_from_snapshot, attainment_published, position_of
 
 LAND = "coalesce(y.land, j.land)"
 """An agreement's Land: a Land agreement's own, a jobcenter's agreement's jobcenter's."""
-PRESENTED_SQL = {
-    answer_number: "trim_scale(round({column}, 2))",
-    json_number: "trim_scale({column})",
-}
-"""The answer's numbers as PostgreSQL writes them, by the JSON serializer of their field:
-`answer_number` (`Presented`) rounds half away from zero to 2 decimals, as Python's
-`ROUND_HALF_UP` does, and both write an integral value as an integer (trailing zeros dropped)."""
-
-
-def field_serializer(annotation: Any, metadata: Sequence[Any] = ()) -> Callable[..., Any] | None:
-    """The `PlainSerializer` function of a field's type (also inside `X | None` and `list[X]`)."""
-    found = [m.func for m in metadata if isinstance(m, PlainSerializer)]
-    if get_origin(annotation) is Annotated:
-        found += [m.func for m in annotation.__metadata__ if isinstance(m, PlainSerializer)]
-    for argument in () if found else get_args(annotation):
-        found += [serializer] if (serializer := field_serializer(argument)) else []
-    return found[0] if found else None
-
-
-def json_sql(model: type[BaseModel], table: str) -> str:
-    """A `json_build_object` of `model`'s fields, in its order, from the same-named columns of
-    `table` (an alias), each number written as the field's serializer writes it."""
-    pairs = []
-    for name, field in model.model_fields.items():
-        column = f"{table}.{name}"
-        number = PRESENTED_SQL.get(field_serializer(field.annotation, field.metadata), "{column}")  # type: ignore[arg-type]
-        if get_origin(field.annotation) is list:
-            value = (
-                f"(SELECT coalesce(json_agg({number.format(column='p.value')} ORDER BY p.n), "
-                f"'[]') FROM unnest({column}) WITH ORDINALITY AS p(value, n))"
-            )
-        else:
-            value = number.format(column=column)
-        pairs.append(f"'{name}', {value}")
-    return f"json_build_object({', '.join(pairs)})"
-
-
 SELECT_AGREEMENT_ANSWER = f"""
 SELECT c.checkpoint, y.jobcenter_id, {LAND} AS land, json_build_object(
     'agreement_id', y.agreement_id, 'jobcenter_id', y.jobcenter_id, 'level', y.level,
@@ -139,8 +100,8 @@ async def agreement_attainment(
     csv = wants_csv(request, format)
     if as_of is None and as_of_position is None and as_published is None:
         position, answer = await live_attainment(read, caller, agreement_id)
-        if not csv:  # as PostgreSQL wrote it
-            return Response(answer, media_type="application/json", headers={"X-Position": position})
+        if not csv:
+            return json_answer(answer, position)
         result = AgreementAttainment.model_validate_json(answer)
     else:
         result = await attainment_then(
@@ -153,14 +114,14 @@ async def agreement_attainment(
     return result
 
 
-async def live_attainment(read: ReadAt, caller: Principal, agreement_id: str) -> tuple[str, str]:
+async def live_attainment(read: ReadAt, caller: Principal, agreement_id: str) -> tuple[int, str]:
     """The live answer's position and JSON text (404 for an unknown agreement and one outside
     the caller's scope alike)."""
     await read.reached("attainment")
     row = await read.store.pool.fetchrow(SELECT_AGREEMENT_ANSWER, agreement_id, "attainment")
     if row is None or not caller.sees(row["land"], row["jobcenter_id"]):
         raise ApiError(404, "not_found", f"agreement {agreement_id!r} is not known")
-    return str(row["checkpoint"]), row["answer"]
+    return int(row["checkpoint"]), str(row["answer"])
 
 
 async def attainment_then(

@@ -10,25 +10,9 @@ from events.store import EventStore
 from projections.engine.checkpoints import checkpoint_of
 from services.api.auth import Principal, Reader, scope_sql
 from services.api.csv_export import CSV_RESPONSES, ExportFormat, csv_response, wants_csv
-from services.api.deps import ERRORS, Limit, Moment, Offset, ReadAt, ReadAtDep, Year, page_count
+from services.api.deps import ERRORS, Limit, Moment, Offset, ReadAt, ReadAtDep, Year
+from services.api.json_answers import json_answer, json_sql
 from services.replay import figures_published
-
-SELECT_FIGURES = f"""
-WITH page AS (
-  SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator,
-         f.denominator, f.status, f.revision_count, f.position, f.flags, f.occurred_at,
-         count(*) OVER () AS total
-  FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
-  WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
-    AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
-  ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
-)
-SELECT {checkpoint_of("$9")} AS checkpoint, page.*
-FROM (VALUES (true)) AS one LEFT JOIN page ON true
-ORDER BY page.jobcenter_id, page.indicator, page.breakdown, page.period
-"""
-"""A page of figures and the checkpoint it stands at, in one statement (its own snapshot): a
-row per figure, or one without a figure (`jobcenter_id` null) for an empty page."""
 
 SELECT_SCOPE = (
     f"SELECT jobcenter_id FROM views.jobcenters WHERE {scope_sql('land', 'jobcenter_id', 1)}"
@@ -65,6 +49,28 @@ class Figures(BaseModel):
     count: int
 
 
+SELECT_FIGURES = f"""
+WITH page AS (
+  SELECT f.jobcenter_id, f.indicator, f.breakdown, f.period, f.value, f.numerator,
+         f.denominator, f.status, f.revision_count, f.position, f.flags, f.occurred_at,
+         count(*) OVER () AS total
+  FROM views.figures AS f LEFT JOIN views.jobcenters AS j USING (jobcenter_id)
+  WHERE ($1::text IS NULL OR f.jobcenter_id = $1) AND ($2::text IS NULL OR f.indicator = $2)
+    AND ($3::text IS NULL OR f.period LIKE $3) AND {scope_sql("j.land", "f.jobcenter_id", 6)}
+  ORDER BY f.jobcenter_id, f.indicator, f.breakdown, f.period LIMIT $4 OFFSET $5
+)
+SELECT {checkpoint_of("$9")} AS checkpoint, json_build_object(
+    'items', coalesce(json_agg({json_sql(Figure, "page")}
+                               ORDER BY page.jobcenter_id, page.indicator, page.breakdown,
+                                        page.period), '[]'),
+    'count', coalesce(max(page.total), 0)
+  )::text AS answer
+FROM page
+"""
+"""A page of figures (`Figures` as JSON, written by PostgreSQL) and the checkpoint it stands
+at, in one statement (its own snapshot)."""
+
+
 @router.get("/figures", response_model=Figures, responses={**ERRORS, **CSV_RESPONSES})
 async def figures(
     at: ReadAtDep,
@@ -91,17 +97,16 @@ async def figures(
         return answer
     period = None if year is None else f"{year:04d}-%"
     await at.reached("figures")
-    rows = await at.store.pool.fetch(
+    row = await at.store.pool.fetchrow(
         SELECT_FIGURES, jobcenter_id, indicator, period, limit, offset, *caller.scope_args(),
         "figures",
     )  # fmt: skip
-    response.headers["X-Position"] = str(rows[0]["checkpoint"])
-    rows = [row for row in rows if row["jobcenter_id"] is not None]
-    items = [Figure(**dict(row)) for row in rows]
-    if wants_csv(request, format):
-        name = f"figures-{response.headers['X-Position']}.csv"
-        return csv_response(items, Figure, name, dict(response.headers))
-    return Figures(items=items, count=page_count(rows))
+    assert row is not None  # an aggregate: always one row
+    if not wants_csv(request, format):
+        return json_answer(row["answer"], row["checkpoint"])
+    items = Figures.model_validate_json(row["answer"]).items
+    position = {"X-Position": str(row["checkpoint"])}
+    return csv_response(items, Figure, f"figures-{row['checkpoint']}.csv", position)
 
 
 async def _published(
