@@ -1,6 +1,6 @@
 """What the browser tests read off the dashboard and the API: a role's page opened and rendered,
 the text a person sees, the words and codes that must never reach the screen, the API's answer
-for a role, and axe-core's serious violations."""
+for a role, axe-core's serious violations, and the size chart text is drawn at."""
 
 import re
 from typing import Any
@@ -83,3 +83,14 @@ def violations(page: Page) -> list[dict[str, Any]]:
                            nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
     }""")
     return found
+
+
+def smallest_chart_text(page: Page) -> float:
+    """The smallest font size, in CSS pixels as drawn, of any chart text on the page (SVG text
+    is sized in the chart's user units, scaled with the chart's width)."""
+    return float(
+        page.evaluate("""() => Math.min(...[...document.querySelectorAll("svg text")]
+            .filter((text) => text.getBBox().width > 0)
+            .map((text) => parseFloat(getComputedStyle(text).fontSize)
+                           * text.ownerSVGElement.getScreenCTM().a))""")
+    )

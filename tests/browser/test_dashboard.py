@@ -8,6 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Request
 
+from events.envelope import RejectionCode
 from tests.browser.conftest import TOKENS, bearer, screenshot
 
 pytestmark = pytest.mark.browser
@@ -236,7 +237,10 @@ def test_rejections_list_code_reason_and_source(page: Page, api: str) -> None:
         assert row.get_attribute("data-code") == rejection["code"]
         assert row.locator(".code-name").inner_text() != rejection["code"]  # a German name
         assert row.locator(".detail").text_content() == rejection["reason"]
+        assert row.locator("summary").inner_text() == "Technische Meldung (englisch)"
     assert "browser-test" in page.locator("#rejections").inner_text()
+    named = page.evaluate("import('/dashboard/de.js').then((de) => Object.keys(de.REJECTION))")
+    assert sorted(named) == sorted(code.value for code in RejectionCode)  # each in German
 
 
 def test_a_token_from_the_url_is_kept_and_sent_as_bearer(page: Page, api: str) -> None:

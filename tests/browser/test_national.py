@@ -13,7 +13,14 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.screen import assert_german, get, open_as, slugs, violations
+from tests.browser.screen import (
+    assert_german,
+    get,
+    open_as,
+    slugs,
+    smallest_chart_text,
+    violations,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +29,8 @@ READER = "national-reader-nw"
 """A reader of Nordrhein-Westfalen."""
 PAGE_SIZE = 40
 """Agreements per portfolio page (pages/portfolio.js)."""
+MIN_TEXT_PX = 11.9
+"""Chart text drawn at 12 px or more on a phone (a little rounding allowed)."""
 
 
 def pct(value: Any) -> str:
@@ -239,3 +248,18 @@ def test_comparison_fetches_only_the_land_and_year_it_shows(
     attainment = [url for url in asked if "/attainment" in url]
     assert attainment and all("land=DE-" in url and "year=" in url for url in attainment)
     assert violations(page) == []
+
+
+def test_chart_text_is_readable_on_a_phone(page: Page, national_api: str) -> None:
+    agreement = next(a for a in items(national_api, "/agreements") if a["level"] == "jobcenter")
+    page.set_viewport_size({"width": 390, "height": 800})
+    routes = [f"agreement/{agreement['agreement_id']}", f"kennzahlen/{agreement['jobcenter_id']}"]
+    for route in [*routes, "compare"]:
+        open_as(page, national_api, AUDITOR, route)
+        page.wait_for_selector("svg text")
+        assert smallest_chart_text(page) >= MIN_TEXT_PX, route
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
+            route
+        )  # no sideways page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    assert smallest_chart_text(page) >= MIN_TEXT_PX - 1  # 11 px on a laptop

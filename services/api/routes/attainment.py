@@ -182,7 +182,11 @@ async def portfolio_page(
     level: Level = "jobcenter",
 ) -> tuple[list[PortfolioRow], int]:  # fmt: skip
     """A page of the portfolio rows of one level in the caller's scope, and their total
-    count."""
+    count. Runs in a transaction (the snapshot's): its filters are optional (`$n IS NULL OR
+    ...`), which a generic plan cannot use, so the statement is planned for its values (the
+    generic plan joined the jobcenters by a nested loop: 175 ms for one Land's year of the
+    national demo instead of 18 ms)."""
+    await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     rows = await connection.fetch(
         SELECT_RESULTS, None, year, land, indicator, status, limit, offset,
         AGREEMENT_LEVEL[level], *caller.scope_args(),

@@ -86,6 +86,7 @@ export const FIELD = {
 /** Rejection codes (docs/contract.md, section 1.7). */
 export const REJECTION = {
   not_json: "kein JSON",
+  not_utf8: "Text nicht in UTF-8 kodiert",
   too_large: "zu groß",
   invalid_envelope: "Umschlag ungültig",
   unknown_type: "unbekannter Ereignistyp",
@@ -111,6 +112,7 @@ export const REJECTION = {
   outside_land: "Jobcenter eines anderen Landes",
   join_deadline_passed: "Beitrittsfrist abgelaufen",
   not_a_member: "kein Mitglied",
+  not_a_roll_up: "Mitglieder gibt es nur bei Land- und Bundesvereinbarungen",
   key_figure_aggregation: "Kennzahl mit falscher Berechnungsart",
   plan_not_cumulative: "Monatsplan nicht kumulativ",
   number_precision: "Zahl außerhalb der Genauigkeit",

@@ -1,5 +1,6 @@
-/* Rejected messages (auditors and operators): when, from which source, why (in German; the
-   server's technical message folded away), and the body as received. */
+/* Rejected messages (auditors and operators): when, from which source, why (in German, from
+   the code; the server's technical message folded away and labelled as English), and the body
+   as received. */
 
 import { apiAll } from "../api.js";
 import { rejectionName, when } from "../de.js";
@@ -24,7 +25,7 @@ async function render(main) {
       h("tbody", {}, shown.map((r) => h("tr", { class: "rejection", "data-code": r.code },
         h("td", {}, when(r.received_at)), h("td", {}, r.source ?? "unbekannt"), h("td", { class: "mono" }, r.message_id ?? "ohne Kennung"),
         h("td", { class: "reason" }, h("b", { class: "code-name" }, rejectionName(r.code)),
-          h("details", {}, h("summary", {}, "technische Meldung"), h("span", { class: "mono detail" }, r.reason))),
+          h("details", {}, h("summary", {}, "Technische Meldung (englisch)"), h("span", { class: "mono detail", lang: "en" }, r.reason))),
         h("td", { class: "mono body-cell" }, r.body.length > 160 ? r.body.slice(0, 160) + " …" : r.body,
           r.body_encoding === "base64" ? " (base64)" : ""))))))
       : empty("no-rejections", source ? "Von dieser Quelle wurde keine Nachricht abgewiesen." : "Bisher wurde keine Nachricht abgewiesen."));
