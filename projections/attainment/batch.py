@@ -35,8 +35,8 @@ from projections.attainment.calculation import (
     Vintage,
     apply,
     evaluate,
-    figure_entry,
     new_state,
+    published_figure,
     put_jobcenter_figure,
     touches,
 )
@@ -174,13 +174,13 @@ class Batch:
             if key not in self.current:
                 self.current[key] = evaluate(state, target_id)
         outcomes: dict[str, Outcome] = {}
-        apply(state, recorded, event, targets, outcomes)
+        changing = apply(state, recorded, event, targets, outcomes)
         if state.events % self.snapshot_every == 0 and not state.agreement.roll_up:
             self.snapshots.append((agreement_id, position, CanonicalJson(encode_state(state))))
         if state.agreement.roll_up and isinstance(event, FigureEvent):
-            figure_key, _ = figure_entry(event)
+            _, figure_key, _ = published_figure(recorded, event)
             self._note_member_figure(agreement_id, state, event.jobcenter_id, figure_key)
-        for target_id in targets:
+        for target_id in changing:
             key = (agreement_id, target_id)
             old, new = self.current[key], evaluate(state, target_id, outcomes.get(target_id))
             if old == new:

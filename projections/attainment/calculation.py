@@ -122,19 +122,26 @@ def apply(
 ) -> list[str]:
     """Fold one event (`recorded`, decoded as `event`; of the agreement or its jobcenter's
     figures, in position order) into `state`; the ids of the targets whose result it may
-    change (`touches`, computed here unless given). The outcomes it computes on the way (of
-    the targets at a close and of those an event after it touches) go into `outcomes`, so that
-    a caller evaluating them next need not compute them again."""
+    change (`touches`, computed here unless given; none for a figure that left the measured
+    series as they were: an earlier vintage, or a roll-up's month some member still lacks).
+    The outcomes it computes on the way (of the targets at a close and of those an event after
+    it touches) go into `outcomes`, so that a caller evaluating them next need not compute
+    them again."""
     position = recorded.position
     touched = touches(state, event) if touched is None else touched
     state.events += 1
-    if state.closed_at is None and isinstance(event, FigureEvent):
-        with localcontext(CONTEXT):  # a roll-up sums
-            put_jobcenter_figure(state, event.jobcenter_id, *published_figure(recorded, event))
-        return touched
     found = {} if outcomes is None else outcomes
-    with localcontext(CONTEXT):
-        _apply(state, recorded, event)
+    with localcontext(CONTEXT):  # a roll-up sums
+        if isinstance(event, FigureEvent):
+            published, key, figure = published_figure(recorded, event)
+            before = state.figures.get(key)
+            put_jobcenter_figure(state, event.jobcenter_id, published, key, figure)
+            if state.figures.get(key) is before:
+                return []  # what the targets are measured on is unchanged
+            if state.closed_at is None:
+                return touched
+        else:
+            _apply(state, event)
         if isinstance(event, AgreementClosed) and state.closed_at is None:
             state.closed_at = position
             state.at_close = {tid: _signature(state, tid, found) for tid in state.targets}
@@ -224,8 +231,8 @@ def attainment(agreement_id: str, events: Iterable[RecordedEvent]) -> AgreementA
     return agreement_result(state, max((event.position for event in recorded), default=0))
 
 
-def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:
-    """Change `state` by one event."""
+def _apply(state: State, event: DomainEvent) -> None:
+    """Change `state` by one event other than a figure."""
     if isinstance(event, TargetSet):
         state.targets[event.target_id] = event
         state.amended.pop(event.target_id, None)
@@ -243,8 +250,6 @@ def _apply(state: State, recorded: RecordedEvent, event: DomainEvent) -> None:
         state.deviations[line] = state.deviations.get(line, Decimal(0)) + event.amount_eur
     elif isinstance(event, AgreementMembersSet):
         set_members(state, event.jobcenter_ids)
-    elif isinstance(event, FigureEvent):
-        put_jobcenter_figure(state, event.jobcenter_id, *published_figure(recorded, event))
 
 
 def figure_entry(event: FigureEvent) -> tuple[FigureKey, Month]:
