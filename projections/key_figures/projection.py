@@ -33,7 +33,7 @@ from events.catalogue import FIGURE_TYPES, ComparisonTypeAssigned, FigureEvent
 from events.log import RecordedEvent
 from projections.engine.decoded import stored_data
 from projections.engine.rebuild import Connection, Rebuild, columns
-from projections.key_figures.calculation import BASE_SERIES, Key, affected, compute
+from projections.key_figures.calculation import BASE_SERIES, Key, affected, compute, shift
 from projections.key_figures.comparison_types import TYPES_DDL, TYPES_INDEXES, FigureKey, recompare
 from projections.key_figures.rebuild import REBUILD
 
@@ -81,8 +81,14 @@ RETURNING jobcenter_id, indicator, breakdown, period, position
 SELECT_SERIES = """
 SELECT s.jobcenter_id, s.breakdown, s.indicator, s.period, s.value
 FROM {key_figure_series} AS s
-JOIN unnest($1::text[], $2::text[]) AS g(jobcenter_id, breakdown) USING (jobcenter_id, breakdown)
+JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS g(jobcenter_id, breakdown, first,
+                                                                 last)
+    USING (jobcenter_id, breakdown)
+WHERE s.period BETWEEN g.first AND g.last
 """
+"""The base months of each (jobcenter, breakdown) from `first` to `last` ("YYYY-MM")."""
+INPUT_SPAN = 12
+"""A key figure's inputs lie at most this many months before its period (`calculation.inputs`)."""
 UPSERT_KEY_FIGURES = """
 INSERT INTO {key_figures} AS k (
     jobcenter_id, code, breakdown, period, value, numerator, denominator, position
@@ -163,7 +169,11 @@ class KeyFiguresProjection:
             wanted = todo.setdefault((jobcenter_id, breakdown), {})
             for target in affected(indicator, period):
                 wanted[target] = max(wanted.get(target, 0), position)
-        groups = list(todo)
+        groups = [
+            (*group, shift(min(period for _, period in wanted), -INPUT_SPAN),
+             max(period for _, period in wanted))
+            for group, wanted in todo.items()
+        ]  # fmt: skip
         found = await connection.fetch(SELECT_SERIES.format(**tables), *columns(groups))
         series: dict[tuple[str, str], dict[tuple[str, str], Decimal]] = {}
         for r in found:

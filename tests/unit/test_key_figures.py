@@ -2,7 +2,8 @@
 
 from decimal import Decimal
 
-from projections.key_figures.calculation import affected, compute, inputs, shift, value_of
+from projections.key_figures.calculation import CODES, affected, compute, inputs, shift, value_of
+from projections.key_figures.projection import INPUT_SPAN
 
 
 def months(first: str, count: int) -> list[str]:
@@ -85,3 +86,12 @@ def test_rounding_is_half_up() -> None:
     # 1.00125 x 100 = 100.125 -> 100.13 (K2); (1.00125 - 1) x 100 = 0.125 -> 0.13 (a change).
     assert value_of("k2", Decimal("1.00125"), Decimal(1)) == Decimal("100.13")
     assert value_of("k3", Decimal("1.00125"), Decimal(1)) == Decimal("0.13")
+
+
+def test_the_live_projection_reads_every_input_month() -> None:
+    # The projection reads each group's series from INPUT_SPAN months before the earliest period
+    # it recomputes: no input may lie earlier.
+    for code in CODES:
+        earliest = min(period for _, period in inputs(code, "2023-01"))
+        assert earliest >= shift("2023-01", -INPUT_SPAN)
+    assert min(p for _, p in inputs("k2", "2023-01")) == shift("2023-01", -INPUT_SPAN)
