@@ -1,6 +1,6 @@
 # Two commands set everything up on a machine with Python 3.11+ and make:
 #   make run    the whole backend on the embedded PostgreSQL and Redis
-#   make test   the default test suite (starts every server it needs itself)
+#   make test   the default test suite, the slow tests left out (starts every server it needs)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 # lint, benchmarks); both pinned by requirements.lock, the one pin file.
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 
-.PHONY: run run-national test test-contract test-browser lint bench lock clean
+.PHONY: run run-national test test-slow test-contract test-browser lint bench lock clean
 
 $(RUNTIME): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,11 @@ run: $(RUNTIME)
 run-national: $(RUNTIME)  ## `zs up` with the national demo too, on a data folder of its own
 	ZS_DATA_DIR=.zs-national $(BIN)/zs up --national
 
-test: $(INSTALLED)
-	$(BIN)/pytest
+test: $(INSTALLED)  ## unit and integration tests but those marked slow (docs/testing.md)
+	$(BIN)/pytest -m "not slow"
+
+test-slow: $(INSTALLED)  ## only the tests marked slow: faults, `zs up` processes, volumes (CI runs them)
+	$(BIN)/pytest -m slow
 
 test-contract: $(INSTALLED)  ## schemathesis against /openapi.json with a token of each role
 	$(BIN)/pytest tests/contract

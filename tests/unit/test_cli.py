@@ -136,6 +136,24 @@ def test_make_run_installs_the_runtime_alone_and_make_test_the_dev_extras(tmp_pa
     assert "zs up" in run and "pytest" in test
 
 
+def test_make_test_leaves_the_slow_tests_to_make_test_slow_and_ci_runs_both(
+    tmp_path: Path,
+) -> None:
+    """A test marked slow is out of the default run, so CI must run it in a step of its own."""
+    for name in ("Makefile", "pyproject.toml", "requirements.lock"):
+        shutil.copy(ROOT / name, tmp_path / name)
+
+    def planned(target: str) -> str:
+        return subprocess.run(
+            ["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True
+        ).stdout
+
+    assert '/pytest -m "not slow"\n' in planned("test")
+    assert "/pytest -m slow\n" in planned("test-slow")  # the same test paths, the rest of them
+    steps = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert {"make test", "make test-slow"} <= set(steps)
+
+
 @pytest.mark.parametrize(
     ("command", "says"),
     [("up", "each in a child process"), ("project", "it follows the store")],
