@@ -38,6 +38,7 @@ async def anchored(directory: Path, position: int) -> None:
     await eventually(lambda: last_anchored(directory) == position, f"an anchor of {position}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
 async def test_the_relay_anchors_each_new_head_and_verify_finds_the_log_cut_short(
     urls: Servers, store: EventStore, owner_connection: asyncpg.Connection, tmp_path: Path

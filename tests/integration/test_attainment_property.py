@@ -8,6 +8,7 @@ import json
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,7 @@ async def scenario(database_url: str, ops: list[tuple[str, Any]]) -> None:
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(ops=st.lists(operation, min_size=1, max_size=30))
 def test_projector_equals_the_as_of_replay_after_every_event(
     tests_url: str, ops: list[tuple[str, Any]]

@@ -4,11 +4,13 @@
 can break the benchmark unnoticed until someone measures.
 """
 
+import pytest
 from rich.progress import Progress
 
 from tests.benchmarks.bench_append import BATCH_SIZES, WRITER_NAMES, benchmark
 
 
+@pytest.mark.slow
 async def test_every_writer_appends_at_every_batch_size(server_url: str) -> None:
     with Progress(disable=True) as progress:
         results = await benchmark(server_url, 600, progress)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from events.catalogue import CATALOGUE
 from events.store import EventStore
@@ -13,6 +14,7 @@ from tests.factories import figure_event
 from tests.integration.processes import run_zs
 
 
+@pytest.mark.slow
 async def test_audit_verify_passes_on_a_sound_chain(store: EventStore, database_url: str) -> None:
     await store.append([figure_event() for _ in range(12)])
 
@@ -59,6 +61,7 @@ def test_asyncapi_export_writes_the_channels(tmp_path: Path) -> None:
     assert set(document["channels"]) == {"zs.ingest", "zs.events", "zs.rejected"}
 
 
+@pytest.mark.slow
 async def test_an_anchor_reveals_a_log_cut_short_or_rewritten(
     store: EventStore, database_url: str, owner_connection: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -84,6 +87,7 @@ async def test_an_anchor_reveals_a_log_cut_short_or_rewritten(
     assert (altered.returncode, "signature does not verify" in altered.stderr) == (1, True)
 
 
+@pytest.mark.slow
 async def test_verify_views_names_a_read_model_changed_behind_the_log(
     store: EventStore, database_url: str, owner_connection: asyncpg.Connection
 ) -> None:

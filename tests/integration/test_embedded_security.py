@@ -30,6 +30,7 @@ async def refused(url: str) -> bool:
     return False
 
 
+@pytest.mark.slow
 async def test_the_embedded_postgres_refuses_a_wrong_or_missing_password(tmp_path: Path) -> None:
     with embedded_postgres_server(tmp_path, delete=True) as url:
         connection = await asyncpg.connect(url)
@@ -43,6 +44,7 @@ async def test_the_embedded_postgres_refuses_a_wrong_or_missing_password(tmp_pat
             await asyncpg.connect(url.replace(url.split("@")[0], "postgresql://postgres"))
 
 
+@pytest.mark.slow
 async def test_a_data_folder_that_trusted_everyone_requires_passwords_after_a_start(
     tmp_path: Path,
 ) -> None:
@@ -58,6 +60,7 @@ async def test_a_data_folder_that_trusted_everyone_requires_passwords_after_a_st
         assert await refused(with_user(url, "postgres", "wrong"))
 
 
+@pytest.mark.slow
 async def test_postgres_and_redis_files_are_their_owners_only(tmp_path: Path) -> None:
     with embedded_redis_server(tmp_path) as url:
         client = aioredis.from_url(url)

@@ -74,6 +74,7 @@ async def view_checksums(connection: asyncpg.Connection) -> dict[str, str]:
     return {t: await connection.fetchval(TABLE_CHECKSUM.format(t)) for t in tables}
 
 
+@pytest.mark.slow
 async def test_rebuilds_equal_the_live_tables_after_a_national_workload(
     store: EventStore, owner_connection: asyncpg.Connection
 ) -> None:
@@ -196,6 +197,7 @@ def table_rows(text: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines()]
 
 
+@pytest.mark.slow
 async def test_cli_status_and_rebuild(
     store: EventStore, runner: ProjectionRunner, database_url: str
 ) -> None:

@@ -24,6 +24,7 @@ def runner(
     return ProjectionRunner(store.pool, store, PROJECTIONS, Workers(tests_url, None, request.param))
 
 
+@pytest.mark.slow
 async def test_every_rebuild_equals_the_live_tables(store: EventStore, runner: ProjectionRunner):
     events = list(store_events(jobcenters=3, years=3, seed=5))
     for start in range(0, len(events), BATCH):

@@ -98,6 +98,7 @@ def test_the_answers_round_computed_numbers_to_two_decimals() -> None:
     assert answer_number(Decimal(10**20)) == 10**20  # counts stay exact
 
 
+@pytest.mark.slow
 def test_metrics_show_every_processs_counters_and_the_gauges_as_last_set(tmp_path: Path) -> None:
     """Under `zs up` every process (the services and each API worker) keeps its metrics in one
     folder; whichever worker answers `/metrics` sums the counters and shows a gauge as last

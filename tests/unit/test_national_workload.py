@@ -35,6 +35,7 @@ def digest(items: list[Message]) -> str:
     return hashlib.sha256(b"\n".join(encode(m) for m in items)).hexdigest()
 
 
+@pytest.mark.slow
 def test_same_seed_same_messages_other_seed_others(messages: list[Message]) -> None:
     assert digest(list(national_workload(JOBCENTERS, YEARS, seed=7))) == digest(messages)
     assert digest(list(national_workload(JOBCENTERS, YEARS, seed=8))) != digest(messages)
@@ -79,6 +80,7 @@ def test_ordered_and_before_mid_2026(messages: list[Message]) -> None:
     assert times[-1] < "2026-07"
 
 
+@pytest.mark.slow
 def test_every_valid_message_parses_and_passes_the_domain_checks(
     messages: list[Message],
 ) -> None:
