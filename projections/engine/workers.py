@@ -35,7 +35,8 @@ class Workers:
     role: str | None
     """The group role each worker's connections switch to."""
     count: int
-    """Worker processes per rebuild; 1: every share in the rebuilding process."""
+    """Worker processes of a runner, shared by its rebuilds running at once; 1: every share in
+    the rebuilding process."""
 
 
 def worker_count(setting: int | None) -> int:
