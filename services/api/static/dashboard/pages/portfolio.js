@@ -29,41 +29,46 @@ async function render(main, _arg, params) {
     filters.land = scope.lands[0];  // a Land's reader lands in its Land
     keepParams(filters);
   }
-  // Land and year are filtered by the API, indicator and status here (same columns, same order).
-  const targetsOf = () => apiAll("/attainment" + query({ land: filters.land, year: filters.year }));
-  const asked = "year" in params ? targetsOf() : null;  // known filters: fetched beside the agreements
+  // Only the targets shown are fetched: with an indicator or status chosen, those the API
+  // filters; otherwise the agreements are paged and the targets of the page's Länder and years
+  // fetched (a national page: three Länder's of one year, not every target of the country).
+  const cache = new Map();
+  const targets = (wanted) => {
+    const path = "/attainment" + query(wanted);
+    if (!cache.has(path)) cache.set(path, apiAll(path));
+    return cache.get(path);
+  };
+  const narrowed = () => Boolean(filters.indicator || filters.status);
+  const chosen = () => ({ land: filters.land, year: filters.year, indicator: filters.indicator, status: filters.status });
+  if (narrowed() || (filters.land && filters.year)) targets(chosen()).catch(() => {});  // beside the agreements
   const [agreements, centres] = await Promise.all([apiAll("/agreements"), jobcenters()]);
   const distinct = (rows, key) => [...new Set(rows.map((row) => row[key]).filter((v) => v !== null))].sort();
-  if (!asked && agreements.length > NATIONAL) {
+  if (!("year" in params) && agreements.length > NATIONAL) {
     filters.year = String(distinct(agreements, "year").at(-1));  // a national portfolio opens on its latest year
     keepParams(filters);
   }
-  let everything = await (asked || targetsOf());
   const byId = Object.fromEntries(agreements.map((a) => [a.agreement_id, a]));
   const lands = scope.federal ? distinct(agreements, "land") : [...new Set([...scope.lands, ...distinct(agreements, "land")])].sort();
-  const change = (key) => async (event) => {
+  const indicators = new Set(filters.indicator ? [filters.indicator] : []);  // those seen so far
+  const indicatorOptions = () => [["", "alle Indikatoren"], ...[...indicators].sort().map((i) => [i, indicatorName(i)])];
+  const change = (key) => (event) => {
     filters[key] = event.target.value;
     filters.page = "";
     keepParams(filters);
-    try {
-      if (key === "land" || key === "year") {
-        everything = await targetsOf();
-        withRows = new Set(everything.map((row) => row.agreement_id));
-      }
-      refresh();
-    } catch (error) { show(results, errorBox(error)); }
+    refresh().catch((error) => show(results, errorBox(error)));
   };
+  const indicatorBox = h("span", {});
+  const drawIndicators = () => show(indicatorBox, select("f-indicator", "Indikator", indicatorOptions(), filters.indicator, change("indicator")));
   const filterBar = h("div", { class: "filters" },
     select("f-land", "Land", [["", scope.federal ? "alle Länder" : "alle Länder Ihres Bereichs"], ...lands.map((l) => [l, landName(l)])],
       filters.land, change("land")),
     select("f-year", "Jahr", [["", "alle Jahre"], ...distinct(agreements, "year").map((y) => [y, y])], filters.year, change("year")),
-    select("f-indicator", "Indikator",
-      [["", "alle Indikatoren"], ...distinct(everything, "indicator").map((i) => [i, indicatorName(i)])],
-      filters.indicator, change("indicator")),
+    indicatorBox,
     select("f-status", "Status", [["", "alle"], ...Object.entries(STATUS)], filters.status, change("status")),
-    downloadButton("portfolio-csv", "CSV herunterladen", () => "/attainment" + query({ ...filters, format: "csv" }), "portfolio.csv"),
+    downloadButton("portfolio-csv", "CSV herunterladen", () => "/attainment" + query({ ...filters, page: "", format: "csv" }), "portfolio.csv"),
     h("span", { id: "portfolio-reports" }),
   );
+  drawIndicators();
   // The portfolio report covers a Land, or Germany for federal readers.
   const reports = () => {
     const place = document.getElementById("portfolio-reports");
@@ -78,32 +83,50 @@ async function render(main, _arg, params) {
   const results = h("div", { id: "portfolio-results" });
   show(main, h("h1", {}, "Portfolio: Zielerreichung je Land und Jahr"), scopeNote(scope, centres), filterBar, results);
 
-  let withRows = new Set(everything.map((row) => row.agreement_id));
-  function refresh() {
+  let drawn = 0;  // the latest refresh draws; an earlier one still waiting for its answer does not
+  async function refresh() {
+    const mine = ++drawn;
     reports();
-    // the API's rows, filtered here as GET /attainment filters them (same columns, same order)
-    const rows = everything.filter((row) => (!filters.land || row.land === filters.land) &&
-      (!filters.year || String(row.year) === filters.year) && (!filters.indicator || row.indicator === filters.indicator) &&
-      (!filters.status || row.status === filters.status));
-    const narrowed = filters.indicator || filters.status;
-    const withoutTargets = narrowed ? [] : agreements.filter((a) => !withRows.has(a.agreement_id) &&
-      (!filters.land || a.land === filters.land) && (!filters.year || String(a.year) === filters.year));
-    if (!rows.length && !withoutTargets.length) {
+    const inPlace = (a) => (!filters.land || a.land === filters.land) && (!filters.year || String(a.year) === filters.year);
+    let ids, rows;
+    const page = () => Math.min(Math.max(1, Number(filters.page) || 1), Math.max(1, Math.ceil(ids.length / PAGE_SIZE)));
+    const onPage = () => ids.slice((page() - 1) * PAGE_SIZE, page() * PAGE_SIZE);
+    if (narrowed()) {
+      rows = await targets(chosen());
+      ids = [...new Set(rows.map((r) => r.agreement_id))].sort(byPlace(byId));
+    } else {
+      ids = agreements.filter(inPlace).map((a) => a.agreement_id).sort(byPlace(byId));
+      // the targets of the page's jobcenter agreements, by Land and year (roll-ups have none here)
+      const places = new Map();
+      for (const id of onPage()) {
+        const a = byId[id];
+        if ((a.level || "jobcenter") === "jobcenter") places.set(`${a.land}|${a.year}`, { land: a.land, year: String(a.year) });
+      }
+      rows = (await Promise.all([...places.values()].map(targets))).flat();
+    }
+    if (mine !== drawn) return;
+    const before = indicators.size;
+    rows.forEach((r) => indicators.add(r.indicator));
+    if (indicators.size !== before) drawIndicators();
+    const shown = new Set(onPage());
+    const withRows = new Set(rows.map((r) => r.agreement_id));
+    const withoutTargets = narrowed() ? [] : onPage().map((id) => byId[id]).filter((a) => !withRows.has(a.agreement_id));
+    if (!ids.length) {
       show(results, empty("portfolio-empty", emptyReason(scope, filters)));
       return;
     }
-    const ids = [...new Set([...rows.map((r) => r.agreement_id), ...withoutTargets.map((a) => a.agreement_id)])]
-      .sort(byPlace(byId));
     const pages = Math.ceil(ids.length / PAGE_SIZE);
-    const page = Math.min(Math.max(1, Number(filters.page) || 1), pages);
-    const shown = new Set(ids.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE));
-    const turn = (to) => { filters.page = to > 1 ? String(to) : ""; keepParams(filters); refresh(); };
+    const turn = (to) => {
+      filters.page = to > 1 ? String(to) : "";
+      keepParams(filters);
+      refresh().catch((error) => show(results, errorBox(error)));
+    };
     show(results,
-      pages > 1 ? pager(page, pages, ids.length, turn, "oben") : null,
-      portfolioTables(rows.filter((r) => shown.has(r.agreement_id)), withoutTargets.filter((a) => shown.has(a.agreement_id)), centres, byId),
-      pages > 1 ? pager(page, pages, ids.length, turn, "unten") : null);
+      pages > 1 ? pager(page(), pages, ids.length, turn, "oben") : null,
+      portfolioTables(rows.filter((r) => shown.has(r.agreement_id)), withoutTargets, centres, byId),
+      pages > 1 ? pager(page(), pages, ids.length, turn, "unten") : null);
   }
-  try { refresh(); } catch (error) { show(results, errorBox(error)); }
+  try { await refresh(); } catch (error) { show(results, errorBox(error)); }
 }
 
 /** Agreements in the order of their groups: Land (federal ones first), year, id. */
