@@ -19,6 +19,7 @@ from infra.embedded import embedded_postgres_server
 from infra.roles import DbRole, derived_logins, literal, with_login
 from infra.settings import Settings
 from services.bootstrap import prepare_database
+from tests.pools import close_pool
 
 TEST_DATA_DIR = Path(tempfile.gettempdir()) / f"zs-tests-{os.getuid()}"
 """The data directory of the services the tests start: the passwords of their logins."""
@@ -113,7 +114,7 @@ async def store(tests_url: str) -> AsyncIterator[EventStore]:
     """An event store connected as the tests' login (the services' rights together)."""
     pool = await create_pool(tests_url)
     yield EventStore(pool)
-    await pool.close()
+    await close_pool(pool)
 
 
 @pytest.fixture

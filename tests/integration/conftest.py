@@ -21,6 +21,7 @@ from services.bootstrap import Running, Servers, services
 from services.pipeline.run import Part
 from tests.integration.helpers import settings_for, wipe_broker
 from tests.integration.nats_cluster import NatsCluster, embedded_nats_cluster
+from tests.pools import close_pool
 
 EMBEDDED: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
     "redis": embedded_redis_server,
@@ -69,4 +70,4 @@ async def runner(service_urls: dict[DbRole, str]) -> AsyncIterator[ProjectionRun
     """A runner for the figures projection, connected as the projector's login."""
     pool = await create_pool(service_urls[DbRole.PROJECTOR], role=DbRole.PROJECTOR.group)
     yield ProjectionRunner(pool, EventStore(pool), [FIGURES])
-    await pool.close()
+    await close_pool(pool)
