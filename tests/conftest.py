@@ -2,7 +2,9 @@
 started for the test session), a fresh, migrated database per test, and the services' logins
 (created once per session; roles belong to the server)."""
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,8 +23,10 @@ from infra.settings import Settings
 from services.bootstrap import prepare_database
 from tests.pools import close_pool
 
-TEST_DATA_DIR = Path(tempfile.gettempdir()) / f"zs-tests-{os.getuid()}"
-"""The data directory of the services the tests start: the passwords of their logins."""
+TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix=f"zs-tests-{os.getuid()}-"))
+"""The data directory of the services this test session starts: the passwords of their logins
+(a folder per session: two sessions sharing one gave each other's logins new passwords)."""
+atexit.register(shutil.rmtree, TEST_DATA_DIR, ignore_errors=True)
 TEST_LOGIN = "zs_tests_login"
 """The `store` fixture's login: a member of every service's group, inheriting their rights
 (and nothing of the owner's), so a test can append, project and read through one store. The
