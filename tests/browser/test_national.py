@@ -258,6 +258,7 @@ def test_chart_text_is_readable_on_a_phone(page: Page, national_api: str) -> Non
         open_as(page, national_api, AUDITOR, route)
         page.wait_for_selector("svg text")
         assert smallest_chart_text(page) >= MIN_TEXT_PX, route
+        assert violations(page) == [], route  # a chart box that scrolls is reachable by keyboard
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
             route
         )  # no sideways page

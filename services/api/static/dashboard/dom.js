@@ -1,5 +1,6 @@
 /* Small DOM builders shared by the pages: h() for HTML, s() for SVG, and the pieces every page
-   uses (status badges, number cells, labelled selects, error and empty states, downloads). */
+   uses (status badges, number cells, labelled selects, chart boxes, error and empty states,
+   downloads). */
 
 import { download } from "./api.js";
 import { errorText, statusName } from "./de.js";
@@ -56,6 +57,12 @@ export function select(id, label, options, value, onchange) {
   const element = h("select", { id, onchange },
     options.map(([v, text]) => h("option", { value: v, selected: String(v) === String(value) }, text)));
   return h("label", { for: id }, label, element);
+}
+
+/** A chart in a box that scrolls sideways when the chart is wider than the screen (a phone),
+    reachable by keyboard so that it can be scrolled without a mouse. */
+export function chartBox(chart) {
+  return h("div", { class: "chart-scroll", tabindex: 0, role: "region", "aria-label": chart.getAttribute("aria-label") }, chart);
 }
 
 export function errorBox(error) {

@@ -8,7 +8,7 @@ import {
   COMPARATOR, PLAN_BASIS, aggregationName, breakdownName, budgetLineName, day, euro, landName,
   monthName, num, pct, withUnit,
 } from "../de.js";
-import { cellNum, downloadButton, empty, h, show, statusBadge } from "../dom.js";
+import { cellNum, chartBox, downloadButton, empty, h, show, statusBadge } from "../dom.js";
 
 export default {
   id: "agreement",
@@ -105,7 +105,7 @@ function targetCard(target, definition, year, figures) {
       target.plan_basis ? h("span", { class: "muted plan-basis", "data-basis": target.plan_basis }, PLAN_BASIS[target.plan_basis]) : null,
       corrected.length ? h("span", { class: "muted corrections" }, `korrigiert: ${corrected.map((f) => monthName(f.period)).join(", ")}`) : null,
       waiting.length ? h("span", { class: "muted waiting-months" }, `in der Wartezeit: ${waiting.map((f) => monthName(f.period)).join(", ")}`) : null),
-    h("div", { class: "chart-scroll" }, trajectoryChart(target, figures, amendments, year)),
+    chartBox(trajectoryChart(target, figures, amendments, year)),
     amendments.length ? h("ul", { class: "plain amendments" }, amendments.map((a) =>
       h("li", {}, `Änderung ab ${day(a.effective_from)}: Zielwert ${num(a.value)} (vereinbart ${num(definition.agreed_value)}) – ${a.reason}`))) : null);
 }

@@ -3,7 +3,7 @@
 import { apiAll, claims, jobcenters, query } from "../api.js";
 import { attainmentBars } from "../charts.js";
 import { BREAKDOWN, indicatorName, landName, pct, withUnit } from "../de.js";
-import { cellNum, empty, errorBox, h, select, show, statusBadge } from "../dom.js";
+import { cellNum, chartBox, empty, errorBox, h, select, show, statusBadge } from "../dom.js";
 import { keepParams } from "../nav.js";
 
 export default {
@@ -93,5 +93,5 @@ function compareView(rows, centres, sort) {
       cellNum(withUnit(r.target_value, r.unit), r.target_value, "target-value"), cellNum(withUnit(r.actual, r.unit), r.actual, "actual"),
       cellNum(withUnit(r.forecast, r.unit), r.forecast, "forecast"), cellNum(pct(r.attainment_pct), r.attainment_pct, "attainment"),
       h("td", {}, statusBadge(r.status))))));
-  return h("div", {}, h("div", { class: "chart-scroll" }, attainmentBars(sorted, name, "compare-svg")), h("div", { class: "table-scroll" }, table));
+  return h("div", {}, chartBox(attainmentBars(sorted, name, "compare-svg")), h("div", { class: "table-scroll" }, table));
 }

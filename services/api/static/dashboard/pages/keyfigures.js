@@ -5,7 +5,7 @@
 
 import { apiAll, claims, jobcenters, query } from "../api.js";
 import { BREAKDOWN, indicatorName, landName, monthName, pct } from "../de.js";
-import { empty, h, select, show } from "../dom.js";
+import { chartBox, empty, h, select, show } from "../dom.js";
 import { href, keepParams } from "../nav.js";
 import { seriesChart } from "../series.js";
 import { sortableTable } from "../table.js";
@@ -104,7 +104,7 @@ function card(code, subject, others, band) {
           h("td", { class: "num" }, p.row.comparison && p.row.comparison.rank ? `${p.row.comparison.rank} von ${p.row.comparison.jobcenters}` : "–")] : null))))));
   return h("section", { class: "card kf-card", "data-code": code },
     h("h2", {}, indicatorName(code), " ", h("span", { class: "muted better" }, `(${BETTER_TEXT[BETTER[code]]})`)),
-    facts, h("div", { class: "chart-scroll" }, seriesChart(label, [subject, ...others], band)), legend, table);
+    facts, chartBox(seriesChart(label, [subject, ...others], band)), legend, table);
 }
 
 function comparisonText(c) {
