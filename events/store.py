@@ -272,7 +272,7 @@ def trusted_record(row: asyncpg.Record, fields: frozenset[str] = RECORD_FIELDS) 
     `fields` names the columns the row holds."""
     event = RecordedEvent.__new__(RecordedEvent)
     object.__setattr__(event, "__dict__", dict(row))
-    object.__setattr__(event, "__pydantic_fields_set__", fields)
+    object.__setattr__(event, "__pydantic_fields_set__", set(fields))  # model_copy adds to it
     object.__setattr__(event, "__pydantic_extra__", None)
     object.__setattr__(event, "__pydantic_private__", None)
     return event

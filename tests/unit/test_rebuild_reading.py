@@ -75,3 +75,4 @@ def test_a_trusted_record_equals_the_validated_one() -> None:
 
     assert trusted == checked
     assert trusted.position == 1 and trusted.data == {}
+    assert trusted.model_copy(update={"position": 2}).position == 2  # as the checked one copies
