@@ -137,6 +137,19 @@ def stopping() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+async def wait_for_wake(wake: asyncio.Event, timeout_s: float) -> None:
+    """Wait until `wake` is set or `timeout_s` passed; end with CancelledError when the task
+    is being cancelled already. A library that swallows a cancellation (seen under load: a
+    relay that went on after its task was cancelled) would otherwise leave the task running,
+    and `asyncio.timeout` entered during a pending cancellation turns the next cancel into its
+    own TimeoutError, so the loop would wait out every poll interval for ever."""
+    if stopping():
+        raise asyncio.CancelledError
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await wake.wait()
+
+
 class ProjectionRunner:
     """Keeps projections level with the event store: follow, catch-up, status, rebuild.
 
@@ -303,9 +316,7 @@ class ProjectionRunner:
             try:
                 waker.clear()
                 await self.advance(projection.name)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(FALLBACK_POLL_S):
-                        await waker.wait()
+                await wait_for_wake(waker, FALLBACK_POLL_S)
             except Exception as error:
                 if stopping():  # a failure while cancelled (of a lost connection) must not hide it
                     raise asyncio.CancelledError from error

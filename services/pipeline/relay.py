@@ -15,7 +15,7 @@ import structlog
 
 from events.store import NOTIFY_CHANNEL, EventStore
 from infra.broker import Transport
-from projections.engine.runner import stopping
+from projections.engine.runner import stopping, wait_for_wake
 from services.pipeline.channels import EVENTS_CHANNEL, publish_events
 
 RELAY_PAGE_SIZE = 2000
@@ -97,9 +97,7 @@ class Relay:
                 while not connection.is_closed():
                     appended.clear()
                     await self.catch_up()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.fallback_poll_s):
-                            await appended.wait()
+                    await wait_for_wake(appended, self.fallback_poll_s)
             finally:
                 # The server may have closed the connection (a restart): asyncpg has then released
                 # it, and any call on it raises, which would replace a cancellation in flight

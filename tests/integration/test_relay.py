@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from events.log import RecordedEvent
 from events.store import EventStore
-from infra.broker import Group, RawMessage, create_transport, running
+from infra.broker import Group, RawMessage, Transport, create_transport, running
 from services.pipeline.channels import subscribe_events
 from services.pipeline.relay import Relay
 from tests.factories import figure_event, unique
@@ -21,6 +21,7 @@ CONTRACT_FIELDS = {
     "principal", "channel",
 }  # fmt: skip
 NO_FALLBACK_S = 60.0  # so only a notification can wake the relay within a test
+SETTLE_S = 30.0
 
 
 class Seen(list[RecordedEvent]):
@@ -150,3 +151,45 @@ async def test_two_relays_publish_each_event_once_in_order(
         await eventually(lambda: 16 in seen.positions(), "the marker")
 
     assert seen.positions() == list(range(1, 17))
+
+
+class LosesOneCancel:
+    """The transport as a library that loses a cancellation leaves it (seen under load): once
+    `armed`, a publish waits, and a cancellation there ends the wait as if nothing happened."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport, self.armed, self.entered = transport, True, asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.transport, name)
+
+    async def publish(self, channel: str, bodies: Sequence[bytes]) -> None:
+        if self.armed:
+            self.armed = False
+            self.entered.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+        await self.transport.publish(channel, bodies)
+
+
+async def test_a_relay_stops_when_a_library_lost_its_cancellation(
+    store: EventStore, broker_url: str
+) -> None:
+    transport = create_transport(broker_url)
+    losing = LosesOneCancel(transport)
+    relay = Relay(store, losing, channel=f"{unique('t')}.events", fallback_poll_s=NO_FALLBACK_S)  # type: ignore[arg-type]
+    await append(store, 1)
+
+    async with running(transport):
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.wait_for(losing.entered.wait(), SETTLE_S)
+            task.cancel()  # lost in the publish: the relay goes on, saves, then waits
+            done, _ = await asyncio.wait([task], timeout=10)
+        finally:
+            task.cancel()
+            await asyncio.wait([task])
+
+    assert task in done, "the relay went on waiting after it was cancelled"
+    assert task.cancelled()
+    assert await relay.checkpoint() == 1
