@@ -27,6 +27,7 @@ from infra.settings import Settings
 from services.bootstrap import Servers, services
 from services.pipeline.channels import INGEST_CHANNEL, publish_envelopes, source_channel
 from services.pipeline.run import Part
+from tests.conftest import TEST_DATA_DIR
 from tests.factories import agreement_setup, figure_envelope, unique
 from tests.integration.helpers import eventually
 
@@ -107,10 +108,12 @@ async def ingest_on(
 
 
 def ingest_settings(urls: Servers, *, trusted: bool = False) -> Settings:
-    """The ingest's settings: a channel per source of `SOURCES`, the shared one as told."""
+    """The ingest's settings: a channel per source of `SOURCES`, the shared one as told, and the
+    session's data folder (with another, deriving the ingest's login would give it a new
+    password, and every later test connecting as that login would be refused)."""
     return Settings(
         database_url=urls.database_url, broker_url=urls.broker_url, redeliver_after_s=1.0,
-        broker_sources=",".join(SOURCES), broker_trusted_network=trusted,
+        broker_sources=",".join(SOURCES), broker_trusted_network=trusted, data_dir=TEST_DATA_DIR,
     )  # fmt: skip
 
 
