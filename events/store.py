@@ -124,6 +124,17 @@ Reader: TypeAlias = "asyncpg.Pool | PoolConnectionProxy[asyncpg.Record]"
 """Where a read may run: the pool, or a connection holding a snapshot."""
 
 
+CONNECTION_LOST: tuple[type[Exception], ...] = (
+    OSError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+)  # fmt: skip
+"""What a call raises when its connection is gone or was cut mid-operation. A session the server
+ends (a restart, `pg_terminate_backend`) can leave asyncpg's protocol in a state where the next
+call raises `InternalClientError` ("cannot switch to state 12; another operation is in
+progress", MagicStack/asyncpg#1069) rather than an `InterfaceError`."""
+READ_FAILURES: tuple[type[Exception], ...] = (*CONNECTION_LOST, asyncpg.PostgresError)
+"""What makes a read of the store fail: a lost connection or an error the server reported."""
+
+
 class StoreError(Exception):
     """The event store could not do what was asked."""
 
@@ -369,7 +380,7 @@ class EventStore:
             rows = await self.pool.fetch(APPEND, *arguments)
         except asyncpg.PostgresError as error:
             raise append_error(error) from error
-        except (OSError, asyncpg.InterfaceError) as error:
+        except CONNECTION_LOST as error:
             raise StoreUnavailable(f"append failed: {error}") from error
         outcomes = dict(zip(dict.fromkeys(firsts), rows, strict=True))
         return [
@@ -451,7 +462,7 @@ class EventStore:
         query, arguments = selection_query(selection)
         try:
             rows = await reader.fetch(query, *arguments)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except READ_FAILURES as error:
             raise StoreUnavailable(f"read failed: {error}") from error
         return [trusted_record(row) for row in rows]
 
@@ -570,11 +581,11 @@ class EventStore:
     async def _fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         try:
             return await self.pool.fetch(query, *args)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except READ_FAILURES as error:
             raise StoreUnavailable(f"read failed: {error}") from error
 
     async def _fetchval(self, query: str, *args: object) -> Any:
         try:
             return await self.pool.fetchval(query, *args)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except READ_FAILURES as error:
             raise StoreUnavailable(f"read failed: {error}") from error

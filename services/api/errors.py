@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from events.store import StoreError
+from events.store import CONNECTION_LOST, StoreError
 
 log = structlog.get_logger()
 
@@ -33,7 +33,7 @@ class ErrorResponse(BaseModel):
 
 
 STORE_FAILURES: tuple[type[Exception], ...] = (
-    StoreError, OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    StoreError, *CONNECTION_LOST, TimeoutError, asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError, asyncpg.InsufficientResourcesError,
 )  # fmt: skip
 """What reaching the database raises when it is down, restarting, out of connections or slow to

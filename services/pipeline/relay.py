@@ -10,10 +10,9 @@ the store's NOTIFY channel), and a slow poll is only a safety net.
 import asyncio
 import contextlib
 
-import asyncpg
 import structlog
 
-from events.store import NOTIFY_CHANNEL, EventStore
+from events.store import CONNECTION_LOST, NOTIFY_CHANNEL, EventStore
 from infra.broker import Transport
 from projections.engine.runner import stopping, wait_for_wake
 from services.pipeline.channels import EVENTS_CHANNEL, publish_events
@@ -102,6 +101,6 @@ class Relay:
                 # The server may have closed the connection (a restart): asyncpg has then released
                 # it, and any call on it raises, which would replace a cancellation in flight
                 # (and `run` would go on instead of stopping).
-                with contextlib.suppress(asyncpg.InterfaceError):
+                with contextlib.suppress(*CONNECTION_LOST):
                     if not connection.is_closed():
                         await connection.remove_listener(NOTIFY_CHANNEL, on_append)

@@ -15,6 +15,7 @@ from typing import TypeVar
 import asyncpg
 import structlog
 
+from events.store import CONNECTION_LOST
 from infra.broker import BROKER_OUTAGES
 from services.pipeline.channels import Delivery, IngestHandler, PoisonHandler
 
@@ -23,7 +24,7 @@ FIRST_PAUSE_S = 0.5
 LONGEST_PAUSE_S = 10.0
 OUTAGE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
 """Connection exception, insufficient resources, operator intervention, system error."""
-OUTAGE_ERRORS = (OSError, TimeoutError, ConnectionError, asyncpg.InterfaceError, *BROKER_OUTAGES)
+OUTAGE_ERRORS = (*CONNECTION_LOST, TimeoutError, *BROKER_OUTAGES)
 
 log = structlog.get_logger()
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from events.store import EventStore
+from events.store import CONNECTION_LOST, EventStore
 from infra.broker import Transport
 from services.pipeline.channels import INGEST_CHANNEL, INGEST_GROUP
 from services.pipeline.relay import relay_checkpoint
@@ -13,8 +13,8 @@ from tests.integration.helpers import eventually
 from tests.integration.workload import Workload, settled
 
 COUNT_REJECTIONS = "SELECT count(*) FROM service.rejections"
-DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                 asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)  # fmt: skip
+DATABASE_DOWN = (*CONNECTION_LOST, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                 asyncpg.AdminShutdownError)  # fmt: skip
 
 
 async def tolerant(check: Callable[[], Awaitable[bool]]) -> bool:

@@ -84,6 +84,7 @@ async def test_an_outage_never_ends_in_a_verdict_while_it_lasts() -> None:
         (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
         (asyncpg.exceptions.CannotConnectNowError("starting up"), True),
         (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), True),
+        (asyncpg.InternalClientError("cannot switch to state 12"), True),  # a session cut mid-call
         (asyncpg.exceptions.CharacterNotInRepertoireError("0x00"), False),
         (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
         (RecursionError("deep"), False),
