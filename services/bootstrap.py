@@ -38,7 +38,7 @@ from projections.engine.runner import ProjectionRunner
 from projections.engine.workers import Workers, worker_count
 from projections.registry import PROJECTIONS
 from services.api.app import create_app
-from services.pipeline.channels import publish_rejection
+from services.pipeline.channels import publish_rejections
 from services.pipeline.children import children
 from services.pipeline.ingest import Ingestor
 from services.pipeline.run import Part, running_parts
@@ -257,8 +257,8 @@ async def services(
     async with open_stores(urls.database_url, settings, roles) as stores:
         transport = create_transport(urls.broker_url)
 
-        async def reject(payload: dict[str, Any]) -> None:
-            await publish_rejection(transport, payload)
+        async def reject(payloads: list[dict[str, Any]]) -> None:
+            await publish_rejections(transport, payloads)
 
         ingest_store = stores.get(DbRole.INGEST)
         ingestor = Ingestor(ingest_store, reject) if ingest_store else None

@@ -166,10 +166,10 @@ async def publish_envelopes(
     await transport.publish(channel, bodies)
 
 
-async def publish_rejection(
-    transport: Transport, payload: dict[str, Any], *, channel: str = REJECTED_CHANNEL
+async def publish_rejections(
+    transport: Transport, payloads: Sequence[dict[str, Any]], *, channel: str = REJECTED_CHANNEL
 ) -> None:
-    """Publish one rejection (JSON) to `zs.rejected`; drop what every reader settled (the
-    rejections table keeps everything)."""
-    await transport.publish(channel, [to_json(payload)])
+    """Publish rejections (JSON, one message each) to `zs.rejected` in one round trip, then
+    drop what every reader settled (the rejections table keeps everything)."""
+    await transport.publish(channel, [to_json(payload) for payload in payloads])
     await transport.trim(channel)

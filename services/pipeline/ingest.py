@@ -41,7 +41,7 @@ MAX_CONFLICT_RETRIES = 5
 """How often a batch is re-judged when another ingest changed an agreement meanwhile."""
 
 log = structlog.get_logger()
-RejectionPublisher = Callable[[dict[str, Any]], Awaitable[None]]
+RejectionPublisher = Callable[[list[dict[str, Any]]], Awaitable[None]]
 Key = tuple[str, str]
 
 
@@ -210,12 +210,12 @@ class Ingestor:
     def __init__(
         self,
         store: EventStore,
-        publish_rejection: RejectionPublisher,
+        publish_rejections: RejectionPublisher,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self.store = store
         self.rejections = RejectionLog(store.pool)
-        self.publish_rejection = publish_rejection
+        self.publish_rejections = publish_rejections
         self.today = today
         self.known = KnownEntities()
 
@@ -350,7 +350,7 @@ class Ingestor:
         return judged
 
     async def reject(self, rejections: list[Rejection]) -> None:
-        """Store the rejections (once per delivery), then publish them."""
+        """Store the rejections (once per delivery), then publish them, all in one call."""
         if not rejections:
             return
         received_at = datetime.now(UTC)
@@ -360,4 +360,4 @@ class Ingestor:
             log.warning("rejected", code=rejection.code, reason=rejection.reason,
                         source=rejection.source, message_id=rejection.message_id,
                         delivery_id=rejection.delivery.delivery_id)  # fmt: skip
-            await self.publish_rejection(rejection.payload(received_at))
+        await self.publish_rejections([rejection.payload(received_at) for rejection in rejections])

@@ -42,7 +42,7 @@ SELECT EXISTS (SELECT FROM pg_stat_activity
 """
 
 
-async def ignore(payload: dict[str, Any]) -> None:
+async def ignore(payloads: list[dict[str, Any]]) -> None:
     """A rejection publisher for tests that do not look at `zs.rejected`."""
 
 

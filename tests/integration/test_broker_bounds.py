@@ -18,7 +18,7 @@ from infra.embedded import (
     source_user,
     with_user,
 )
-from services.pipeline.channels import publish_rejection, source_channel
+from services.pipeline.channels import publish_rejections, source_channel
 from tests.factories import unique
 from tests.integration.helpers import eventually
 
@@ -82,7 +82,7 @@ async def test_a_redis_stream_no_group_reads_keeps_at_most_max_entries(tmp_path:
         transport = create_transport(url, max_entries=10)
         await transport.connect()
         for n in range(25):
-            await publish_rejection(transport, {"n": n}, channel=channel)
+            await publish_rejections(transport, [{"n": n}], channel=channel)
         await transport.close()
         client = aioredis.from_url(url)
         entries = await client.xrange(channel)
@@ -140,5 +140,5 @@ async def test_jetstream_ingest_streams_keep_only_unacknowledged_messages(
 
             await eventually(lambda: stored(stream_name(channel), 0), "the work queue emptied")
             for n in range(25):
-                await publish_rejection(transport, {"n": n}, channel=rejected)
+                await publish_rejections(transport, [{"n": n}], channel=rejected)
             await eventually(lambda: stored(stream_name(rejected), 10), "rejections capped")

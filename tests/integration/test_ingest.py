@@ -18,10 +18,13 @@ TODAY = date(2026, 11, 21)
 
 
 class Published(list[dict[str, Any]]):
-    """Collects what the ingest publishes to zs.rejected."""
+    """Collects what the ingest publishes to zs.rejected, and how many calls it took."""
 
-    async def __call__(self, payload: dict[str, Any]) -> None:
-        self.append(payload)
+    calls = 0
+
+    async def __call__(self, payloads: list[dict[str, Any]]) -> None:
+        self.calls += 1
+        self.extend(payloads)
 
 
 def deliveries(*items: dict[str, Any] | bytes) -> list[Delivery]:
@@ -125,6 +128,20 @@ async def test_bad_input_is_rejected_with_its_code_stored_and_published(
         len(bad), hashlib.sha256(bad).digest(),
     )  # fmt: skip
     assert [(p["delivery_id"], p["code"]) for p in published] == [("delivery-1", code)]
+
+
+async def test_a_batch_s_rejections_are_published_in_one_call(
+    ingestor: Ingestor, published: Published
+) -> None:
+    """One publish (one round trip and one trim of `zs.rejected`) per batch, not per rejection:
+    with four round trips per rejected message, a mostly hostile stream held the ingest near its
+    capacity (the CI fuzz's canaries waited up to 5 s)."""
+    bad = [b"\xff", b"{", b"[]", b"null", b"{}"]
+
+    outcomes = await ingestor.ingest(deliveries(*bad))
+
+    assert [o.status for o in outcomes] == ["rejected"] * len(bad)
+    assert (published.calls, len(published)) == (1, len(bad))
 
 
 async def test_agreement_rules_need_what_is_recorded(

@@ -26,7 +26,7 @@ from services.pipeline.channels import (
     MAX_DELIVERIES,
     Delivery,
     publish_envelopes,
-    publish_rejection,
+    publish_rejections,
     subscribe_ingest,
 )
 from tests.factories import figure_envelope, unique
@@ -194,7 +194,7 @@ async def test_a_rejection_is_published_as_plain_json_before_anyone_listens(
     payload = {"source": "ba-statistik", "code": "not_json", "body": "{ oops", "n": 1}
     publisher = create_transport(broker_url)
     await publisher.connect()
-    await publish_rejection(publisher, payload, channel=channel)  # creates the stream if needed
+    await publish_rejections(publisher, [payload], channel=channel)  # creates the stream if needed
     await publisher.close()
     wire: list[RawMessage] = []
 
